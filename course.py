@@ -1,0 +1,74 @@
+"""Set up the course and open it, or set it up and run every test.
+
+    python3 course.py lab     # create .venv, install ssl_helpers, open JupyterLab on notebooks/
+    python3 course.py test    # create .venv, install ssl_helpers[test], run the whole test suite
+
+Only the standard library is used here, so this works on a fresh machine with nothing but Python 3.
+The virtual environment lives in `.venv/` next to this file; set-up is skipped when `pyproject.toml`
+has not changed since the last install. Extra arguments after `test` go to pytest, after `lab` to
+JupyterLab.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".ssl_helpers-installed"
+
+
+def venv_bin(name: str) -> Path:
+    folder = "Scripts" if os.name == "nt" else "bin"
+    suffix = ".exe" if os.name == "nt" else ""
+    return VENV / folder / f"{name}{suffix}"
+
+
+def requirements_fingerprint(extra: str) -> str:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
+    digest.update(extra.encode())
+    return digest.hexdigest()
+
+
+def run(cmd: list[str]) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT)
+
+
+def set_up(extra: str) -> None:
+    """Create `.venv` and install the package (editable) with the given extra, once."""
+    if not venv_bin("python").exists():
+        print(f"Creating a virtual environment in {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    fingerprint = requirements_fingerprint(extra)
+    if STAMP.exists() and STAMP.read_text() == fingerprint:
+        return
+    python = venv_bin("python")
+    target = f".[{extra}]" if extra else "."
+    run([python, "-m", "pip", "install", "--upgrade", "pip"])
+    run([python, "-m", "pip", "install", "-e", target])
+    STAMP.write_text(fingerprint)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"lab", "test", "setup"}:
+        print(__doc__)
+        return 2
+    command, rest = argv[0], argv[1:]
+    if command == "lab":
+        set_up("test")
+        os.chdir(ROOT)
+        return subprocess.call([str(venv_bin("jupyter")), "lab", "notebooks/", *rest])
+    if command == "setup":
+        set_up("test")
+        return 0
+    set_up("test")
+    return subprocess.call([str(venv_bin("python")), "-m", "pytest", *rest], cwd=ROOT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,55 @@
+"""Build course notebooks with the same opening cells: title with an "Open in Colab" badge, a guarded Colab
+set-up cell, and the runtime budget. Used by the per-notebook builder scripts in `notebooks/src/`.
+
+    from notebook_tools import new_notebook, md, code
+    nb = new_notebook("02_masked_autoencoding.ipynb", "Masked autoencoding", budget="about 60 s on 2 CPU cores")
+    nb.cells += [md("..."), code("...")]
+    save(nb, "02_masked_autoencoding.ipynb")
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+REPOSITORY = "ssl-hands-on/ssl-hands-on"
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def colab_url(filename: str) -> str:
+    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/main/notebooks/{filename}"
+
+
+def colab_badge(filename: str) -> str:
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(filename)})"
+
+
+COLAB_SETUP = f'''# Colab only: install the course helpers from the repository. Does nothing anywhere else.
+import sys
+if "google.colab" in sys.modules:
+    %pip install -q "ssl_helpers @ git+https://github.com/{REPOSITORY}"'''
+
+
+def md(text: str):
+    return nbformat.v4.new_markdown_cell(text.strip("\n"))
+
+
+def code(text: str):
+    return nbformat.v4.new_code_cell(text.strip("\n"))
+
+
+def new_notebook(filename: str, title: str, budget: str, intro: str = ""):
+    """A notebook whose first cells are the title + badge (+ intro and runtime budget) and the Colab cell."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    header = f"# {title}\n\n{colab_badge(filename)}\n\n{intro.strip()}\n\n**Runtime budget:** {budget}."
+    nb.cells = [md(header), code(COLAB_SETUP)]
+    return nb
+
+
+def save(nb, filename: str) -> Path:
+    path = NOTEBOOKS / filename
+    nbformat.validate(nb)
+    nbformat.write(nb, path)
+    return path

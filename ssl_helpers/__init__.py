@@ -1,0 +1,11 @@
+"""ssl_helpers: the machinery behind the hands-on course on self-supervised learning.
+
+Modules (import what you need; nothing heavy is imported here):
+    data      datasets, the fixed split, labeled subsets, two views
+    models    encoders (small CNN, CIFAR ResNet-18), projection head
+    train     the one training loop, seeding, device choice, checkpoints
+    evaluate  the evaluation protocol: embeddings, linear probe, kNN, label-efficiency curve, baselines
+    losses    contrastive losses
+    plots     figures
+"""
+__version__ = "0.1.0"

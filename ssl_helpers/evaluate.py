@@ -1,0 +1,257 @@
+"""The one evaluation protocol every encoder in the course is scored with.
+
+1. Embed the fixed train and test split with the frozen encoder: `embed`.
+2. Draw a labeled subset of k images per class from train (seeded): `ssl_helpers.data.labeled_subset`.
+3. Fit a probe on the subset, score it on the whole test split:
+   - `linear_probe_accuracy`: multinomial logistic regression on standardised features;
+   - `knn_accuracy`: cosine-similarity kNN with similarity-weighted votes.
+4. Repeat for k in 1, 5, 10, 50 and all labels, over several seeds: `label_efficiency` gives a tidy table
+   (one row per method, probe, k and seed); `summarize` gives mean and spread.
+
+Baselines on the same split and labels (`baseline_table`): logistic regression on raw pixels, a randomly
+initialised encoder, and the same encoder trained supervised from scratch on the same few labels.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Dict, Iterable, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .data import ImageSet, labeled_subset
+from .models import LinearClassifier, build_encoder
+from .train import fit, pick_device, seed_everything
+
+__all__ = [
+    "SHOTS",
+    "embed",
+    "standardize",
+    "linear_probe_accuracy",
+    "knn_accuracy",
+    "label_efficiency",
+    "evaluate_encoder",
+    "supervised_from_scratch",
+    "baseline_table",
+    "summarize",
+    "embedding_diagnostics",
+]
+
+SHOTS = (1, 5, 10, 50, "all")
+"""Labels per class in the label-efficiency curve."""
+
+
+@torch.no_grad()
+def embed(encoder: nn.Module, images: Union[torch.Tensor, ImageSet], batch_size: int = 512,
+          device=None) -> torch.Tensor:
+    """Features of a frozen encoder: images (N, C, H, W) -> (N, D) float32 on the CPU, in eval mode."""
+    if isinstance(images, ImageSet):
+        images = images.images
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+    device = pick_device(device) if not isinstance(device, torch.device) else device
+    was_training = encoder.training
+    encoder.eval().to(device)
+    features = [encoder(images[i:i + batch_size].to(device)).float().cpu()
+                for i in range(0, len(images), batch_size)]
+    encoder.train(was_training)
+    return torch.cat(features)
+
+
+def standardize(train_features: torch.Tensor, *others: torch.Tensor, eps: float = 1e-6):
+    """z = (x - mean) / std with the mean and std of `train_features` (all of train: labels not needed).
+
+    Returns the standardised train features followed by each of `others`.
+    """
+    mean = train_features.mean(0, keepdim=True)
+    std = train_features.std(0, keepdim=True).clamp_min(eps)
+    return tuple((x - mean) / std for x in (train_features, *others))
+
+
+def _check_features(train_x, train_y, test_x, test_y):
+    if train_x.ndim != 2 or test_x.ndim != 2 or train_x.shape[1] != test_x.shape[1]:
+        raise ValueError(f"features must be (N, D) with the same D, got {tuple(train_x.shape)} and "
+                         f"{tuple(test_x.shape)}")
+    if train_y.shape != (train_x.shape[0],) or test_y.shape != (test_x.shape[0],):
+        raise ValueError("labels must be (N,) and match their features")
+
+
+def linear_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
+                          test_y: torch.Tensor, C: float = 1.0, max_iter: int = 500) -> float:
+    """Accuracy on test of a multinomial logistic regression fitted on (train_x, train_y).
+
+        p(y | x) = softmax(W x + b),   min_W  sum_i -log p(y_i | x_i) + ||W||^2 / (2 C)
+
+    train_x: (n, D), test_x: (m, D); standardise features beforehand (see `standardize`).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    _check_features(train_x, train_y, test_x, test_y)
+    if len(torch.unique(train_y)) < 2:
+        raise ValueError("a linear probe needs labeled examples of at least 2 classes")
+    classifier = LogisticRegression(C=C, max_iter=max_iter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a tiny subset may not converge fully; the accuracy still counts
+        classifier.fit(train_x.numpy(), train_y.numpy())
+    return float((classifier.predict(test_x.numpy()) == test_y.numpy()).mean())
+
+
+def knn_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
+                 k: int = 20, temperature: float = 0.1) -> float:
+    """Accuracy of a weighted kNN classifier on cosine similarity.
+
+        s_ij = cos(x_i, t_j); vote_c(x_i) = sum over the k most similar j with y_j = c of exp(s_ij / T)
+
+    train_x: (n, D), test_x: (m, D). k is capped at n.
+    """
+    _check_features(train_x, train_y, test_x, test_y)
+    if k < 1 or temperature <= 0:
+        raise ValueError(f"k must be >= 1 and temperature > 0, got k={k}, temperature={temperature}")
+    k = min(k, len(train_x))
+    similarity = F.normalize(test_x.float(), dim=1) @ F.normalize(train_x.float(), dim=1).T  # (m, n)
+    top_sim, top_idx = similarity.topk(k, dim=1)
+    num_classes = int(max(train_y.max(), test_y.max())) + 1
+    votes = torch.zeros(len(test_x), num_classes)
+    votes.scatter_add_(1, train_y[top_idx], (top_sim / temperature).exp())
+    return float((votes.argmax(1) == test_y).float().mean())
+
+
+PROBES = {"linear": linear_probe_accuracy, "knn": knn_accuracy}
+
+
+def label_efficiency(features: Dict[str, Tuple[torch.Tensor, torch.Tensor]], train_labels: torch.Tensor,
+                     test_labels: torch.Tensor, shots: Sequence = SHOTS, seeds: Union[int, Iterable] = 5,
+                     probes: Sequence[str] = ("linear", "knn")) -> pd.DataFrame:
+    """Probe accuracies of frozen features with k labels per class, over seeded draws of the labeled subset.
+
+    features: {method name: (train features (N, D), test features (M, D))}, one entry per encoder.
+    Returns a tidy table: columns method, probe, labels_per_class, seed, accuracy. With all labels there is
+    only one subset, so it is scored once (seed 0).
+    """
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    unknown = set(probes) - set(PROBES)
+    if unknown:
+        raise ValueError(f"unknown probes {sorted(unknown)}; expected some of {sorted(PROBES)}")
+    rows = []
+    for method, (train_x, test_x) in features.items():
+        train_z, test_z = standardize(train_x.float(), test_x.float())
+        for shot in shots:
+            for seed in (seeds[:1] if shot == "all" else seeds):
+                subset = labeled_subset(train_labels, shot, seed)
+                for probe in probes:
+                    score = PROBES[probe](train_z[subset], train_labels[subset], test_z, test_labels)
+                    rows.append({"method": method, "probe": probe, "labels_per_class": shot,
+                                 "seed": seed, "accuracy": score})
+    return pd.DataFrame(rows)
+
+
+def evaluate_encoder(encoder: nn.Module, train: ImageSet, test: ImageSet, name: str = "encoder",
+                     shots: Sequence = SHOTS, seeds: Union[int, Iterable] = 5,
+                     probes: Sequence[str] = ("linear", "knn"), device=None) -> pd.DataFrame:
+    """The protocol for one frozen encoder: embed train and test, then `label_efficiency`."""
+    features = {name: (embed(encoder, train.images, device=device), embed(encoder, test.images, device=device))}
+    return label_efficiency(features, train.labels, test.labels, shots, seeds, probes)
+
+
+def supervised_from_scratch(encoder_config: dict, train: ImageSet, test: ImageSet, subset: torch.Tensor,
+                            steps: int = 150, lr: float = 3e-3, seed: int = 0, device=None) -> float:
+    """Test accuracy of a fresh encoder plus linear head trained with cross-entropy on `train[subset]` only.
+
+    The baseline a self-supervised encoder has to beat: same network, same few labels, no pre-training.
+    Trains for about `steps` AdamW steps (batch of up to 64 labeled images), cosine schedule.
+    """
+    seed_everything(seed)
+    model = LinearClassifier(build_encoder(encoder_config), train.num_classes)
+    images, labels = train.images[subset], train.labels[subset]
+    batch_size = min(64, len(subset))
+    epochs = max(1, round(steps / max(1, len(subset) // batch_size)))
+
+    def loss_fn(batch):
+        x, y = batch
+        return F.cross_entropy(model(x), y)
+
+    fit(loss_fn, model, (images, labels), epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
+        device=device, progress=False)
+    model.eval()
+    with torch.no_grad():
+        predictions = torch.cat([model(x.to(next(model.parameters()).device)).argmax(1).cpu()
+                                 for x in test.images.split(512)])
+    return float((predictions == test.labels).float().mean())
+
+
+def baseline_table(train: ImageSet, test: ImageSet, encoder_config: dict, shots: Sequence = SHOTS,
+                   seeds: Union[int, Iterable] = 5, supervised_steps: int = 150, device=None) -> pd.DataFrame:
+    """The three baselines on the protocol's split and labels, as one tidy table (see `label_efficiency`).
+
+    - "pixels": logistic regression on raw pixels (probe "linear");
+    - "random encoder": the encoder with random weights, frozen (probes "linear" and "knn");
+    - "supervised from scratch": the encoder trained on the labeled subset only (probe "end-to-end").
+    """
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    pixels = {"pixels": (train.images.flatten(1), test.images.flatten(1))}
+    table = [label_efficiency(pixels, train.labels, test.labels, shots, seeds, probes=("linear",))]
+    seed_everything(0)
+    random_encoder = build_encoder(encoder_config)
+    table.append(evaluate_encoder(random_encoder, train, test, "random encoder", shots, seeds, device=device))
+    rows = []
+    for shot in shots:
+        for seed in seeds:
+            subset = labeled_subset(train.labels, shot, seed)
+            score = supervised_from_scratch(encoder_config, train, test, subset, supervised_steps, seed=seed,
+                                            device=device)
+            rows.append({"method": "supervised from scratch", "probe": "end-to-end", "labels_per_class": shot,
+                         "seed": seed, "accuracy": score})
+    table.append(pd.DataFrame(rows))
+    return pd.concat(table, ignore_index=True)
+
+
+def summarize(table: pd.DataFrame, spread: str = "std") -> pd.DataFrame:
+    """Mean and spread of accuracy per method, probe and labels per class.
+
+    Returns a wide table: rows (method, probe), columns labels_per_class, cells "mean ± spread" in percent.
+    `spread` is "std" (standard deviation over seeds) or "range" (max - min).
+    """
+    if spread not in ("std", "range"):
+        raise ValueError(f"spread must be 'std' or 'range', got {spread!r}")
+    order = list(dict.fromkeys(table["labels_per_class"]))
+    grouped = table.groupby(["method", "probe", "labels_per_class"], sort=False)["accuracy"]
+    stats = grouped.agg(["mean", "std", "min", "max", "count"]).reset_index()
+    stats["spread"] = (stats["std"].fillna(0.0) if spread == "std" else stats["max"] - stats["min"])
+    stats["cell"] = [f"{100 * m:.1f} ± {100 * s:.1f}" for m, s in zip(stats["mean"], stats["spread"])]
+    wide = stats.pivot(index=["method", "probe"], columns="labels_per_class", values="cell")
+    methods = list(dict.fromkeys(table["method"]))
+    wide = wide.reindex(columns=order)
+    wide = wide.loc[sorted(wide.index, key=lambda key: (methods.index(key[0]), key[1]))]
+    wide.columns.name = "labels per class"
+    return wide
+
+
+def mean_accuracy(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean accuracy per (method, probe) and labels per class, as numbers (rows x columns like `summarize`)."""
+    order = list(dict.fromkeys(table["labels_per_class"]))
+    wide = table.groupby(["method", "probe", "labels_per_class"], sort=False)["accuracy"].mean().unstack()
+    return wide.reindex(columns=order)
+
+
+@torch.no_grad()
+def embedding_diagnostics(features: torch.Tensor) -> dict:
+    """Signs of collapse in a set of embeddings features: (N, D).
+
+    - `effective_rank`: exp(entropy of the normalised singular values) of the centred features, in [1, D];
+    - `mean_cosine`: mean cosine similarity between distinct embeddings (near 1 means collapse);
+    - `dead_dimensions`: dimensions whose standard deviation is below 1e-4.
+    """
+    if features.ndim != 2 or features.shape[0] < 2:
+        raise ValueError(f"features must have shape (N, D) with N >= 2, got {tuple(features.shape)}")
+    x = features.float()
+    singular = torch.linalg.svdvals(x - x.mean(0))
+    p = singular / singular.sum().clamp_min(1e-12)
+    entropy = -(p * p.clamp_min(1e-12).log()).sum()
+    unit = F.normalize(x, dim=1)
+    n = len(x)
+    cosine = (unit @ unit.T).sum() - n
+    return {"effective_rank": float(entropy.exp()), "mean_cosine": float(cosine / (n * (n - 1))),
+            "dead_dimensions": int((x.std(0) < 1e-4).sum())}
