@@ -80,7 +80,7 @@ def _check_features(train_x, train_y, test_x, test_y):
 
 
 def linear_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
-                          test_y: torch.Tensor, C: float = 1.0, max_iter: int = 500) -> float:
+                          test_y: torch.Tensor, C: float = 0.1, max_iter: int = 500) -> float:
     """Accuracy on test of a multinomial logistic regression fitted on (train_x, train_y).
 
         p(y | x) = softmax(W x + b),   min_W  sum_i -log p(y_i | x_i) + ||W||^2 / (2 C)
@@ -157,16 +157,17 @@ def evaluate_encoder(encoder: nn.Module, train: ImageSet, test: ImageSet, name: 
 
 
 def supervised_from_scratch(encoder_config: dict, train: ImageSet, test: ImageSet, subset: torch.Tensor,
-                            steps: int = 150, lr: float = 3e-3, seed: int = 0, device=None) -> float:
+                            steps: int = 100, batch_size: int = 32, lr: float = 3e-3, seed: int = 0,
+                            device=None) -> float:
     """Test accuracy of a fresh encoder plus linear head trained with cross-entropy on `train[subset]` only.
 
     The baseline a self-supervised encoder has to beat: same network, same few labels, no pre-training.
-    Trains for about `steps` AdamW steps (batch of up to 64 labeled images), cosine schedule.
+    Trains for about `steps` AdamW steps on batches of up to `batch_size` labeled images, cosine schedule.
     """
     seed_everything(seed)
     model = LinearClassifier(build_encoder(encoder_config), train.num_classes)
     images, labels = train.images[subset], train.labels[subset]
-    batch_size = min(64, len(subset))
+    batch_size = min(batch_size, len(subset))
     epochs = max(1, round(steps / max(1, len(subset) // batch_size)))
 
     def loss_fn(batch):
@@ -183,7 +184,7 @@ def supervised_from_scratch(encoder_config: dict, train: ImageSet, test: ImageSe
 
 
 def baseline_table(train: ImageSet, test: ImageSet, encoder_config: dict, shots: Sequence = SHOTS,
-                   seeds: Union[int, Iterable] = 5, supervised_steps: int = 150, device=None) -> pd.DataFrame:
+                   seeds: Union[int, Iterable] = 5, supervised_steps: int = 100, device=None) -> pd.DataFrame:
     """The three baselines on the protocol's split and labels, as one tidy table (see `label_efficiency`).
 
     - "pixels": logistic regression on raw pixels (probe "linear");

@@ -1,0 +1,170 @@
+"""Run JupyterLab and a headless Chromium for the real-browser widget test, and clean both up afterwards.
+
+    with jupyter_lab(folder) as lab:                  # JupyterLab on 127.0.0.1:<free port> with a token
+        with chromium_page(find_chromium()) as page:  # Playwright driving Debian's Chromium (no download)
+            page.goto(lab.url("lab/tree/notebook.ipynb"))
+
+The browser is the system one (`/usr/bin/chromium`, Debian's `chromium` package, or `$SSL_CHROMIUM`):
+Playwright's own browser download needs the internet, so it is never used. Where no browser is found,
+`require_or_skip` skips the test with the reason on a student's machine and fails it in CI (`CI=true`).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional
+
+import pytest
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome")
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_or_skip(condition: bool, reason: str) -> None:
+    """Missing tooling: a failure in CI (the browser test is required there), a visible skip elsewhere."""
+    if condition:
+        return
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: the real-browser test is required; .ci/run installs Chromium)")
+    pytest.skip(reason)
+
+
+def find_chromium() -> Optional[str]:
+    """The path of a Chromium executable: `$SSL_CHROMIUM`, else Debian's `/usr/bin/chromium`, else on PATH."""
+    explicit = os.environ.get("SSL_CHROMIUM")
+    if explicit:
+        return explicit if Path(explicit).exists() else None
+    for candidate in CHROMIUM_CANDIDATES:
+        found = candidate if Path(candidate).is_absolute() and Path(candidate).exists() else shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Lab:
+    port: int
+    token: str
+    process: subprocess.Popen
+    log: Path
+
+    def url(self, path: str = "lab") -> str:
+        separator = "&" if "?" in path else "?"
+        return f"http://127.0.0.1:{self.port}/{path.lstrip('/')}{separator}token={self.token}"
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
+
+
+def _wait_until_up(lab: Lab, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if lab.process.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with code {lab.process.returncode}:\n{lab.log_tail()}")
+        try:
+            with urllib.request.urlopen(lab.url("api/status"), timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"JupyterLab did not answer within {timeout:.0f} s:\n{lab.log_tail()}")
+
+
+def _stop(lab: Lab) -> None:
+    """Ask the server to shut down (it stops its kernels), then make sure its process group is gone."""
+    if lab.process.poll() is None:
+        try:
+            request = urllib.request.Request(lab.url("api/shutdown"), method="POST")
+            urllib.request.urlopen(request, timeout=5).close()
+        except Exception:
+            pass
+        try:
+            lab.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            pass
+    if lab.process.poll() is None:
+        os.killpg(lab.process.pid, signal.SIGTERM)
+        try:
+            lab.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(lab.process.pid, signal.SIGKILL)
+            lab.process.wait(timeout=10)
+    else:  # the server is gone; end anything it left in its group (kernels normally stop with it)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(lab.process.pid, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def jupyter_lab(root_dir: Path, python: str = sys.executable, timeout: float = 120) -> Iterator[Lab]:
+    """JupyterLab serving `root_dir` on 127.0.0.1 with a random token; settings and workspaces in a temp dir.
+
+    `python` is the interpreter that runs the server and hence the `python3` kernel (default: this one).
+    """
+    with tempfile.TemporaryDirectory(prefix="ssl-lab-") as scratch:
+        scratch = Path(scratch)
+        port, token = free_port(), secrets.token_hex(16)
+        env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(scratch / "runtime"), PYTHONUNBUFFERED="1")
+        env.pop("JUPYTER_TOKEN", None)
+        command = [
+            python, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+            "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root_dir}", "--expose-app-in-browser",
+            f"--LabApp.user_settings_dir={scratch / 'settings'}",
+            f"--LabApp.workspaces_dir={scratch / 'workspaces'}", "--LabApp.news_url=",
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI runs as root in a throwaway container
+            command.append("--allow-root")
+        log = scratch / "lab.log"
+        with open(log, "wb") as log_file:
+            process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env,
+                                       cwd=root_dir, start_new_session=True)
+            lab = Lab(port=port, token=token, process=process, log=log)
+            try:
+                _wait_until_up(lab, timeout)
+                yield lab
+            finally:
+                _stop(lab)
+
+
+@contextlib.contextmanager
+def chromium_page(executable: str, viewport=(1280, 900)):
+    """A Playwright page in a headless system Chromium with a throwaway profile; closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="ssl-chromium-") as profile:
+        with sync_playwright() as playwright:
+            context = playwright.chromium.launch_persistent_context(
+                profile, executable_path=executable, headless=True, args=CHROMIUM_FLAGS,
+                viewport={"width": viewport[0], "height": viewport[1]},
+            )
+            try:
+                page = context.pages[0] if context.pages else context.new_page()
+                yield page
+            finally:
+                context.close()

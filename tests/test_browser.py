@@ -1,0 +1,87 @@
+"""The widgets work where students use them: in JupyterLab, in a real browser.
+
+A kernel-side widget test (setting `.value` and reading `.last_drawn`) cannot see a broken front-end: a
+missing or mismatched `jupyterlab_widgets` leaves the kernel happy while the student sees "Error displaying
+widget: model not found" or a bare `VBox(...)` text. So this test starts JupyterLab on 127.0.0.1 with a
+token, opens `browser_widget.ipynb` in headless Chromium (Debian's package, driven by Playwright), runs it,
+moves the slider with the keyboard, and checks that the widget rendered and that the image changed.
+
+Without Chromium or Playwright it is skipped with the reason on a student's machine; in CI (`CI=true`) it
+fails instead, since `.ci/run` installs Chromium.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+
+import pytest
+
+from browser_harness import chromium_page, find_chromium, jupyter_lab, require_or_skip
+
+NOTEBOOK = "browser_widget.ipynb"
+WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class")
+TIMEOUT_MS = 120_000  # a loaded 2-core machine takes a while to start a kernel and build the page
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    executable = find_chromium()
+    require_or_skip(executable is not None,
+                    "Chromium not found (install Debian's `chromium` package or set SSL_CHROMIUM)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        require_or_skip(False, "the `playwright` package is missing (pip install -e '.[test]')")
+    return executable
+
+
+def widget_errors(page) -> list:
+    text = page.locator(".jp-OutputArea").all_inner_texts()
+    return [error for error in WIDGET_ERRORS if any(error in chunk for chunk in text)]
+
+
+def image_state(page):
+    """The widget's <img> source and a screenshot of it: both change when the kernel sends a new PNG."""
+    img = page.locator(".jp-OutputArea .widget-image").first
+    return img.get_attribute("src"), img.screenshot()
+
+
+def test_widget_renders_and_answers_the_slider_in_chromium(tmp_path, chromium, request):
+    shutil.copy(request.path.parent / NOTEBOOK, tmp_path / NOTEBOOK)
+    with jupyter_lab(tmp_path) as lab, chromium_page(chromium) as page:
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(lab.url(f"lab/tree/{NOTEBOOK}"))
+        page.wait_for_selector(".jp-Notebook .jp-Cell")
+        page.wait_for_function("window.jupyterapp && window.jupyterapp.commands.hasCommand('notebook:run-all-cells')")
+        # Run the notebook once its kernel is ready (the status bar says "Idle").
+        page.wait_for_selector(".jp-StatusBar-Widget:has-text('Idle'), .jp-Notebook-ExecutionIndicator[data-status='idle']")
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+        rendered = page.locator(".jp-OutputArea .widget-slider .noUi-handle, .jp-OutputArea .widget-image")
+        try:
+            page.wait_for_selector(".jp-OutputArea .widget-image", state="visible")
+            page.wait_for_selector(".jp-OutputArea .widget-slider .noUi-handle", state="visible")
+        except Exception as error:  # show what the student would have seen instead of the widget
+            outputs = "\n".join(page.locator(".jp-OutputArea").all_inner_texts())
+            pytest.fail(f"the widget did not render ({type(error).__name__}); outputs shown:\n{outputs}\n"
+                        f"JupyterLab log:\n{lab.log_tail(2000)}")
+        assert rendered.count() >= 2
+        assert widget_errors(page) == []
+        page.wait_for_selector(".jp-OutputArea .widget-label:has-text('drawn with 0 rows hidden')")
+        src_before, pixels_before = image_state(page)
+
+        # Move the slider as a student would: focus its handle and press the arrow key four times.
+        handle = page.locator(".jp-OutputArea .widget-slider .noUi-handle").first
+        handle.focus()
+        for _ in range(4):
+            handle.press("ArrowRight")
+        page.wait_for_selector(".jp-OutputArea .widget-label:has-text('drawn with 4 rows hidden')")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and image_state(page)[0] == src_before:
+            time.sleep(0.2)
+        src_after, pixels_after = image_state(page)
+
+        assert page.locator(".jp-OutputArea .widget-readout").first.inner_text().strip() == "4"
+        assert src_after != src_before, "the kernel redrew, but the image in the page did not change"
+        assert pixels_after != pixels_before, "the <img> source changed, but the pixels on screen did not"
+        assert widget_errors(page) == []

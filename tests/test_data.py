@@ -1,0 +1,141 @@
+"""The data module: the embedded digits, the colour-nuisance variant, the fixed split, labeled subsets."""
+import numpy as np
+import pytest
+import torch
+
+from ssl_helpers.data import (ImageSet, TwoViews, colourise, labeled_subset, load_colour_digits, load_dataset,
+                              load_digits, stratified_split)
+
+
+def test_digits_are_the_1797_real_images_in_a_fixed_split(digits):
+    train, test = digits
+    assert len(train) + len(test) == 1797
+    assert (len(train), len(test)) == (1258, 539)
+    assert train.images.shape[1:] == (3, 16, 16) and train.images.dtype == torch.float32
+    assert 0.0 <= float(train.images.min()) and float(train.images.max()) <= 1.0
+    assert train.classes == [str(d) for d in range(10)]
+    assert set(train.labels.tolist()) == set(range(10)) == set(test.labels.tolist())
+
+
+def test_split_is_stratified_and_disjoint():
+    labels = torch.arange(10).repeat_interleave(20)
+    train, test = stratified_split(labels, test_fraction=0.3, seed=0)
+    assert set(train.tolist()).isdisjoint(test.tolist())
+    assert len(train) + len(test) == 200
+    assert torch.bincount(labels[test]).tolist() == [6] * 10
+
+
+def test_split_is_the_same_every_time():
+    a_train, a_test = load_digits()
+    b_train, b_test = load_digits()
+    assert torch.equal(a_train.images, b_train.images) and torch.equal(a_test.labels, b_test.labels)
+
+
+def test_image_size_is_a_choice():
+    train, _ = load_digits(image_size=32)
+    assert train.images.shape[1:] == (3, 32, 32)
+    native, _ = load_digits(image_size=8)
+    assert native.images.shape[1:] == (3, 8, 8)
+
+
+def test_grey_digits_have_equal_channels(digits):
+    images = digits[0].images
+    assert torch.equal(images[:, 0], images[:, 1]) and torch.equal(images[:, 1], images[:, 2])
+
+
+def test_colour_digits_are_the_same_digits_in_random_colours(digits):
+    train, test = load_colour_digits(seed=0)
+    assert torch.equal(train.labels, digits[0].labels) and len(test) == len(digits[1])
+    # colour varies between images: the per-image mean colour has a real spread
+    assert train.images.mean(dim=(2, 3)).std(0).min() > 0.1
+    # and the channels differ inside an image, unlike the grey digits
+    assert (train.images[:, 0] - train.images[:, 1]).abs().mean() > 0.05
+
+
+def test_colour_digits_are_deterministic_from_the_seed():
+    a, _ = load_colour_digits(seed=3)
+    b, _ = load_colour_digits(seed=3)
+    c, _ = load_colour_digits(seed=4)
+    assert torch.equal(a.images, b.images)
+    assert not torch.equal(a.images, c.images)
+
+
+def test_colourise_paints_foreground_and_background():
+    grey = torch.zeros(5, 1, 4, 4)
+    grey[:, :, :2] = 1.0  # top half is "ink"
+    images, foreground, background = colourise(grey, seed=1)
+    assert torch.allclose(images[:, :, 0, 0], foreground) and torch.allclose(images[:, :, 3, 3], background)
+    assert ((foreground - background).norm(dim=1) >= 0.6).all()
+    with pytest.raises(ValueError, match=r"grey must have shape \(N, 1, H, W\)"):
+        colourise(torch.zeros(5, 3, 4, 4))
+
+
+@pytest.mark.parametrize("per_class", [1, 5, 10, 50])
+def test_labeled_subset_has_exactly_k_per_class(digits, per_class):
+    labels = digits[0].labels
+    subset = labeled_subset(labels, per_class, seed=0)
+    assert torch.bincount(labels[subset], minlength=10).tolist() == [per_class] * 10
+    assert len(torch.unique(subset)) == len(subset)
+
+
+def test_labeled_subset_is_seeded(digits):
+    labels = digits[0].labels
+    assert torch.equal(labeled_subset(labels, 5, seed=1), labeled_subset(labels, 5, seed=1))
+    assert not torch.equal(labeled_subset(labels, 5, seed=1), labeled_subset(labels, 5, seed=2))
+
+
+def test_all_labels(digits):
+    labels = digits[0].labels
+    assert torch.equal(labeled_subset(labels, "all"), torch.arange(len(labels)))
+    assert torch.equal(labeled_subset(labels, None), torch.arange(len(labels)))
+
+
+def test_labeled_subset_larger_than_a_class_is_a_clear_error(digits):
+    labels = digits[0].labels
+    smallest = int(torch.bincount(labels).min())
+    with pytest.raises(ValueError, match=rf"per_class=200 is larger than class \d, which has only \d+ examples"):
+        labeled_subset(labels, 200)
+    labeled_subset(labels, smallest)  # the largest possible size works
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "some", True])
+def test_labeled_subset_rejects_bad_sizes(digits, bad):
+    with pytest.raises(ValueError, match="per_class must be a positive integer or 'all'"):
+        labeled_subset(digits[0].labels, bad)
+
+
+def test_unknown_dataset_name_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"unknown dataset name 'mnist'; expected one of \['cifar10', "):
+        load_dataset("mnist")
+
+
+def test_aliases_load_the_same_data():
+    a, _ = load_dataset("color_digits")
+    b, _ = load_dataset("colour_digits")
+    assert torch.equal(a.images, b.images)
+
+
+def test_image_set_checks_shapes_and_makes_subsets(digits):
+    train = digits[0]
+    small = train.subset([0, 5, 7])
+    assert len(small) == 3 and torch.equal(small.labels, train.labels[[0, 5, 7]])
+    with pytest.raises(ValueError, match=r"images must have shape \(N, C, H, W\)"):
+        ImageSet(torch.zeros(4, 16, 16), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
+        ImageSet(torch.zeros(4, 3, 8, 8), torch.zeros(3, dtype=torch.long))
+    assert "per class" in repr(train)
+
+
+def test_two_views_gives_two_independent_views(digits):
+    generator = torch.Generator().manual_seed(0)
+
+    def jitter(image):
+        return image + 0.01 * torch.randn(image.shape, generator=generator)
+
+    pairs = TwoViews(digits[0], jitter)
+    a, b, label = pairs[3]
+    assert a.shape == b.shape == (3, 16, 16) and int(label) == int(digits[0].labels[3])
+    assert not torch.equal(a, b)
+    assert len(pairs) == len(digits[0])
+    batch = next(iter(torch.utils.data.DataLoader(pairs, batch_size=8)))
+    assert batch[0].shape == (8, 3, 16, 16)

@@ -1,0 +1,140 @@
+"""The training loop, seeding, device choice and checkpoints."""
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ssl_helpers.models import SmallCNN
+from ssl_helpers.train import (CheckpointError, fit, load_checkpoint, minibatches, pick_device, save_checkpoint,
+                               seed_everything)
+
+
+def toy_regression(seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(256, 4, generator=generator)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5], [3.0]])
+    return x, y
+
+
+def train_linear(seed, epochs=5, **options):
+    torch.manual_seed(123)
+    model = torch.nn.Linear(4, 1)
+    x, y = toy_regression()
+    history = fit(lambda batch: F.mse_loss(model(batch[0]), batch[1]), model, (x, y), epochs=epochs,
+                  batch_size=32, lr=0.05, weight_decay=0.0, seed=seed, progress=False, **options)
+    return model, history
+
+
+def test_fit_learns_and_returns_a_per_epoch_history():
+    model, history = train_linear(seed=0, epochs=20)
+    assert isinstance(history, pd.DataFrame)
+    assert list(history.columns[:4]) == ["epoch", "loss", "lr", "seconds"]
+    assert history["epoch"].tolist() == list(range(1, 21))
+    assert history["loss"].iloc[-1] < 0.01 * history["loss"].iloc[0]
+    assert torch.allclose(model.weight, torch.tensor([[1.0, -2.0, 0.5, 3.0]]), atol=0.05)
+
+
+def test_fit_is_reproducible_under_a_seed():
+    a, history_a = train_linear(seed=7)
+    b, history_b = train_linear(seed=7)
+    c, history_c = train_linear(seed=8)
+    assert torch.equal(a.weight, b.weight) and history_a["loss"].equals(history_b["loss"])
+    assert not torch.equal(a.weight, c.weight)
+
+
+def test_cosine_schedule_decays_to_zero_and_warmup_ramps_up():
+    _, history = train_linear(seed=0, epochs=4)
+    assert history["lr"].iloc[0] > history["lr"].iloc[-1] and history["lr"].iloc[-1] < 0.01
+    _, constant = train_linear(seed=0, epochs=3, schedule="constant")
+    assert constant["lr"].tolist() == [0.05] * 3
+
+
+def test_on_epoch_end_metrics_land_in_the_history():
+    _, history = train_linear(seed=0, epochs=3, on_epoch_end=lambda epoch: {"knn": epoch / 10})
+    assert history["knn"].tolist() == [0.1, 0.2, 0.3]
+
+
+def test_fit_rejects_bad_arguments():
+    model = torch.nn.Linear(4, 1)
+    x, y = toy_regression()
+    loss = lambda batch: F.mse_loss(model(batch[0]), batch[1])  # noqa: E731
+    with pytest.raises(ValueError, match="optimizer must be 'adamw', 'adam' or 'sgd'"):
+        fit(loss, model, (x, y), optimizer="lion", progress=False)
+    with pytest.raises(ValueError, match="same first dimension"):
+        fit(loss, model, (x, y[:10]), progress=False)
+    with pytest.raises(ValueError, match="epochs must be a positive integer"):
+        fit(loss, model, (x, y), epochs=0, progress=False)
+
+
+def test_a_diverging_loss_stops_with_a_clear_error():
+    model = torch.nn.Linear(4, 1)
+    x, y = toy_regression()
+    with pytest.raises(FloatingPointError, match="try a lower lr"):
+        fit(lambda batch: F.mse_loss(model(batch[0]), batch[1]) * float("inf"), model, (x, y), progress=False)
+
+
+def test_minibatches_cover_every_index_once():
+    batches = minibatches(10, 4, torch.Generator().manual_seed(0), drop_last=False)
+    assert sorted(torch.cat(batches).tolist()) == list(range(10))
+    assert [len(b) for b in minibatches(10, 4, drop_last=True)] == [4, 4]
+    assert [len(b) for b in minibatches(3, 4, drop_last=True)] == [3]  # never zero batches
+
+
+def test_seed_everything_seeds_torch():
+    seed_everything(3)
+    a = torch.rand(3)
+    seed_everything(3)
+    assert torch.equal(a, torch.rand(3))
+
+
+def test_pick_device():
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device().type in {"cpu", "cuda", "mps"}
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            pick_device("cuda")
+
+
+def test_checkpoint_round_trip(tmp_path):
+    encoder = SmallCNN(width=4)
+    path = save_checkpoint(tmp_path / "sub" / "enc.pt", encoder, method="test", metrics={"knn": 0.5},
+                           extra={"epochs": 3})
+    loaded, info = load_checkpoint(path, expected_config=encoder.config)
+    assert info == {"config": encoder.config, "method": "test", "metrics": {"knn": 0.5}, "extra": {"epochs": 3}}
+    x = torch.rand(2, 3, 16, 16)
+    assert torch.allclose(loaded(x), encoder.eval()(x))
+
+
+def test_checkpoint_of_another_config_is_a_clear_error_naming_both(tmp_path):
+    path = save_checkpoint(tmp_path / "enc.pt", SmallCNN(width=4))
+    with pytest.raises(CheckpointError, match=r"config \{'arch': 'small_cnn', 'in_channels': 3, 'width': 4\}.*"
+                                              r"\{'arch': 'small_cnn', 'in_channels': 3, 'width': 8\} was expected"):
+        load_checkpoint(path, expected_config={"arch": "small_cnn", "in_channels": 3, "width": 8})
+
+
+def test_checkpoint_whose_weights_do_not_fit_its_config(tmp_path):
+    path = tmp_path / "enc.pt"
+    save_checkpoint(path, SmallCNN(width=4))
+    payload = torch.load(path, weights_only=True)
+    payload["config"]["width"] = 8  # as if written by an older, different model
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match=r"do not fit the model built from its config .*'width': 8"):
+        load_checkpoint(path)
+
+
+def test_missing_or_foreign_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="no checkpoint at .*train the model first"):
+        load_checkpoint(tmp_path / "nope.pt")
+    torch.save({"weights": 1}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="is not an ssl_helpers checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="could not read the checkpoint"):
+        load_checkpoint(tmp_path / "garbage.pt")
+    old = tmp_path / "old.pt"
+    save_checkpoint(old, SmallCNN(width=4))
+    payload = torch.load(old, weights_only=True)
+    payload["format"] = 0
+    torch.save(payload, old)
+    with pytest.raises(CheckpointError, match="checkpoint format 0"):
+        load_checkpoint(old)
