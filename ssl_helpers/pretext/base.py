@@ -1,0 +1,176 @@
+"""What every pretext task shares: the task interface, the reconstruction decoder, the masked loss.
+
+A pretext task turns unlabeled images into a supervised problem:
+
+    inputs, targets, mask = task.corrupt(images, generator)     # hide or change part of the input
+    prediction = task.predict(encoder, inputs)                  # encoder + the task's small head
+    loss = task.loss(prediction, targets, mask)                 # how far the prediction is from the target
+
+Only the encoder is kept afterwards; the head (a decoder or a linear classifier) is thrown away.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["Corrupted", "PretextTask", "ReconstructionTask", "ClassificationTask", "ConvDecoder",
+           "masked_mse", "check_images", "check_generator"]
+
+
+class Corrupted(NamedTuple):
+    """What `corrupt` returns. inputs: (N, C, H, W); targets: images (N, C', H, W) or labels (N,);
+    mask: (N, 1, H, W), 1 where the loss counts, or None (the loss counts everywhere)."""
+
+    inputs: torch.Tensor
+    targets: torch.Tensor
+    mask: Optional[torch.Tensor] = None
+
+
+def check_images(images: torch.Tensor, name: str = "images") -> torch.Tensor:
+    if not isinstance(images, torch.Tensor) or images.ndim != 4:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise ValueError(f"{name} must be a tensor of shape (N, C, H, W), got {shape}")
+    return images
+
+
+def check_generator(generator: Optional[torch.Generator]) -> torch.Generator:
+    """The random draws of every corruption come from a CPU generator, so a seed fixes them on any device."""
+    if generator is None:
+        return torch.Generator().manual_seed(0)
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator (e.g. torch.Generator().manual_seed(0)), "
+                         f"got {type(generator).__name__}")
+    return generator
+
+
+def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the masked pixels only (the MAE loss):
+
+        L = sum_{n,c,h,w} m_{n,h,w} (p_{nchw} - t_{nchw})^2 / (C * sum_{n,h,w} m_{n,h,w})
+
+    prediction, target: (N, C, H, W); mask: (N, 1, H, W) with 1 on hidden pixels, 0 on visible ones.
+    Visible pixels do not count at all; the loss is 0 exactly when every hidden pixel is predicted exactly.
+    """
+    if prediction.shape != target.shape:
+        raise ValueError(f"prediction and target must have the same shape, got {tuple(prediction.shape)} "
+                         f"and {tuple(target.shape)}")
+    if mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[0] != target.shape[0] or mask.shape[2:] != target.shape[2:]:
+        raise ValueError(f"mask must have shape (N, 1, H, W) = {(target.shape[0], 1, *target.shape[2:])}, "
+                         f"got {tuple(mask.shape)}")
+    mask = mask.to(prediction.dtype)
+    squared = (prediction - target).pow(2) * mask
+    return squared.sum() / (mask.sum() * target.shape[1]).clamp_min(1.0)
+
+
+class ConvDecoder(nn.Module):
+    """A small decoder from an encoder's feature maps back to an image (cheap, in the spirit of MAE's).
+
+        maps (N, C, h, w) -> 3x3 conv, ReLU -> 1x1 conv to out * f * f channels -> pixel shuffle -> sigmoid
+
+    so each feature-map position paints its own f x f block of pixels, with f = `upsample`, the ratio of
+    image size to map size. For SmallCNN(width=32) at 16 px: (N, 128, 4, 4) -> (N, 3, 16, 16), f = 4.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int = 3, upsample: int = 4, hidden: int = 128):
+        super().__init__()
+        if isinstance(upsample, bool) or not isinstance(upsample, int) or upsample < 1:
+            raise ValueError(f"upsample must be a positive integer, got {upsample!r}")
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, out_channels * upsample * upsample, 1), nn.PixelShuffle(upsample), nn.Sigmoid())
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        return self.net(maps)
+
+
+class PretextTask:
+    """A self-prediction task: `corrupt`, `build_head`, `predict`, `loss` (see the module docstring).
+
+    The task holds its head after `build_head(encoder, image_shape)`; `options` are the constructor arguments
+    (saved in checkpoints so the task can be rebuilt).
+    """
+
+    name = "pretext"
+    data = "digits"  # the embedded dataset the course trains this task on
+
+    def __init__(self, **options):
+        self.options = dict(options)
+        self.head: Optional[nn.Module] = None
+
+    def corrupt(self, images: torch.Tensor, generator: Optional[torch.Generator] = None) -> Corrupted:
+        raise NotImplementedError
+
+    def build_head(self, encoder: nn.Module, image_shape) -> nn.Module:
+        raise NotImplementedError
+
+    def predict(self, encoder: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def loss(self, prediction: torch.Tensor, targets: torch.Tensor, mask=None) -> torch.Tensor:
+        raise NotImplementedError
+
+    def step(self, encoder: nn.Module, images: torch.Tensor, generator: Optional[torch.Generator] = None):
+        """One training step's loss on a batch of clean images: corrupt, predict, compare."""
+        inputs, targets, mask = self.corrupt(images, generator)
+        return self.loss(self.predict(encoder, inputs), targets, mask)
+
+    def _require_head(self) -> nn.Module:
+        if self.head is None:
+            raise RuntimeError(f"the {self.name} task has no head yet: call task.build_head(encoder, image_shape) "
+                               f"or train it with ssl_helpers.pretext.pretrain")
+        return self.head
+
+    def __repr__(self) -> str:
+        options = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return f"{type(self).__name__}({options})"
+
+
+class ReconstructionTask(PretextTask):
+    """Predict an image: encoder feature maps -> `ConvDecoder` -> (N, out_channels, H, W)."""
+
+    out_channels = 3
+
+    def build_head(self, encoder: nn.Module, image_shape) -> nn.Module:
+        if not hasattr(encoder, "feature_maps"):
+            raise ValueError(f"the {self.name} task needs an encoder with a `feature_maps(x)` method "
+                             f"(SmallCNN has one); got {type(encoder).__name__}")
+        channels, height, width = image_shape
+        device = next(encoder.parameters()).device
+        was_training = encoder.training
+        encoder.eval()
+        with torch.no_grad():
+            maps = encoder.feature_maps(torch.zeros(2, channels, height, width, device=device))
+        encoder.train(was_training)
+        if height % maps.shape[-2] or width % maps.shape[-1]:
+            raise ValueError(f"image size {height}x{width} is not a multiple of the feature-map size "
+                             f"{maps.shape[-2]}x{maps.shape[-1]}")
+        self.head = ConvDecoder(maps.shape[1], self.out_channels, height // maps.shape[-2]).to(device)
+        return self.head
+
+    def predict(self, encoder: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+        return self._require_head()(encoder.feature_maps(inputs))
+
+    def loss(self, prediction, targets, mask=None):
+        if mask is None:
+            return F.mse_loss(prediction, targets)
+        return masked_mse(prediction, targets, mask)
+
+
+class ClassificationTask(PretextTask):
+    """Predict which of `num_classes` transformations was applied: pooled features -> linear layer -> logits."""
+
+    num_classes = 2
+
+    def build_head(self, encoder: nn.Module, image_shape) -> nn.Module:
+        device = next(encoder.parameters()).device
+        self.head = nn.Linear(encoder.out_dim, self.num_classes).to(device)
+        return self.head
+
+    def predict(self, encoder: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+        return self._require_head()(encoder(inputs))
+
+    def loss(self, prediction, targets, mask=None):
+        return F.cross_entropy(prediction, targets)

@@ -1,0 +1,96 @@
+"""Fill in what was hidden: inpainting (a hidden box) and colorization (the hidden colour).
+
+Inpainting (Pathak et al. 2016, context encoders): a `box_size` x `box_size` square at a random place is
+hidden; the network paints it back and is scored on the box only (`masked_mse`).
+Colorization (Zhang et al. 2016): the network sees the grey (luminance) image and predicts the colours.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from .base import Corrupted, ReconstructionTask, check_generator, check_images
+
+__all__ = ["box_mask", "hide_box", "to_grey", "InpaintingTask", "ColorizationTask", "LUMA"]
+
+LUMA = (0.299, 0.587, 0.114)
+"""ITU-R BT.601 luminance weights: Y = 0.299 R + 0.587 G + 0.114 B."""
+
+
+def _check_box_size(box_size, image_size):
+    height, width = image_size
+    if isinstance(box_size, bool) or not isinstance(box_size, int) or not 1 <= box_size <= min(height, width):
+        raise ValueError(f"box_size must be an integer from 1 to {min(height, width)} (the image is "
+                         f"{height}x{width}), got {box_size!r}")
+
+
+def box_mask(n: int, image_size, box_size: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """One square box per image at a uniformly random position inside it: (n, 1, H, W), 1 inside the box."""
+    _check_box_size(box_size, image_size)
+    generator = check_generator(generator)
+    height, width = image_size
+    top = torch.randint(0, height - box_size + 1, (n,), generator=generator)
+    left = torch.randint(0, width - box_size + 1, (n,), generator=generator)
+    rows = torch.arange(height)[None, :] - top[:, None]  # (n, H)
+    cols = torch.arange(width)[None, :] - left[:, None]  # (n, W)
+    inside_rows = (rows >= 0) & (rows < box_size)
+    inside_cols = (cols >= 0) & (cols < box_size)
+    return (inside_rows[:, :, None] & inside_cols[:, None, :]).float().unsqueeze(1)
+
+
+def hide_box(images: torch.Tensor, box_size: int = 8, generator: Optional[torch.Generator] = None,
+             fill: float = 0.5):
+    """Hide a random square: x_hidden = (1 - m) * x + m * fill.
+
+    images: (N, C, H, W) -> (hidden images (N, C, H, W), mask (N, 1, H, W) with 1 inside the box).
+    """
+    images = check_images(images)
+    mask = box_mask(images.shape[0], images.shape[-2:], box_size, generator).to(images.device, images.dtype)
+    return images * (1 - mask) + fill * mask, mask
+
+
+def to_grey(images: torch.Tensor) -> torch.Tensor:
+    """Luminance Y = 0.299 R + 0.587 G + 0.114 B, repeated on 3 channels so the same encoder reads it.
+
+    images: (N, 3, H, W) -> (N, 3, H, W), all three channels equal to Y.
+    """
+    images = check_images(images)
+    if images.shape[1] != 3:
+        raise ValueError(f"to_grey needs RGB images (N, 3, H, W), got {tuple(images.shape)}")
+    weights = torch.tensor(LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
+    return (images * weights).sum(1, keepdim=True).expand(-1, 3, -1, -1).contiguous()
+
+
+class InpaintingTask(ReconstructionTask):
+    """Paint a hidden box back. corrupt: images -> (images with a grey box, images, box mask)."""
+
+    name = "inpainting"
+
+    def __init__(self, box_size: int = 8, fill: float = 0.5):
+        if isinstance(box_size, bool) or not isinstance(box_size, int) or box_size < 1:
+            raise ValueError(f"box_size must be a positive integer, got {box_size!r}")
+        super().__init__(box_size=box_size, fill=fill)
+        self.box_size, self.fill = box_size, fill
+
+    def corrupt(self, images, generator=None, box_size=None) -> Corrupted:
+        hidden, mask = hide_box(images, self.box_size if box_size is None else box_size, generator, self.fill)
+        return Corrupted(hidden, images, mask)
+
+
+class ColorizationTask(ReconstructionTask):
+    """Predict colour from grey. corrupt: images -> (grey images, images, None); loss: MSE on all pixels.
+
+    Trained on `colour_digits`, where every digit has a random foreground and background colour: the grey
+    image tells where the stroke is but not which colour it has, so the best guess is an average colour
+    per region, and what the encoder has to learn is mostly where the stroke and the background are.
+    """
+
+    name = "colorization"
+    data = "colour_digits"
+
+    def __init__(self):
+        super().__init__()
+
+    def corrupt(self, images, generator=None) -> Corrupted:
+        return Corrupted(to_grey(images), images, None)

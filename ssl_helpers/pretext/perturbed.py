@@ -1,0 +1,43 @@
+"""Remove what was added: the denoising autoencoder (Vincent et al. 2008).
+
+    x_noisy = clip(x + sigma * eps, 0, 1),  eps ~ N(0, I);   loss = || decoder(encoder(x_noisy)) - x ||^2
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from .base import Corrupted, ReconstructionTask, check_generator, check_images
+
+__all__ = ["add_noise", "DenoisingTask"]
+
+
+def _check_noise_level(noise_level):
+    if isinstance(noise_level, bool) or not isinstance(noise_level, (int, float)) or noise_level < 0:
+        raise ValueError(f"noise_level must be a number >= 0 (the noise's standard deviation), got {noise_level!r}")
+
+
+def add_noise(images: torch.Tensor, noise_level: float = 0.3, generator: Optional[torch.Generator] = None,
+              clip: bool = True) -> torch.Tensor:
+    """Additive Gaussian noise: x + noise_level * eps, clipped to [0, 1] when `clip`. (N, C, H, W) -> same."""
+    images = check_images(images)
+    _check_noise_level(noise_level)
+    noise = torch.randn(images.shape, generator=check_generator(generator)).to(images.device, images.dtype)
+    noisy = images + noise_level * noise
+    return noisy.clamp(0.0, 1.0) if clip else noisy
+
+
+class DenoisingTask(ReconstructionTask):
+    """Remove Gaussian noise. corrupt: images -> (noisy images, images, None); loss: MSE on all pixels."""
+
+    name = "denoising"
+
+    def __init__(self, noise_level: float = 0.3):
+        _check_noise_level(noise_level)
+        super().__init__(noise_level=noise_level)
+        self.noise_level = noise_level
+
+    def corrupt(self, images, generator=None, noise_level=None) -> Corrupted:
+        level = self.noise_level if noise_level is None else noise_level
+        return Corrupted(add_noise(images, level, generator), images, None)
