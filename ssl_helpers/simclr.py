@@ -1,0 +1,95 @@
+"""SimCLR (Chen et al. 2020): two random views of each image, pulled together by NT-Xent.
+
+    x -> two views t(x), t'(x) -> encoder f -> h (the representation we keep) -> head g -> z -> NT-Xent(z, z')
+
+- `SimCLR`: encoder f plus `ProjectionHead` g; `model(x)` gives z, `model.encoder(x)` gives h.
+- `simclr_loss`: one step's loss on two batches of views (both views go through the network in one batch,
+  so BatchNorm sees all 2N views); inside a `torch.distributed` process group, `nt_xent` gathers the views
+  of every process, so each view has the negatives of the whole global batch.
+- `train_simclr`: the shared loop `ssl_helpers.train.fit` with batched augmentation on the training device,
+  bf16 autocast and channels-last on CUDA, and an online kNN accuracy after every epoch.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import pandas as pd
+import torch
+from torch import nn
+
+from .augment import Augment
+from .data import ImageSet
+from .evaluate import embed, knn_accuracy
+from .losses import distributed_world, nt_xent
+from .models import ProjectionHead
+from .train import fit, pick_device
+
+__all__ = ["SimCLR", "simclr_loss", "knn_monitor", "train_simclr"]
+
+
+class SimCLR(nn.Module):
+    """Encoder f and projection head g: x (N, C, H, W) -> z = g(f(x)) (N, out_dim).
+
+    With `head=False` the head is the identity and the loss acts on h = f(x) directly (an ablation).
+    """
+
+    def __init__(self, encoder: nn.Module, hidden_dim: int = 128, out_dim: int = 64, head: bool = True):
+        super().__init__()
+        self.encoder = encoder
+        self.head = ProjectionHead(encoder.out_dim, hidden_dim, out_dim) if head else nn.Identity()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x))
+
+
+def simclr_loss(model: nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, temperature: float = 0.5,
+                amp: bool = False) -> torch.Tensor:
+    """NT-Xent of the projections of two batches of views: x_a, x_b (N, C, H, W) -> scalar.
+
+    `amp`: run the network under bf16 autocast (CUDA); the loss itself is computed in float32.
+    """
+    n = x_a.shape[0]
+    x = torch.cat([x_a, x_b])
+    if amp:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=amp):
+        z = model(x)
+    return nt_xent(z[:n].float(), z[n:].float(), temperature)
+
+
+def knn_monitor(encoder: nn.Module, train: ImageSet, test: ImageSet, device=None, k: int = 20) -> float:
+    """kNN accuracy (cosine, all train labels) of the frozen encoder: a cheap signal during training."""
+    train_h, test_h = embed(encoder, train.images, device=device), embed(encoder, test.images, device=device)
+    return knn_accuracy(train_h, train.labels, test_h, test.labels, k=k)
+
+
+def train_simclr(model: SimCLR, images: torch.Tensor, augment: Augment, *, epochs: int = 30,
+                 batch_size: int = 256, lr: float = 1e-3, temperature: float = 0.5, weight_decay: float = 1e-4,
+                 optimizer: str = "adamw", warmup_epochs: int = 0, monitor: Optional[tuple] = None,
+                 seed: int = 0, device=None, amp: Optional[bool] = None, progress: bool = True,
+                 desc: str = "SimCLR") -> pd.DataFrame:
+    """Pre-train `model` with SimCLR on `images` (N, C, H, W) in [0, 1] (no labels) through `fit`.
+
+    Each step draws two views of the batch with `augment` on the training device (one seeded generator per
+    process), and minimises `simclr_loss`. `model` may be wrapped in DistributedDataParallel (see `cli`). monitor: optional `(train, test)` `ImageSet`s; after each epoch the
+    history gets `knn`, the kNN accuracy of `model.encoder` (the hidden labels are used only to watch).
+    amp: bf16 autocast plus channels-last; default on for CUDA. Returns `fit`'s per-epoch history.
+    """
+    device = pick_device(device) if not isinstance(device, torch.device) else device
+    amp = device.type == "cuda" if amp is None else amp
+    core = getattr(model, "module", model)  # the SimCLR inside a DistributedDataParallel wrapper
+    if amp and core is model:
+        model.to(memory_format=torch.channels_last)
+    _, rank = distributed_world()
+    generator = torch.Generator(device=device).manual_seed(seed + 1000 * rank)  # other views on each process
+
+    def loss_fn(batch):
+        (x,) = batch
+        return simclr_loss(model, augment(x, generator), augment(x, generator), temperature, amp)
+
+    def on_epoch_end(epoch):
+        return {"knn": knn_monitor(core.encoder, *monitor, device=device)} if monitor else {}
+
+    return fit(loss_fn, model, (images,), epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+               optimizer=optimizer, warmup_epochs=warmup_epochs, seed=seed, device=device,
+               on_epoch_end=on_epoch_end, progress=progress, desc=desc)
