@@ -34,6 +34,7 @@ __all__ = [
     "knn_accuracy",
     "label_efficiency",
     "evaluate_encoder",
+    "train_classifier",
     "supervised_from_scratch",
     "baseline_table",
     "summarize",
@@ -156,31 +157,48 @@ def evaluate_encoder(encoder: nn.Module, train: ImageSet, test: ImageSet, name: 
     return label_efficiency(features, train.labels, test.labels, shots, seeds, probes)
 
 
-def supervised_from_scratch(encoder_config: dict, train: ImageSet, test: ImageSet, subset: torch.Tensor,
-                            steps: int = 100, batch_size: int = 32, lr: float = 3e-3, seed: int = 0,
-                            device=None) -> float:
-    """Test accuracy of a fresh encoder plus linear head trained with cross-entropy on `train[subset]` only.
+def train_classifier(encoder: nn.Module, train: ImageSet, test: ImageSet, subset: torch.Tensor,
+                     steps: int = 100, batch_size: int = 32, lr: float = 3e-3, encoder_lr: Optional[float] = None,
+                     seed: int = 0, device=None) -> float:
+    """Test accuracy of `encoder` plus a new linear head trained with cross-entropy on `train[subset]` only.
 
-    The baseline a self-supervised encoder has to beat: same network, same few labels, no pre-training.
-    Trains for about `steps` AdamW steps on batches of up to `batch_size` labeled images, cosine schedule.
+        logits = W f(x) + b,   min  mean_i CE(logits_i, y_i)   over the labeled subset
+
+    All of it is trained (end to end) for about `steps` AdamW steps on batches of up to `batch_size` images,
+    cosine schedule. The head learns at `lr`; the encoder at `encoder_lr` (default: `lr`). Fine-tuning a
+    pre-trained encoder uses a lower `encoder_lr` so the new head does not wreck the features early on.
     """
     seed_everything(seed)
-    model = LinearClassifier(build_encoder(encoder_config), train.num_classes)
+    model = LinearClassifier(encoder, train.num_classes)
     images, labels = train.images[subset], train.labels[subset]
     batch_size = min(batch_size, len(subset))
     epochs = max(1, round(steps / max(1, len(subset) // batch_size)))
+    groups = [{"params": list(model.head.parameters()), "lr": lr},
+              {"params": list(model.encoder.parameters()), "lr": lr if encoder_lr is None else encoder_lr}]
 
     def loss_fn(batch):
         x, y = batch
         return F.cross_entropy(model(x), y)
 
     fit(loss_fn, model, (images, labels), epochs=epochs, batch_size=batch_size, lr=lr, seed=seed,
-        device=device, progress=False)
+        device=device, progress=False, param_groups=groups)
     model.eval()
+    model_device = next(model.parameters()).device
     with torch.no_grad():
-        predictions = torch.cat([model(x.to(next(model.parameters()).device)).argmax(1).cpu()
-                                 for x in test.images.split(512)])
+        predictions = torch.cat([model(x.to(model_device)).argmax(1).cpu() for x in test.images.split(512)])
     return float((predictions == test.labels).float().mean())
+
+
+def supervised_from_scratch(encoder_config: dict, train: ImageSet, test: ImageSet, subset: torch.Tensor,
+                            steps: int = 100, batch_size: int = 32, lr: float = 3e-3, seed: int = 0,
+                            device=None) -> float:
+    """Test accuracy of a fresh encoder (built from `encoder_config`) trained with `train_classifier`.
+
+    The baseline a self-supervised encoder has to beat: same network, same few labels, no pre-training.
+    """
+    seed_everything(seed)
+    return train_classifier(build_encoder(encoder_config), train, test, subset, steps, batch_size, lr,
+                            seed=seed, device=device)
 
 
 def baseline_table(train: ImageSet, test: ImageSet, encoder_config: dict, shots: Sequence = SHOTS,

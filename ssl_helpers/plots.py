@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-__all__ = ["to_numpy_image", "image_grid", "show_images", "plot_label_efficiency", "plot_history"]
+__all__ = ["to_numpy_image", "image_grid", "show_images", "plot_label_efficiency", "plot_history", "plot_ssl_overview"]
 
 
 def to_numpy_image(image: torch.Tensor) -> np.ndarray:
@@ -111,3 +111,38 @@ def plot_history(history: pd.DataFrame, columns: Optional[Sequence[str]] = None,
         axis.grid(alpha=0.3)
     axes[0].figure.tight_layout()
     return axes[0].figure
+
+
+def plot_ssl_overview(unlabeled: torch.Tensor, labeled: torch.Tensor, labels: Sequence, ncols: int = 10):
+    """The course in one figure: many unlabeled images pre-train an encoder, a few labeled ones transfer it.
+
+    unlabeled: (N, C, H, W) shown as a grid; labeled: (K, C, H, W) with their `labels`.
+    """
+    fig = plt.figure(figsize=(11, 3.4))
+    grid = fig.add_gridspec(1, 5, width_ratios=[3.2, 1.3, 1.2, 1.3, 3.2], wspace=0.05)
+    left, right = fig.add_subplot(grid[0]), fig.add_subplot(grid[4])
+    left.imshow(image_grid(unlabeled, ncols), interpolation="nearest")
+    left.set_title(f"{len(unlabeled)} of many unlabeled images", fontsize=10)
+    right_cols = max(1, (len(labeled) + 1) // 2)
+    right.imshow(image_grid(labeled, right_cols), interpolation="nearest")
+    right.set_title(f"{len(labeled)} labeled images", fontsize=10)
+    shown = [str(label) for label in labels]
+    right.set_xlabel("labels: " + " ".join(shown))
+    right.set_xticks([])
+    right.set_yticks([])
+    for spine in right.spines.values():
+        spine.set_visible(False)
+    left.set_axis_off()
+    steps = [("1. pre-train\n(no labels)\nself-prediction\nor contrastive", grid[1]),
+             ("encoder\nf(x)", grid[2]), ("2. transfer\n(few labels)\nprobe, kNN,\nfine-tune", grid[3])]
+    for text, cell in steps:
+        axis = fig.add_subplot(cell)
+        axis.set_axis_off()
+        boxed = text.startswith("encoder")
+        axis.text(0.5, 0.5, text, ha="center", va="center", fontsize=10, transform=axis.transAxes,
+                  bbox=dict(boxstyle="round", facecolor="#dbe9f6" if boxed else "white",
+                            edgecolor="#4a7ab5" if boxed else "none"))
+        if not boxed:
+            axis.annotate("", xy=(1.0, 0.2), xytext=(0.0, 0.2), xycoords="axes fraction",
+                          arrowprops=dict(arrowstyle="->", lw=2, color="#4a7ab5"))
+    return fig
