@@ -36,6 +36,7 @@ __all__ = [
     "evaluate_encoder",
     "train_classifier",
     "supervised_from_scratch",
+    "end_to_end_table",
     "baseline_table",
     "summarize",
     "embedding_diagnostics",
@@ -201,6 +202,25 @@ def supervised_from_scratch(encoder_config: dict, train: ImageSet, test: ImageSe
                             seed=seed, device=device)
 
 
+def end_to_end_table(make_encoder, train: ImageSet, test: ImageSet, name: str, shots: Sequence = SHOTS,
+                     seeds: Union[int, Iterable] = 5, probe: str = "end-to-end", **train_options) -> pd.DataFrame:
+    """`train_classifier` over every labels-per-class count and seed, as a tidy table (see `label_efficiency`).
+
+    make_encoder() -> a fresh encoder for each run, called after seeding with the run's seed: e.g.
+    `lambda: build_encoder(config)` (from scratch) or `lambda: copy.deepcopy(pretrained)` (fine-tuning).
+    `train_options` go to `train_classifier` (steps, batch_size, lr, encoder_lr, device).
+    """
+    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    rows = []
+    for shot in shots:
+        for seed in seeds:
+            subset = labeled_subset(train.labels, shot, seed)
+            seed_everything(seed)
+            score = train_classifier(make_encoder(), train, test, subset, seed=seed, **train_options)
+            rows.append({"method": name, "probe": probe, "labels_per_class": shot, "seed": seed, "accuracy": score})
+    return pd.DataFrame(rows)
+
+
 def baseline_table(train: ImageSet, test: ImageSet, encoder_config: dict, shots: Sequence = SHOTS,
                    seeds: Union[int, Iterable] = 5, supervised_steps: int = 100, device=None) -> pd.DataFrame:
     """The three baselines on the protocol's split and labels, as one tidy table (see `label_efficiency`).
@@ -215,15 +235,8 @@ def baseline_table(train: ImageSet, test: ImageSet, encoder_config: dict, shots:
     seed_everything(0)
     random_encoder = build_encoder(encoder_config)
     table.append(evaluate_encoder(random_encoder, train, test, "random encoder", shots, seeds, device=device))
-    rows = []
-    for shot in shots:
-        for seed in seeds:
-            subset = labeled_subset(train.labels, shot, seed)
-            score = supervised_from_scratch(encoder_config, train, test, subset, supervised_steps, seed=seed,
-                                            device=device)
-            rows.append({"method": "supervised from scratch", "probe": "end-to-end", "labels_per_class": shot,
-                         "seed": seed, "accuracy": score})
-    table.append(pd.DataFrame(rows))
+    table.append(end_to_end_table(lambda: build_encoder(encoder_config), train, test,
+                                  "supervised from scratch", shots, seeds, steps=supervised_steps, device=device))
     return pd.concat(table, ignore_index=True)
 
 
