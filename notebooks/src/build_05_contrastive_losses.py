@@ -1,0 +1,449 @@
+"""Builds notebooks/05_contrastive_losses.ipynb. Run: .venv/bin/python notebooks/src/build_05_contrastive_losses.py"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from notebook_tools import code, md, new_notebook, save  # noqa: E402
+
+FILENAME = "05_contrastive_losses.ipynb"
+nb = new_notebook(
+    FILENAME,
+    "5. Contrastive losses: pairs, triplets, InfoNCE",
+    budget="about 60 s on 2 CPU cores with the default settings (three tiny encoders, a few epochs each)",
+    intro="""
+The second family of self-supervised methods learns **relationships**: an encoder maps each image to a point (an
+*embedding*), and the loss pulls the embeddings of **similar** inputs together and pushes **dissimilar** ones
+apart. Without labels, "similar" means *two random views of the same image*, and "dissimilar" means *views of
+different images*.
+
+This notebook takes the three classic losses apart: the margin **pair** loss, the **triplet** loss and
+**InfoNCE / NT-Xent** (the loss of SimCLR, notebook 6). For each: the equation, the few lines that compute it,
+and the forces it puts on the points. Then we train a tiny encoder into **2 dimensions** with each loss and
+watch the embedding form, measure distances before and after, and measure what the **temperature** of
+InfoNCE does.
+""",
+)
+nb.cells += [
+    md("""
+## Settings
+
+`FULL_RUN = False` is the CPU tier: the embedded digits at 16 px, a tiny CNN, a few epochs. `True` trains on
+CIFAR-10 (downloaded once, needs internet) with more epochs, on the GPU if there is one.
+"""),
+    code("""
+FULL_RUN = False  # True: CIFAR-10, wider encoder, more epochs (downloads CIFAR-10 once)
+
+import math
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from ssl_helpers.train import fit, pick_device, seed_everything
+
+if FULL_RUN:
+    DATASET, IMAGE_SIZE, DATA_OPTIONS, WIDTH, EPOCHS, AUGMENT = "cifar10", 32, {"download": True}, 32, 30, "small"
+else:
+    DATASET, IMAGE_SIZE, DATA_OPTIONS, WIDTH, EPOCHS, AUGMENT = "digits", 16, {}, 8, 12, "digits"
+TEMPERATURE = 0.2   # InfoNCE / NT-Xent
+MARGIN = 1.0        # pair and triplet losses
+VIEWS = 4           # views drawn per training image, once, and shared by all three losses
+DEVICE = pick_device() if FULL_RUN else torch.device("cpu")
+torch.set_num_threads(1)  # the CPU-tier models are tiny: one thread is about as fast, and far faster on a busy machine
+seed_everything(0)
+print("device:", DEVICE.type)
+"""),
+    md("""
+## Similar and dissimilar pairs
+
+An augmentation (`ssl_helpers.augment`) draws a random crop, a small rotation, a contrast change and noise for
+every image. Two views of the same digit are a **similar** pair; views of different images are **dissimilar**,
+even when they show the same digit: the loss does not know the labels, so a "7" and another "7" count as a
+dissimilar pair (a *false negative*).
+"""),
+    code("""
+from ssl_helpers.augment import preset
+from ssl_helpers.data import load_dataset
+from ssl_helpers.plots import show_images
+
+train, test = load_dataset(DATASET, image_size=IMAGE_SIZE, **DATA_OPTIONS)
+# hue and saturation do nothing to grey digits, so they are switched off (they are also the slowest ops)
+augment = preset(AUGMENT, IMAGE_SIZE, **({} if FULL_RUN else {"hue": 0.0, "saturation": 0.0}))
+
+generator = torch.Generator().manual_seed(0)
+picked = torch.tensor([0, 1, 2, 3, 4, 5])
+same_digit = torch.tensor([int(((test.labels == test.labels[i]).nonzero()[-1])) for i in picked])
+rows = torch.cat([test.images[picked], augment(test.images[picked], generator),
+                  augment(test.images[picked], generator), test.images[same_digit], test.images[picked.roll(1)]])
+show_images(rows, ncols=len(picked), scale=0.9,
+            title="top to bottom: an image, two views of it (similar);\\nanother image of the same digit, another digit (dissimilar)");
+"""),
+    md("""
+How far apart are these pairs *before* any contrastive training? We measure Euclidean distances between the
+two views of an image, between two images of the same digit, and between images of different digits, divided
+by the mean distance over all pairs of images (so that different embeddings compare), and how often the other
+view of an image is closer to it than a view of another image would be (50% is chance). In raw pixels the three
+kinds of pair are only a little apart: a crop or a rotation moves every pixel.
+"""),
+    code("""
+from ssl_helpers.evaluate import embed
+
+eval_images, eval_labels = test.images[:400], test.labels[:400]
+eval_a = augment(eval_images, torch.Generator().manual_seed(1))
+eval_b = augment(eval_images, torch.Generator().manual_seed(2))
+
+def pair_distances(z_a, z_b, labels, normalize=False):
+    \"\"\"Mean distance of each kind of pair over the mean distance of all pairs, and how often an image's other
+    view is closer to it than another image's view (over all such comparisons). z_a, z_b: (n, D), two views.\"\"\"
+    if normalize:
+        z_a, z_b = nn.functional.normalize(z_a, dim=1), nn.functional.normalize(z_b, dim=1)
+    d = torch.cdist(z_a, z_b)                                         # d[i, j] = |z_a[i] - z_b[j]|
+    same = labels[:, None] == labels[None, :]
+    views = torch.eye(len(labels), dtype=torch.bool)
+    scale = d[~views].mean()
+    return {"views of one image": (d[views].mean() / scale).item(),
+            "same digit": (d[same & ~views].mean() / scale).item(),
+            "other digit": (d[~same].mean() / scale).item(),
+            "other view closer (%)": 100 * (d.diagonal()[:, None] < d)[~views].float().mean().item()}
+
+flat = lambda x: x.flatten(1)
+before = {"pixels": pair_distances(flat(eval_a), flat(eval_b), eval_labels)}
+pd.DataFrame(before).T.round(2)
+"""),
+    md("""
+## Three losses, and the forces they put on the embeddings
+
+Each loss is a function of embeddings; its negative gradient is the *force* that training applies to every
+point. The figures below compute the actual loss from `ssl_helpers.losses` on a few 2-D points and draw
+$-\\partial L / \\partial z$ as arrows.
+
+**Pair loss** (Hadsell, Chopra & LeCun 2006). For a pair at distance $d = \\lVert z_a - z_b \\rVert$ with
+$y = 1$ if similar, 0 if not:
+
+$$L = \\tfrac12\\, y\\, d^2 + \\tfrac12\\, (1 - y) \\max(0,\\, m - d)^2$$
+
+Similar pairs are pulled together like springs; dissimilar pairs are pushed apart until they are $m$ apart,
+and then left alone.
+"""),
+    code("""
+from ssl_helpers.losses import info_nce, nt_xent, pair_contrastive_loss, triplet_loss
+
+def draw_forces(ax, points, forces, colours, labels, title, circle=None):
+    \"\"\"Points (k, 2) with arrows for the forces -dL/dz (k, 2); an optional (centre, radius) circle.\"\"\"
+    if circle is not None:
+        ax.add_patch(plt.Circle(circle[0], circle[1], fill=False, linestyle="--", color="grey"))
+    ax.scatter(points[:, 0], points[:, 1], c=colours, s=60, zorder=3)
+    for (x, y), (u, v), label in zip(points.tolist(), forces.tolist(), labels):
+        ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+        if abs(u) + abs(v) > 1e-6:
+            ax.arrow(x, y, u, v, width=0.02, color="black", length_includes_head=True, zorder=4)
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=10)
+
+anchor = torch.zeros(1, 2)
+others = torch.tensor([[1.2, 0.4], [0.3, -0.5], [-1.5, 0.6]], requires_grad=True)
+similar = torch.tensor([1, 0, 0])
+loss = pair_contrastive_loss(anchor.expand(3, 2), others, similar, margin=MARGIN)
+loss.backward()
+print(f"pair loss = {loss.item():.3f}")
+
+fig, ax = plt.subplots(figsize=(4, 4))
+draw_forces(ax, torch.cat([anchor, others.detach()]), torch.cat([torch.zeros(1, 2), -others.grad * 3]),
+            ["tab:blue", "tab:green", "tab:red", "tab:red"],
+            ["anchor", "similar", "dissimilar,\\ninside margin", "dissimilar,\\noutside: no force"],
+            f"pair loss: margin m = {MARGIN} (dashed)", circle=((0, 0), MARGIN))
+ax.set_xlim(-2.2, 2.2); ax.set_ylim(-2, 2);
+"""),
+    md("""
+**Triplet loss** (Schroff et al. 2015). One anchor $a$, a positive $p$, a negative $n$:
+
+$$L = \\max\\big(0,\\; \\lVert a - p \\rVert - \\lVert a - n \\rVert + m\\big)$$
+
+It only asks for an *ordering*: the positive closer than the negative by the margin. Distances themselves are
+free, and a triplet that is already ordered contributes nothing.
+"""),
+    code("""
+a = torch.tensor([[0.0, 0.0]], requires_grad=True)
+p = torch.tensor([[1.0, 0.6]], requires_grad=True)
+n = torch.tensor([[-0.9, 0.9]], requires_grad=True)
+loss = triplet_loss(a, p, n, margin=MARGIN)
+loss.backward()
+print(f"triplet loss = {loss.item():.3f}  (d(a, p) = {(a - p).norm():.2f}, d(a, n) = {(a - n).norm():.2f})")
+
+fig, ax = plt.subplots(figsize=(4, 4))
+draw_forces(ax, torch.cat([a, p, n]).detach(), -torch.cat([a.grad, p.grad, n.grad]),
+            ["tab:blue", "tab:green", "tab:red"], ["anchor", "positive", "negative"],
+            "triplet loss: n must leave the dashed circle", circle=((0, 0), (a - p).norm().item() + MARGIN))
+ax.set_xlim(-2.5, 2.5); ax.set_ylim(-2.5, 2.5);
+"""),
+    md("""
+**InfoNCE** (van den Oord et al. 2018) compares the anchor with *many* candidates at once: the cosine
+similarities $s_k$, divided by a temperature $T$, go through a softmax, and the loss is the cross-entropy of
+picking the positive:
+
+$$p_k = \\frac{\\exp(s_k / T)}{\\sum_{k'} \\exp(s_{k'} / T)}, \\qquad L = -\\log p_{\\text{positive}}$$
+
+Cosine similarity ignores length, so only directions matter: the points live on a circle (a sphere in more
+dimensions). **NT-Xent**, SimCLR's version, takes a batch of $N$ images with two views each and uses every view
+as an anchor once: its positive is the other view, the other $2N - 2$ views are its negatives, and the loss is
+the mean over the $2N$ anchors (`nt_xent(z_a, z_b, T)`).
+"""),
+    code("""
+angles = torch.tensor([0.0, 0.5, 1.3, 2.4, 3.3, 4.4, 5.5])            # anchor, positive, 5 negatives
+points = torch.stack([angles.cos(), angles.sin()], 1)
+keys = points[1:].clone().requires_grad_(True)
+loss = info_nce(points[:1], keys, torch.tensor([0]), temperature=0.5)
+loss.backward()
+probabilities = torch.softmax((points[1:] @ points[0]) / 0.5, 0)
+print(f"InfoNCE loss = {loss.item():.3f} = -log p(positive) = -log {probabilities[0]:.3f}")
+
+fig, ax = plt.subplots(figsize=(4, 4))
+draw_forces(ax, points, torch.cat([torch.zeros(1, 2), -keys.grad]),
+            ["tab:blue", "tab:green"] + ["tab:red"] * 5,
+            ["anchor", f"positive p={probabilities[0]:.2f}"] + [f"p={q:.2f}" for q in probabilities[1:]],
+            "InfoNCE (T = 0.5): the nearer, the harder pushed", circle=((0, 0), 1.0))
+ax.set_xlim(-1.6, 1.6); ax.set_ylim(-1.6, 1.6);
+"""),
+    md("""
+The negatives near the anchor get the largest softmax weight and so the largest push: InfoNCE mines **hard
+negatives** by itself, while the margin losses treat every violating negative alike.
+
+## Training a 2-D embedding with each loss
+
+The same tiny CNN (`SmallCNN`, width 8) with a linear layer to **2 dimensions**, trained three times with the
+course's one training loop (`ssl_helpers.train.fit`): once per loss. Views are drawn once (`VIEWS` per image)
+and every step pairs two different views of each image in the batch. The three losses see exactly the same
+views; negatives are the other images of the batch (for the pair and triplet losses: the next image's view,
+`roll(1)`).
+"""),
+    code("""
+# NBVAL_CHECK_OUTPUT
+from ssl_helpers.models import SmallCNN
+
+view_bank = torch.stack([augment(train.images, generator) for _ in range(VIEWS)], dim=1)   # (N, VIEWS, C, H, W)
+
+def two_views(bank):
+    \"\"\"Two different random views of every image in a batch from the bank: (B, VIEWS, C, H, W) -> 2 x (B, C, H, W).\"\"\"
+    i = torch.randint(VIEWS, (len(bank),))
+    j = (i + torch.randint(1, VIEWS, (len(bank),))) % VIEWS
+    rows = torch.arange(len(bank))
+    return bank[rows, i], bank[rows, j]
+
+LOSSES = {
+    "pair": lambda z_a, z_b: pair_contrastive_loss(torch.cat([z_a, z_a]), torch.cat([z_b, z_b.roll(1, 0)]),
+                                                   torch.arange(2 * len(z_a)) < len(z_a), margin=MARGIN),
+    "triplet": lambda z_a, z_b: triplet_loss(z_a, z_b, z_b.roll(1, 0), margin=MARGIN),
+    "NT-Xent": lambda z_a, z_b: nt_xent(z_a, z_b, TEMPERATURE),
+}
+print(f"view bank: {tuple(view_bank.shape)}")
+"""),
+    code("""
+def new_encoder(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(SmallCNN(in_channels=3, width=WIDTH), nn.Linear(4 * WIDTH, 2))
+
+def train_2d(loss, epochs=EPOCHS, seed=0):
+    \"\"\"Train a fresh 2-D encoder with `loss(z_a, z_b)`; returns it, its history and the test embedding per epoch.\"\"\"
+    encoder = new_encoder(seed)
+    snapshots = [embed(encoder, eval_images)]                      # epoch 0: the random initialisation
+
+    def step(batch):
+        x_a, x_b = two_views(batch[0])
+        z_a, z_b = encoder(torch.cat([x_a, x_b])).chunk(2)           # one pass: BatchNorm sees both views
+        return loss(z_a, z_b)
+
+    history = fit(step, encoder, (view_bank,), epochs=epochs, batch_size=128, lr=3e-3, seed=seed, device=DEVICE,
+                  on_epoch_end=lambda epoch: snapshots.append(embed(encoder, eval_images)) or {},
+                  progress=False)
+    return encoder, history, snapshots
+
+runs = {name: train_2d(loss) for name, loss in LOSSES.items()}
+pd.DataFrame({name: history["loss"].round(3) for name, (_, history, _) in runs.items()}).rename_axis("epoch")
+"""),
+    md("""
+### Watching the embedding form
+
+Each panel shows the 400 test digits in the 2-D embedding after a given epoch, coloured by their digit (the
+labels are only used for the colour, never in training). NT-Xent only looks at directions, so its panels show the
+normalised embeddings on the unit circle, spread out radially by digit so that overlapping points stay visible.
+"""),
+    code("""
+def show_epochs(runs, epochs):
+    fig, axes = plt.subplots(len(runs), len(epochs), figsize=(2.1 * len(epochs), 2.2 * len(runs)))
+    for row, (name, (_, _, snapshots)) in enumerate(runs.items()):
+        for col, epoch in enumerate(epochs):
+            z, ax = snapshots[epoch], axes[row, col]
+            if name == "NT-Xent":                                    # direction only: draw on rings by digit
+                z = nn.functional.normalize(z, dim=1) * (1 + 0.08 * eval_labels[:, None])
+            ax.scatter(z[:, 0], z[:, 1], c=eval_labels, cmap="tab10", s=4, vmin=0, vmax=9)
+            ax.set_xticks([]); ax.set_yticks([])
+            if row == 0:
+                ax.set_title(f"epoch {epoch}", fontsize=9)
+            if col == 0:
+                ax.set_ylabel(name)
+    fig.tight_layout()
+
+show_epochs(runs, sorted({0, 1, 2, EPOCHS // 2, EPOCHS}))
+"""),
+    md("""
+### Distances before and after training
+
+The same pair distances as at the start, now in each trained embedding (and in the untrained, randomly
+initialised one). For NT-Xent the distances are measured between normalised embeddings, the geometry its loss
+sees.
+"""),
+    code("""
+after = dict(before)
+after["random encoder (2-D)"] = pair_distances(embed(new_encoder(), eval_a), embed(new_encoder(), eval_b), eval_labels)
+for name, (encoder, _, _) in runs.items():
+    after[f"{name} (2-D)"] = pair_distances(embed(encoder, eval_a), embed(encoder, eval_b), eval_labels,
+                                            normalize=name == "NT-Xent")
+distances = pd.DataFrame(after).T.round(2)
+distances
+"""),
+    md("""
+All three losses shrink the distance between the two views of an image far below the distance between
+different images, far more than in pixels. Nothing told them about digits, yet images of the same digit end up
+much closer together than images of different digits: what the views of one image have in common is largely what
+makes a digit. (A 2-D embedding cannot hold what 768 pixels do, so its kNN accuracy stays far below the pixels';
+what counts is the rise from the random encoder, in the result table at the end.)
+
+## The temperature
+
+The temperature $T$ sets how sharp InfoNCE's softmax over the candidates is. We take a batch of 32 test images
+(two views each, embedded by the trained NT-Xent encoder) and measure, for every anchor: the softmax
+probability of the positive, the **effective number of candidates** $\\exp(H)$ ($H$ the entropy of the softmax:
+$2N - 1 = 63$ when uniform, 1 when all weight is on one), the share of the weight on the hardest negative, the
+loss and the size of its gradient.
+"""),
+    code("""
+from ssl_helpers.losses import nt_xent_logits
+
+nt_encoder = runs["NT-Xent"][0]
+z_a, z_b = embed(nt_encoder, eval_a[:32]), embed(nt_encoder, eval_b[:32])
+
+def temperature_effects(z_a, z_b, temperature):
+    a, b = z_a.clone().requires_grad_(True), z_b.clone().requires_grad_(True)
+    loss = nt_xent(a, b, temperature)
+    loss.backward()
+    logits, targets = nt_xent_logits(z_a, z_b, temperature)
+    p = torch.softmax(logits, dim=1)                                   # (2N, 2N), 0 on the diagonal
+    entropy = -(p * p.clamp_min(1e-30).log()).sum(1)
+    negatives = p.scatter(1, targets[:, None], 0.0)
+    return {"T": temperature, "loss": loss.item(), "p(positive)": p.gather(1, targets[:, None]).mean().item(),
+            "effective candidates": entropy.exp().mean().item(),
+            "hardest negative share": (negatives.max(1).values / negatives.sum(1).clamp_min(1e-30)).mean().item(),
+            "gradient norm": torch.cat([a.grad, b.grad]).norm().item()}
+
+TEMPERATURES = [0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 10.0, 100.0]
+temperatures = pd.DataFrame([temperature_effects(z_a, z_b, t) for t in TEMPERATURES]).set_index("T")
+print(f"2N - 1 = {2 * len(z_a) - 1} candidates; log(2N - 1) = {math.log(2 * len(z_a) - 1):.3f}")
+temperatures.round(3)
+"""),
+    code("""
+logits, targets = nt_xent_logits(z_a, z_b, 1.0)
+similarities, positive = logits[0], int(targets[0])                # anchor 0: cosine similarities to all views
+order = [positive] + [k for k in similarities.argsort(descending=True).tolist() if k not in (0, positive)]
+fig, axes = plt.subplots(1, 4, figsize=(14, 2.8))
+for ax, t in zip(axes[:3], [0.05, 0.5, 10.0]):
+    p = torch.softmax(similarities / t, dim=0)[order]
+    ax.bar(range(len(order)), p, color=["tab:green"] + ["tab:grey"] * (len(order) - 1))
+    ax.set_title(f"T = {t}: softmax over the {len(order)} candidates", fontsize=9)
+    ax.set_xlabel("positive (green), then negatives, most similar first", fontsize=8)
+axes[3].loglog(temperatures.index, temperatures["effective candidates"], "o-", label="effective candidates")
+axes[3].loglog(temperatures.index, temperatures["gradient norm"], "s-", label="gradient norm")
+axes[3].set_xlabel("temperature T"); axes[3].legend(fontsize=8)
+fig.tight_layout()
+"""),
+    md("""
+What the table and the figure show:
+
+- **Low T sharpens** the softmax: nearly all the weight goes to the few most similar candidates (the
+  effective number of candidates falls towards 1), so the loss concentrates on the hardest negatives. In the
+  limit $T \\to 0$ the loss becomes $\\max(0, \\max_k s_k - s_{\\text{pos}}) / T$: a margin-free triplet loss
+  against the single hardest negative, with gradients that grow like $1/T$, hence unstable training.
+- **High T flattens** it: every candidate gets about $1/(2N-1)$, the loss tends to $\\log(2N - 1)$ whatever the
+  embedding, and the gradient shrinks like $1/T$. What is left is
+  $\\log(2N-1) - (s_{\\text{pos}} - \\overline{s_{\\text{neg}}}) / T$: every negative weighs the same, hard or
+  easy. (An optimiser such as Adam rescales the small gradient, so this still trains, as measured below.)
+- In between (SimCLR uses 0.1 to 0.5), the loss weighs negatives by how confusable they are.
+
+The check below compares the two limits with the measured values.
+"""),
+    code("""
+cos = nt_xent_logits(z_a, z_b, 1.0)[0]                               # cosine similarities, -inf on the diagonal
+s_pos = cos.gather(1, nt_xent_logits(z_a, z_b, 1.0)[1][:, None]).squeeze(1)
+s_neg = cos.scatter(1, nt_xent_logits(z_a, z_b, 1.0)[1][:, None], -math.inf).max(1).values
+for t in (0.01, 100.0):
+    limit = (torch.relu(s_neg - s_pos) / t).mean().item() if t < 1 else math.log(2 * len(z_a) - 1)
+    print(f"T = {t:>6}: loss {temperatures.loc[t, 'loss']:.3f}, limit {limit:.3f}")
+"""),
+    md("""
+### Does the temperature matter for training?
+
+The same 2-D encoder trained with NT-Xent at a very low, the default and a very high temperature, scored by how
+often the other view is the closer one (on held-out test images, as above) and by a kNN digit classifier on the
+2-D embedding (the course's cosine kNN, the training images as the labelled set).
+"""),
+    code("""
+from ssl_helpers.evaluate import knn_accuracy
+
+def knn_digits(encoder):
+    return 100 * knn_accuracy(embed(encoder, train.images), train.labels, embed(encoder, test.images), test.labels)
+
+rows = []
+for t in (0.02, TEMPERATURE, 5.0):
+    encoder = runs["NT-Xent"][0] if t == TEMPERATURE else train_2d(lambda z_a, z_b: nt_xent(z_a, z_b, t))[0]
+    found = pair_distances(embed(encoder, eval_a), embed(encoder, eval_b), eval_labels, normalize=True)
+    rows.append({"T": t, "other view closer (%)": found["other view closer (%)"],
+                 "kNN digit accuracy (%)": knn_digits(encoder)})
+temperature_training = pd.DataFrame(rows).set_index("T").round(1)
+temperature_training
+"""),
+    md("""
+## Explore: distances, softmax and loss for one anchor
+
+Pick an anchor among 16 views (8 test digits, two views each) embedded by the trained NT-Xent encoder: the
+candidates are ranked by cosine similarity, the positive is green, and the bottom row is the softmax whose
+$-\\log$ at the positive is the anchor's InfoNCE loss. Move the temperature and watch the softmax sharpen or
+flatten while the similarities stay put. (Averaged over all 16 anchors, these losses are `nt_xent`.)
+"""),
+    code("""
+from ssl_helpers.widgets.distances import DistanceExplorer
+
+explorer = DistanceExplorer(eval_a[:8], eval_b[:8], embed(nt_encoder, eval_a[:8]), embed(nt_encoder, eval_b[:8]),
+                            anchor=0, temperature=TEMPERATURE)
+explorer
+"""),
+    md("""
+## Result
+
+The distance table in one place (mean distance of each kind of pair over the mean distance of all pairs; lower
+is closer), with the kNN digit accuracy of each 2-D embedding.
+"""),
+    code("""
+result = distances.copy()
+pixels_knn = 100 * knn_accuracy(flat(train.images), train.labels, flat(test.images), test.labels)
+result["kNN digit accuracy (%)"] = [round(pixels_knn, 1)] + [
+    round(knn_digits(encoder), 1) for encoder in [new_encoder()] + [run[0] for run in runs.values()]]
+print(result.to_string())
+"""),
+    md("""
+## Takeaways
+
+- A contrastive loss is defined by its **pairs**: without labels, two views of an image are similar and
+  everything else is dissimilar, false negatives (same digit, other image) included.
+- The **pair loss** pulls similar pairs to zero distance and pushes dissimilar ones to a margin; the **triplet
+  loss** only asks for an ordering; **InfoNCE / NT-Xent** compares each anchor with many candidates at once and
+  weighs each negative by its softmax probability, so hard negatives get the largest push.
+- The **temperature** sets that weighting: too low and only the hardest negative counts, with exploding
+  gradients; too high and the softmax is uniform, the loss stuck at $\\log(2N - 1)$, the gradient vanishing.
+- All three make the views of one image near neighbours, and images of the same digit drift together without
+  a single label. Next, notebook 6 (SimCLR) scales NT-Xent up with a projection head, strong augmentations and
+  large batches, and scores the encoder with the course's evaluation protocol. In `ssl_helpers.losses`,
+  `nt_xent` also gathers negatives across GPUs when `torch.distributed` is running.
+"""),
+]
+
+if __name__ == "__main__":
+    print(save(nb, FILENAME))
