@@ -368,12 +368,13 @@ What the table and the figure show:
   easy. (An optimiser such as Adam rescales the small gradient, so this still trains, as measured below.)
 - In between (SimCLR uses 0.1 to 0.5), the loss weighs negatives by how confusable they are.
 
-The check below compares the two limits with the measured values.
+The check below puts the measured loss next to each limit: at $T = 0.01$ the loss approaches the hardest-negative
+term, at $T = 100$ it sits at $\\log(2N - 1)$.
 """),
     code("""
-cos = nt_xent_logits(z_a, z_b, 1.0)[0]                               # cosine similarities, -inf on the diagonal
-s_pos = cos.gather(1, nt_xent_logits(z_a, z_b, 1.0)[1][:, None]).squeeze(1)
-s_neg = cos.scatter(1, nt_xent_logits(z_a, z_b, 1.0)[1][:, None], -math.inf).max(1).values
+cos, targets = nt_xent_logits(z_a, z_b, 1.0)                         # cosine similarities, -inf on the diagonal
+s_pos = cos.gather(1, targets[:, None]).squeeze(1)                     # each anchor's positive
+s_neg = cos.scatter(1, targets[:, None], -math.inf).max(1).values      # its hardest negative
 for t in (0.01, 100.0):
     limit = (torch.relu(s_neg - s_pos) / t).mean().item() if t < 1 else math.log(2 * len(z_a) - 1)
     print(f"T = {t:>6}: loss {temperatures.loc[t, 'loss']:.3f}, limit {limit:.3f}")
@@ -437,7 +438,9 @@ print(result.to_string())
   loss** only asks for an ordering; **InfoNCE / NT-Xent** compares each anchor with many candidates at once and
   weighs each negative by its softmax probability, so hard negatives get the largest push.
 - The **temperature** sets that weighting: too low and only the hardest negative counts, with exploding
-  gradients; too high and the softmax is uniform, the loss stuck at $\\log(2N - 1)$, the gradient vanishing.
+  gradients; too high and the softmax is uniform, the loss near $\\log(2N - 1)$, the gradient vanishing, every
+  negative weighed alike. In the 2-D experiment above, the very low temperature hurt and the very high one did
+  not (Adam rescales the small gradient); SimCLR's 0.1-0.5 is the usual choice for larger embeddings.
 - All three make the views of one image near neighbours, and images of the same digit drift together without
   a single label. Next, notebook 6 (SimCLR) scales NT-Xent up with a projection head, strong augmentations and
   large batches, and scores the encoder with the course's evaluation protocol. In `ssl_helpers.losses`,
