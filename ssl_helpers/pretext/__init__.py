@@ -15,11 +15,12 @@ Every corruption is a pure function of the images and a `torch.Generator` (same 
 from .augmented import (JigsawTask, RotationTask, jigsaw_permutations, random_jigsaw, random_rotation, rotate,
                         shuffle_tiles, unshuffle_tiles)
 from .base import ClassificationTask, ConvDecoder, Corrupted, PretextTask, ReconstructionTask, masked_mse
+from .figures import predictions, show_predictions
 from .masked import MaskedTask, check_mask_options, mask_patches, patch_mask
 from .obscured import ColorizationTask, InpaintingTask, box_mask, hide_box, to_grey
 from .perturbed import DenoisingTask, add_noise
 from .training import (QUICK_EPOCHS, TASKS, load_or_pretrain, load_pretext, make_task, pretrain, save_pretext,
-                       score_against_baselines)
+                       score_against_baselines, compare_to_baselines)
 
 __all__ = [
     "PretextTask", "ReconstructionTask", "ClassificationTask", "Corrupted", "ConvDecoder", "masked_mse",
@@ -29,5 +30,5 @@ __all__ = [
     "InpaintingTask", "ColorizationTask", "box_mask", "hide_box", "to_grey",
     "DenoisingTask", "add_noise",
     "TASKS", "make_task", "pretrain", "save_pretext", "load_pretext", "load_or_pretrain", "QUICK_EPOCHS",
-    "score_against_baselines",
+    "score_against_baselines", "compare_to_baselines", "predictions", "show_predictions",
 ]

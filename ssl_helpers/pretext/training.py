@@ -10,17 +10,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Union
 
+import pandas as pd
 import torch
 from torch import nn
 
-from ..evaluate import embed, label_efficiency
+from ..evaluate import embed, label_efficiency, mean_accuracy
 from ..models import SmallCNN, build_encoder
 from ..train import CheckpointError, default_checkpoint_dir, fit, load_checkpoint, pick_device, save_checkpoint
 from ..train import seed_everything
 from .base import PretextTask
 
 __all__ = ["TASKS", "make_task", "pretrain", "save_pretext", "load_pretext", "load_or_pretrain", "QUICK_EPOCHS",
-           "score_against_baselines"]
+           "score_against_baselines", "compare_to_baselines"]
 
 QUICK_EPOCHS = 4
 """Epochs of the quick pre-training a later notebook runs when a checkpoint is missing."""
@@ -145,3 +146,37 @@ def score_against_baselines(encoders: dict, train, test, shots=(1, 5, 10), seeds
     for name, encoder in {"random encoder": random_encoder, **encoders}.items():
         features[name] = (embed(encoder, train.images, device="cpu"), embed(encoder, test.images, device="cpu"))
     return label_efficiency(features, train.labels, test.labels, shots, seeds, probes)
+
+
+BASELINES = ("pixels", "random encoder")
+
+
+def compare_to_baselines(table, probe: str = "linear"):
+    """How many accuracy points each pre-trained encoder is above (+) or below (-) each baseline.
+
+    table: the tidy table of `score_against_baselines`. Returns (differences, verdicts): a wide table with
+    rows (method, "vs pixels" | "vs random encoder") and a column per labels-per-class count, and one
+    sentence per method saying which baselines its mean beats at every count, at some, or at none.
+    """
+    means = 100 * mean_accuracy(table[table["probe"] == probe]).droplevel("probe")
+    missing = [b for b in BASELINES if b not in means.index]
+    if missing:
+        raise ValueError(f"table must hold the baselines {list(BASELINES)} (see score_against_baselines); "
+                         f"missing {missing}")
+    rows, verdicts = {}, {}
+    for method in [m for m in means.index if m not in BASELINES]:
+        parts = []
+        for baseline in BASELINES:
+            gap = means.loc[method] - means.loc[baseline]
+            rows[(method, f"vs {baseline}")] = gap.round(1)
+            wins = [str(k) for k, g in gap.items() if g > 0]
+            if len(wins) == len(gap):
+                parts.append(f"beats {baseline} at every label count")
+            elif wins:
+                parts.append(f"beats {baseline} only at {', '.join(wins)} labels per class")
+            else:
+                parts.append(f"does not beat {baseline}")
+        verdicts[method] = f"{method}: " + "; ".join(parts)
+    differences = pd.DataFrame(rows).T
+    differences.columns.name = "labels per class"
+    return differences, verdicts

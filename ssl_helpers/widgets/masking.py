@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..plots import image_grid
+from ..pretext.figures import predictions
 from .common import array_to_png, png_image
 
 __all__ = ["patch_sizes", "mask_and_reconstruct", "render_masking", "MaskExplorer", "ROWS"]
@@ -22,7 +23,6 @@ def patch_sizes(size: int) -> list:
     return [p for p in range(1, size // 2 + 1) if size % p == 0]
 
 
-@torch.no_grad()
 def mask_and_reconstruct(task, encoder, images: torch.Tensor, mask_ratio: float, patch_size: int,
                          seed: int = 0) -> dict:
     """Mask `images` (N, C, H, W) with the given ratio and patch size (seeded) and reconstruct them.
@@ -31,14 +31,9 @@ def mask_and_reconstruct(task, encoder, images: torch.Tensor, mask_ratio: float,
     pixels pasted back, as in the MAE paper's figures, "target": the images, "mask": (N, 1, H, W),
     "masked_mse": the task's loss on this batch}.
     """
-    inputs, targets, mask = task.corrupt(images, torch.Generator().manual_seed(seed), mask_ratio=mask_ratio,
-                                         patch_size=patch_size)
-    encoder.eval()
-    task.head.eval()
-    prediction = task.predict(encoder, inputs)
-    pasted = mask * prediction + (1 - mask) * targets
-    return {"masked": inputs, "reconstruction": pasted, "target": targets, "mask": mask,
-            "masked_mse": float(task.loss(prediction, targets, mask))}
+    result = predictions(task, encoder, images, seed, mask_ratio=mask_ratio, patch_size=patch_size)
+    return {"masked": result["inputs"], "reconstruction": result["shown"], "target": result["targets"],
+            "mask": result["mask"], "masked_mse": result["loss"]}
 
 
 def render_masking(views: dict) -> np.ndarray:
