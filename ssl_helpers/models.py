@@ -92,6 +92,10 @@ class ResNet18Cifar(nn.Module):
         self.layers = nn.Sequential(*layers)
         self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
 
+    def feature_maps(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, C, H, W) -> the last stage's maps (N, 8w, H/8, W/8), before pooling."""
+        return self.layers(self.stem(x))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.layers(self.stem(x)))
 
