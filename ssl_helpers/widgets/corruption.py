@@ -21,6 +21,7 @@ from ..plots import image_grid
 from ..pretext import add_noise, hide_box, rotate
 from .augment_explorer import PHOTOS, explorer_image
 from .common import array_to_png, png_image
+from .masking import one_thread
 
 __all__ = ["SOURCES", "ROTATIONS", "explorer_source", "corrupt_image", "model_answers", "render_corruptions",
            "CorruptionExplorer"]
@@ -143,7 +144,8 @@ class CorruptionExplorer:
         image = explorer_source(self.source.value, self.index.value)
         views = corrupt_image(image, self.noise_level.value, self.box_fraction.value, self.rotation.value,
                               self.seed.value)
-        answers = model_answers(views, self.models)
+        with one_thread():
+            answers = model_answers(views, self.models)
         array, titles = render_corruptions(views, answers)
         return array, titles, answers
 
