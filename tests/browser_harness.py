@@ -14,7 +14,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -97,7 +96,11 @@ def _wait_until_up(lab: Lab, timeout: float) -> None:
 
 
 def _stop(lab: Lab) -> None:
-    """Ask the server to shut down (it stops its kernels), then make sure its process group is gone."""
+    """Ask the server to shut down (it stops its kernels), then make sure its process is gone.
+
+    The server stays in the test's process group, so an interrupted test run takes it down too; its kernels
+    exit on their own when their parent goes (ipykernel watches its parent process).
+    """
     if lab.process.poll() is None:
         try:
             request = urllib.request.Request(lab.url("api/shutdown"), method="POST")
@@ -107,17 +110,12 @@ def _stop(lab: Lab) -> None:
         try:
             lab.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            pass
-    if lab.process.poll() is None:
-        os.killpg(lab.process.pid, signal.SIGTERM)
-        try:
-            lab.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(lab.process.pid, signal.SIGKILL)
-            lab.process.wait(timeout=10)
-    else:  # the server is gone; end anything it left in its group (kernels normally stop with it)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(lab.process.pid, signal.SIGTERM)
+            lab.process.terminate()
+            try:
+                lab.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                lab.process.kill()
+                lab.process.wait(timeout=10)
 
 
 @contextlib.contextmanager
@@ -143,7 +141,7 @@ def jupyter_lab(root_dir: Path, python: str = sys.executable, timeout: float = 1
         log = scratch / "lab.log"
         with open(log, "wb") as log_file:
             process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env,
-                                       cwd=root_dir, start_new_session=True)
+                                       cwd=root_dir)
             lab = Lab(port=port, token=token, process=process, log=log)
             try:
                 _wait_until_up(lab, timeout)
