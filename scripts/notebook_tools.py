@@ -24,10 +24,14 @@ def colab_badge(filename: str) -> str:
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(filename)})"
 
 
+# On Colab, install only the course package itself (`--no-deps`): Colab already has PyTorch with CUDA,
+# torchvision, scikit-learn, scikit-image, matplotlib and ipywidgets, and replacing its ipywidgets or its
+# Jupyter packages with pyproject's (ipywidgets 8, JupyterLab 4) can stop widgets from rendering there.
+# `pick_device()` then finds the Colab GPU on its own.
 COLAB_SETUP = f'''# Colab only: install the course helpers from the repository. Does nothing anywhere else.
 import sys
 if "google.colab" in sys.modules:
-    %pip install -q "ssl_helpers @ git+https://github.com/{REPOSITORY}"'''
+    %pip install -q --no-deps "ssl_helpers @ git+https://github.com/{REPOSITORY}"'''
 
 
 def md(text: str):

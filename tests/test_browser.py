@@ -4,7 +4,8 @@ A kernel-side widget test (setting `.value` and reading `.last_drawn`) cannot se
 missing or mismatched `jupyterlab_widgets` leaves the kernel happy while the student sees "Error displaying
 widget: model not found" or a bare `VBox(...)` text. So this test starts JupyterLab on 127.0.0.1 with a
 token, opens `browser_widget.ipynb` in headless Chromium (Debian's package, driven by Playwright), runs it,
-moves the slider with the keyboard, and checks that the widget rendered and that the image changed.
+moves the mask-ratio slider of the course's mask explorer (notebook 02) with the keyboard, and checks that the
+widget rendered and that its caption and image changed.
 
 Without Chromium or Playwright it is skipped with the reason on a student's machine; in CI (`CI=true`) it
 fails instead, since `.ci/run` installs Chromium.
@@ -78,21 +79,23 @@ def test_widget_renders_and_answers_the_slider_in_chromium(tmp_path, chromium, r
             pytest.fail(f"the widget did not render in the browser; the output shows:\n{outputs}\n"
                         f"widget errors on the page: {widget_errors(page)}")
         assert widget_errors(page) == []
-        page.wait_for_selector(".jp-OutputArea .widget-label:has-text('drawn with 0 rows hidden')")
+        caption = page.locator(".jp-OutputArea .widget-html", has_text="of the pixels hidden").first
+        caption_before = caption.inner_text()
         src_before, pixels_before = image_state(page)
 
-        # Move the slider as a student would: focus its handle and press the arrow key four times.
+        # Move the mask-ratio slider as a student would: focus its handle, press the arrow key four times.
         handle = page.locator(".jp-OutputArea .widget-slider .noUi-handle").first
         handle.focus()
         for _ in range(4):
             handle.press("ArrowRight")
-        page.wait_for_selector(".jp-OutputArea .widget-label:has-text('drawn with 4 rows hidden')")
+        page.wait_for_function(
+            "([element, before]) => element.innerText !== before", arg=[caption.element_handle(), caption_before])
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and image_state(page)[0] == src_before:
             time.sleep(0.2)
         src_after, pixels_after = image_state(page)
 
-        assert page.locator(".jp-OutputArea .widget-readout").first.inner_text().strip() == "4"
+        assert page.locator(".jp-OutputArea .widget-readout").first.inner_text().strip() == "0.70"
         assert src_after != src_before, "the kernel redrew, but the image in the page did not change"
         assert pixels_after != pixels_before, "the <img> source changed, but the pixels on screen did not"
         assert widget_errors(page) == []

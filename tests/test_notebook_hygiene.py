@@ -1,0 +1,149 @@
+"""Committed notebooks are fit to open anywhere: no stored errors, the standard kernel, a small file, executed top to
+bottom, and for the course notebooks the "Open in Colab" badge and the guarded Colab set-up cell.
+
+The Colab cell is checked for what it does, not for its exact text: it must install this repository's package
+only when `google.colab` is imported (that is, on Colab) and do nothing elsewhere.
+"""
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import notebook_tools  # noqa: E402
+
+COURSE_NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+ALL_NOTEBOOKS = COURSE_NOTEBOOKS + sorted((ROOT / "tests").glob("*.ipynb"))
+MAX_BYTES = 5 * 1024 * 1024  # a few MB: larger means stored data or oversized figures
+COLAB_GUARD = 'if "google.colab" in sys.modules:'
+
+
+def ids(paths):
+    return [str(path.relative_to(ROOT)) for path in paths]
+
+
+def read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def code_cells(nb) -> list:
+    return [cell for cell in nb.cells if cell.cell_type == "code"]
+
+
+def run_colab_cell(source: str, on_colab: bool) -> list:
+    """Execute a cell's source as IPython would (magics included) and return the `%pip` calls it made.
+
+    `%pip` is replaced by a recorder, so nothing is installed; `google.colab` is faked in `sys.modules` when
+    `on_colab` is true.
+    """
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    calls = []
+
+    class FakeShell:
+        def run_line_magic(self, name, line, *args):
+            calls.append((name, line))
+
+        def system(self, command):
+            calls.append(("!", command))
+
+        getoutput = system
+
+    python = TransformerManager().transform_cell(source)
+    saved = sys.modules.get("google.colab")
+    try:
+        if on_colab:
+            sys.modules["google.colab"] = types.ModuleType("google.colab")
+        else:
+            sys.modules.pop("google.colab", None)
+        exec(compile(python, "<colab cell>", "exec"), {"get_ipython": lambda: FakeShell()})
+    finally:
+        sys.modules.pop("google.colab", None)
+        if saved is not None:
+            sys.modules["google.colab"] = saved
+    return calls
+
+
+def assert_installs_the_course_on_colab_only(source: str) -> None:
+    assert COLAB_GUARD in source, f"the Colab cell must be guarded by `{COLAB_GUARD}`"
+    assert run_colab_cell(source, on_colab=False) == [], "the Colab cell must do nothing outside Colab"
+    calls = run_colab_cell(source, on_colab=True)
+    installs = [line for name, line in calls if name in {"pip", "!"} and "install" in line]
+    assert installs, "on Colab the cell must `%pip install` the course package"
+    assert all(f"github.com/{notebook_tools.REPOSITORY}" in line for line in installs), installs
+
+
+def test_the_colab_cell_from_notebook_tools_installs_only_on_colab():
+    assert_installs_the_course_on_colab_only(notebook_tools.COLAB_SETUP)
+    assert "--no-deps" in notebook_tools.COLAB_SETUP  # keep Colab's own torch (CUDA) and ipywidgets
+
+
+def test_new_notebook_starts_with_title_badge_budget_and_colab_cell():
+    nb = notebook_tools.new_notebook("99_example.ipynb", "Example", budget="about 60 s on 2 CPU cores")
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.cells[0].source.startswith("# Example")
+    assert notebook_tools.colab_badge("99_example.ipynb") in nb.cells[0].source
+    assert "colab.research.google.com/github/ssl-hands-on/ssl-hands-on/blob/main/notebooks/99_example.ipynb" in \
+        nb.cells[0].source
+    assert "**Runtime budget:** about 60 s on 2 CPU cores" in nb.cells[0].source
+    assert nb.cells[1].cell_type == "code" and nb.cells[1].source == notebook_tools.COLAB_SETUP
+
+
+def test_the_checks_catch_a_bad_notebook():
+    """The checks below, applied to notebooks with the faults they look for."""
+    bad = nbformat.v4.new_notebook()
+    bad.metadata["kernelspec"] = {"name": "conda-env-ssl-py", "display_name": "ssl", "language": "python"}
+    cell = nbformat.v4.new_code_cell("1 / 0")
+    cell.outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero",
+                                           traceback=[])]
+    bad.cells = [cell]
+    assert error_outputs(bad) == ["cell 0: ZeroDivisionError: division by zero"]
+    assert kernel_name(bad) == "conda-env-ssl-py"
+    with pytest.raises(AssertionError):
+        assert_installs_the_course_on_colab_only('import sys\n%pip install -q "ssl_helpers @ git+https://x"')
+
+
+def error_outputs(nb) -> list:
+    return [f"cell {index}: {output.get('ename')}: {output.get('evalue')}"
+            for index, cell in enumerate(nb.cells) if cell.cell_type == "code"
+            for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+
+
+def kernel_name(nb) -> str:
+    return nb.metadata.get("kernelspec", {}).get("name", "")
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=ids(ALL_NOTEBOOKS))
+def test_no_error_outputs_standard_kernel_small_file(path):
+    nb = read(path)
+    assert error_outputs(nb) == [], f"{path.name} stores error outputs; fix the cell and re-execute"
+    assert kernel_name(nb) == "python3", f"{path.name} uses kernel {kernel_name(nb)!r}; set it to 'python3'"
+    size = path.stat().st_size
+    assert size <= MAX_BYTES, f"{path.name} is {size / 1e6:.1f} MB (limit {MAX_BYTES / 1e6:.1f} MB)"
+
+
+@pytest.mark.parametrize("path", COURSE_NOTEBOOKS, ids=ids(COURSE_NOTEBOOKS))
+def test_course_notebook_has_colab_badge_and_guarded_setup_cell(path):
+    nb = read(path)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), "the first cell is the title"
+    assert notebook_tools.colab_badge(path.name) in first.source, f"{path.name}: Colab badge missing or wrong"
+    setup = code_cells(nb)[0]
+    assert_installs_the_course_on_colab_only(setup.source)
+
+
+@pytest.mark.parametrize("path", COURSE_NOTEBOOKS, ids=ids(COURSE_NOTEBOOKS))
+def test_course_notebook_was_executed_top_to_bottom_with_settings(path):
+    nb = read(path)
+    counts = [cell.execution_count for cell in code_cells(nb)]
+    assert counts == list(range(1, len(counts) + 1)), (
+        f"{path.name}: execution counts {counts}; regenerate with "
+        f"`.venv/bin/python scripts/execute_notebooks.py {path.name}`")
+    source = "\n".join(cell.source for cell in code_cells(nb))
+    assert "FULL_RUN = False" in source, f"{path.name}: the settings cell (`FULL_RUN = False`) is missing"
+    assert "pick_device(" in source, f"{path.name}: use `pick_device()` so a GPU is used where there is one"
