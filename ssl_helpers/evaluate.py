@@ -160,7 +160,7 @@ def evaluate_encoder(encoder: nn.Module, train: ImageSet, test: ImageSet, name: 
 
 def train_classifier(encoder: nn.Module, train: ImageSet, test: ImageSet, subset: torch.Tensor,
                      steps: int = 100, batch_size: int = 32, lr: float = 3e-3, encoder_lr: Optional[float] = None,
-                     seed: int = 0, device=None) -> float:
+                     probe_first: bool = False, seed: int = 0, device=None) -> float:
     """Test accuracy of `encoder` plus a new linear head trained with cross-entropy on `train[subset]` only.
 
         logits = W f(x) + b,   min  mean_i CE(logits_i, y_i)   over the labeled subset
@@ -168,10 +168,15 @@ def train_classifier(encoder: nn.Module, train: ImageSet, test: ImageSet, subset
     All of it is trained (end to end) for about `steps` AdamW steps on batches of up to `batch_size` images,
     cosine schedule. The head learns at `lr`; the encoder at `encoder_lr` (default: `lr`). Fine-tuning a
     pre-trained encoder uses a lower `encoder_lr` so the new head does not wreck the features early on.
+
+    probe_first: start the head from a linear probe fitted on the frozen features of the subset ("LP-FT",
+    Kumar et al. 2022): a random head's large early gradients would otherwise distort good features.
     """
     seed_everything(seed)
     model = LinearClassifier(encoder, train.num_classes)
     images, labels = train.images[subset], train.labels[subset]
+    if probe_first:
+        fit_head_on_frozen_features(model, images, labels, device=device)
     batch_size = min(batch_size, len(subset))
     epochs = max(1, round(steps / max(1, len(subset) // batch_size)))
     groups = [{"params": list(model.head.parameters()), "lr": lr},
@@ -188,6 +193,26 @@ def train_classifier(encoder: nn.Module, train: ImageSet, test: ImageSet, subset
     with torch.no_grad():
         predictions = torch.cat([model(x.to(model_device)).argmax(1).cpu() for x in test.images.split(512)])
     return float((predictions == test.labels).float().mean())
+
+
+def fit_head_on_frozen_features(model: LinearClassifier, images: torch.Tensor, labels: torch.Tensor,
+                                steps: int = 200, lr: float = 0.05, weight_decay: float = 1e-3, device=None) -> None:
+    """Set `model.head` to a multinomial logistic regression on the frozen features `model.encoder(images)`.
+
+    Full-batch Adam on  mean_i CE(W h_i + b, y_i) + weight_decay * |W|^2,  h: (n, D) in eval mode.
+    """
+    features = embed(model.encoder, images, device=device)
+    head = nn.Linear(features.shape[1], model.head.out_features)
+    optimizer = torch.optim.Adam(head.parameters(), lr=lr)
+    scale = features.norm(dim=1).mean().clamp_min(1e-6)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = F.cross_entropy(head(features / scale), labels) + weight_decay * head.weight.pow(2).sum()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        model.head.weight.copy_(head.weight / scale)
+        model.head.bias.copy_(head.bias)
 
 
 def supervised_from_scratch(encoder_config: dict, train: ImageSet, test: ImageSet, subset: torch.Tensor,
