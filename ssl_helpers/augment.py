@@ -7,7 +7,7 @@ parameters `(N, ...)`; the same code runs on CPU and GPU tensors. Each op comes 
 - a pure function with explicit parameters (`resized_crop`, `adjust_brightness`, ..., `add_noise`), equal image
   by image to torchvision's functional op with the same parameters (the tests check this);
 - `Augment`, a small settings object whose call draws all parameters from one `torch.Generator` and applies
-  the ops in SimCLR's order: crop (+ optional small rotation) -> flip -> colour jitter (prob. `jitter_p`) ->
+  the ops in SimCLR's order: crop (+ optional small rotation and slant) -> flip -> colour jitter (prob. `jitter_p`) ->
   grayscale (prob. `grayscale_p`) -> blur (prob. `blur_p`) -> noise.
 
 Presets: `preset("simclr", size)` (the paper's ImageNet recipe), `preset("small", size)` (CIFAR-sized images:
@@ -68,14 +68,15 @@ def _per_image(value, x: torch.Tensor, name: str) -> torch.Tensor:
 
 
 def resized_crop(x: torch.Tensor, boxes: torch.Tensor, size: Sequence[int],
-                 angles: Optional[torch.Tensor] = None) -> torch.Tensor:
+                 angles: Optional[torch.Tensor] = None, shears: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Crop box i of image i and resize it to `size` with bilinear interpolation, all images in one warp.
 
     x: (N, C, H, W); boxes: (N, 4) as (top, left, height, width) in pixels (may be fractional);
     size: (h, w) of the output -> (N, C, h, w). Output pixel j samples the input at
     `left + (j + 0.5) * width / w - 0.5` (the half-pixel convention of `F.interpolate`), clamped to the box's
     pixel centres, which makes it equal to torchvision's `resized_crop(..., antialias=False)` for integer boxes.
-    angles: optional (N,) rotations in degrees about the box centre (then the clamp is the image border).
+    angles, shears: optional (N,) rotations and horizontal shears (slant) in degrees about the box centre:
+    in pixel units the box is mapped by R(angle) @ [[1, tan(shear)], [0, 1]]; then the clamp is the image border.
     """
     _check_batch(x)
     n, _, height, width = x.shape
@@ -84,20 +85,20 @@ def resized_crop(x: torch.Tensor, boxes: torch.Tensor, size: Sequence[int],
         raise ValueError(f"boxes must have shape ({n}, 4) as (top, left, height, width), got {tuple(boxes.shape)}")
     size = (size, size) if isinstance(size, int) else tuple(size)
     top, left, box_h, box_w = boxes.unbind(1)
-    # normalised input coordinate = scale * normalised output coordinate + shift (align_corners=False)
-    theta = torch.zeros(n, 2, 3, dtype=x.dtype, device=x.device)
-    theta[:, 0, 0], theta[:, 0, 2] = box_w / width, (2 * left + box_w) / width - 1
-    theta[:, 1, 1], theta[:, 1, 2] = box_h / height, (2 * top + box_h) / height - 1
+    # input pixel offset from the box centre = M @ (output offset in box pixels); M = identity for a plain crop
+    m = torch.eye(2, dtype=x.dtype, device=x.device).repeat(n, 1, 1)
+    if shears is not None:
+        m[:, 0, 1] = torch.tan(_per_image(shears, x, "shears").view(-1) * (math.pi / 180))
     if angles is not None:
         radians = _per_image(angles, x, "angles").view(-1) * (math.pi / 180)
-        cos, sin = radians.cos(), radians.sin()
-        # rotate in pixel units (aspect ratio kept), about the box centre
-        theta[:, 0, 1] = -sin * box_h / width
-        theta[:, 1, 0] = sin * box_w / height
-        theta[:, 0, 0] = cos * box_w / width
-        theta[:, 1, 1] = cos * box_h / height
+        rotation = torch.stack([radians.cos(), -radians.sin(), radians.sin(), radians.cos()], 1).view(n, 2, 2)
+        m = rotation @ m
+    # in normalised coordinates (align_corners=False): input = theta @ (output, 1)
+    theta = torch.zeros(n, 2, 3, dtype=x.dtype, device=x.device)
+    theta[:, :, :2] = m * torch.stack([box_w / width, box_h / width, box_w / height, box_h / height], 1).view(n, 2, 2)
+    theta[:, 0, 2], theta[:, 1, 2] = (2 * left + box_w) / width - 1, (2 * top + box_h) / height - 1
     grid = F.affine_grid(theta, [n, x.shape[1], *size], align_corners=False)
-    if angles is None:
+    if angles is None and shears is None:
         # pixel centres of the box, in normalised coordinates: repeat its edge like a real crop would
         lo = torch.stack([(2 * left + 1) / width - 1, (2 * top + 1) / height - 1], 1)
         hi = torch.stack([(2 * (left + box_w - 1) + 1) / width - 1, (2 * (top + box_h - 1) + 1) / height - 1], 1)
@@ -284,6 +285,7 @@ class Augment:
     Colour ops need C = 3. Set a strength to 0 (or a probability to 0) to switch an op off.
 
     size: output side; crop_scale: area fraction range; crop_ratio: aspect range; degrees: max rotation;
+    shear: max horizontal shear (slant), in degrees;
     flip_p: horizontal flip; brightness, contrast, saturation: factor ~ U(1 - s, 1 + s); hue: shift ~ U(-h, h);
     jitter_p: probability of the colour jitter (applied in the fixed order b, c, s, h); grayscale_p;
     blur_p with sigma ~ U(blur_sigma), kernel ~ 10% of `size` (odd); noise_std: max noise std, std ~ U(0, max).
@@ -293,6 +295,7 @@ class Augment:
     crop_scale: Tuple[float, float] = (0.08, 1.0)
     crop_ratio: Tuple[float, float] = (3 / 4, 4 / 3)
     degrees: float = 0.0
+    shear: float = 0.0
     flip_p: float = 0.5
     brightness: float = 0.8
     contrast: float = 0.8
@@ -318,6 +321,8 @@ class Augment:
             raise ValueError(f"hue must be in [0, 0.5], got {self.hue!r}")
         if not 0.0 <= self.degrees <= 180.0:
             raise ValueError(f"degrees must be in [0, 180], got {self.degrees!r}")
+        if not 0.0 <= self.shear < 90.0:
+            raise ValueError(f"shear must be in [0, 90) degrees, got {self.shear!r}")
         _check_range("blur_sigma", self.blur_sigma, 1e-6, float("inf"))
         if not self.noise_std >= 0.0:
             raise ValueError(f"noise_std must be >= 0, got {self.noise_std!r}")
@@ -343,7 +348,8 @@ class Augment:
                              f"set jitter_p=0 and grayscale_p=0 for other inputs")
         boxes = sample_crop_boxes(n, height, width, self.crop_scale, self.crop_ratio, generator)
         angles = _uniform(n, -self.degrees, self.degrees, generator, x) if self.degrees > 0 else None
-        x = resized_crop(x, boxes.to(x.device, x.dtype), (self.size, self.size), angles)
+        shears = _uniform(n, -self.shear, self.shear, generator, x) if self.shear > 0 else None
+        x = resized_crop(x, boxes.to(x.device, x.dtype), (self.size, self.size), angles, shears)
         if self.flip_p > 0:
             x = hflip(x, _coin(n, self.flip_p, generator, x))
         if colour:

@@ -29,12 +29,20 @@ def test_resized_crop_matches_torchvision_for_integer_boxes(batch):
     torch.testing.assert_close(ours, ref, atol=ATOL, rtol=0)
 
 
-def test_resized_crop_with_zero_angle_is_the_crop_and_rotation_moves_pixels(batch):
-    boxes = torch.tensor([[0.0, 0.0, 12.0, 14.0]]).expand(6, 4)
-    straight = A.resized_crop(batch, boxes, (12, 14))
-    torch.testing.assert_close(straight, batch, atol=ATOL, rtol=0)
-    rotated = A.resized_crop(batch, boxes, (12, 14), angles=torch.full((6,), 90.0))
-    assert not torch.allclose(rotated, batch, atol=1e-2)
+def test_resized_crop_rotation_and_shear():
+    x = torch.rand(2, 3, 10, 10, generator=torch.Generator().manual_seed(0))
+    full = torch.tensor([[0.0, 0.0, 10.0, 10.0]]).expand(2, 4)
+    torch.testing.assert_close(A.resized_crop(x, full, 10, angles=torch.zeros(2), shears=torch.zeros(2)), x,
+                               atol=ATOL, rtol=0)
+    quarter_turns = A.resized_crop(x, full, 10, angles=torch.tensor([90.0, -90.0]))
+    torch.testing.assert_close(quarter_turns[0], torch.rot90(x[0], 1, (1, 2)), atol=ATOL, rtol=0)
+    torch.testing.assert_close(quarter_turns[1], torch.rot90(x[1], -1, (1, 2)), atol=ATOL, rtol=0)
+    # a 45-degree slant samples row r (counted from the centre row) r pixels to the right
+    y = torch.rand(1, 3, 9, 9, generator=torch.Generator().manual_seed(1))
+    slanted = A.resized_crop(y, torch.tensor([[0.0, 0.0, 9.0, 9.0]]), 9, shears=torch.tensor([45.0]))
+    torch.testing.assert_close(slanted[..., 4, :], y[..., 4, :], atol=ATOL, rtol=0)
+    torch.testing.assert_close(slanted[..., 6, :7], y[..., 6, 2:], atol=ATOL, rtol=0)
+    torch.testing.assert_close(slanted[..., 1, 3:], y[..., 1, :6], atol=ATOL, rtol=0)
 
 
 def test_hflip_only_where_asked(batch):

@@ -153,7 +153,12 @@ class AugmentExplorer:
     def redraw(self) -> None:
         self.index.disabled = self.source.value in PHOTOS
         scale = 1 if self.source.value in PHOTOS else 3
-        self.last_drawn = array_to_png(self.picture(), scale=scale)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # a dozen small images: on a busy CPU extra threads cost more than they save
+        try:
+            self.last_drawn = array_to_png(self.picture(), scale=scale)
+        finally:
+            torch.set_num_threads(threads)
         self.image.value = self.last_drawn
 
     def _ipython_display_(self):
