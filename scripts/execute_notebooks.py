@@ -141,6 +141,18 @@ def execute(path: Path, timeout: int = 600, save: bool = True) -> Measurement:
     return Measurement(path.name, seconds, peak_mb, date, error)
 
 
+def torch_import_mb() -> float:
+    """Peak RSS (MB) of a fresh Python that only imports torch: the floor under every notebook's peak."""
+    import subprocess
+
+    probe = "import resource, torch; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    try:
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+        return float(out.stdout.split()[-1]) * (1 if sys.platform == "darwin" else 1024) / MB
+    except (subprocess.SubprocessError, ValueError, IndexError):
+        return float("nan")
+
+
 def machine_line() -> str:
     cores = os.cpu_count()
     try:
@@ -192,6 +204,8 @@ def write_table(measurements: list, path: Path = TABLE) -> None:
         f"Budgets: at most {BUDGET_SECONDS:.0f} s and {BUDGET_MB / 1024:.1f} GB per notebook, at most "
         f"{COURSE_SECONDS / 60:.0f} minutes for the course.\n\n"
         f"Machine: {machine_line()}.\n"
+        f"A bare `import torch` peaks at {torch_import_mb():.0f} MB with this torch build (a CUDA build of PyTorch\n"
+        "maps its CUDA libraries at import; the CPU-only build of environment.yml, as on Binder, needs less).\n"
         "Times taken on a shared machine while other jobs run are pessimistic.\n\n"
         f"{table(measurements)}\n")
 
