@@ -125,8 +125,8 @@ def train_from_args(argv: Optional[Sequence[str]] = None) -> dict:
     if world > 1:
         if device.type == "cuda":
             model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        model = torch.nn.parallel.DistributedDataParallel(model.to(device),
-                                                          device_ids=[device.index] if device.type == "cuda" else None)
+        device_ids = [device.index] if device.type == "cuda" else None
+        model = torch.nn.parallel.DistributedDataParallel(model.to(device), device_ids=device_ids)
     core = model.module if world > 1 else model
     mine = shard(images, world, rank).to(device)  # the data lives on the training device
     monitor = None

@@ -71,8 +71,9 @@ def train_simclr(model: SimCLR, images: torch.Tensor, augment: Augment, *, epoch
     """Pre-train `model` with SimCLR on `images` (N, C, H, W) in [0, 1] (no labels) through `fit`.
 
     Each step draws two views of the batch with `augment` on the training device (one seeded generator per
-    process), and minimises `simclr_loss`. `model` may be wrapped in DistributedDataParallel (see `cli`). monitor: optional `(train, test)` `ImageSet`s; after each epoch the
-    history gets `knn`, the kNN accuracy of `model.encoder` (the hidden labels are used only to watch).
+    process), and minimises `simclr_loss`. `model` may be wrapped in DistributedDataParallel (see `cli`).
+    monitor: optional `(train, test)` `ImageSet`s; after each epoch the history gets `knn`, the kNN accuracy
+    of `model.encoder` (the hidden labels are used only to watch).
     amp: bf16 autocast plus channels-last; default on for CUDA. Returns `fit`'s per-epoch history.
     """
     device = pick_device(device) if not isinstance(device, torch.device) else device

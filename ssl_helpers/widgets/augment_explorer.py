@@ -29,6 +29,7 @@ DIGIT_SIZE = 32
 OPS = {
     "crop": ("random resized crop", True, 0.6),
     "rotate": ("rotation", False, 0.3),
+    "shear": ("slant (shear)", False, 0.4),
     "flip": ("horizontal flip", True, 0.5),
     "jitter": ("colour jitter", True, 1.0),
     "grayscale": ("grayscale", True, 0.2),
@@ -74,6 +75,7 @@ def augment_from_controls(enabled: Dict[str, bool], strength: Dict[str, float], 
     """Settings from the controls: an op that is off gets probability or strength 0; strength s in [0, 1]:
 
     crop: area scale in (1 - 0.92 s, 1) (s = 1 is the paper's 0.08); rotate: up to 45 s degrees;
+    shear: slant up to 50 s degrees;
     flip: probability s; jitter: brightness/contrast/saturation 0.8 s, hue 0.2 s, probability 0.8;
     grayscale: probability s; blur: sigma in (0.1, 0.1 + 2.9 s), probability 0.5; noise: std up to 0.3 s.
     """
@@ -83,6 +85,7 @@ def augment_from_controls(enabled: Dict[str, bool], strength: Dict[str, float], 
     s = {name: float(strength.get(name, OPS[name][2])) if enabled.get(name, False) else 0.0 for name in OPS}
     return Augment(size=size, crop_scale=(1.0 - 0.92 * s["crop"], 1.0),
                    crop_ratio=(3 / 4, 4 / 3) if s["crop"] > 0 else (1.0, 1.0), degrees=45.0 * s["rotate"],
+                   shear=50.0 * s["shear"],
                    flip_p=s["flip"], brightness=0.8 * s["jitter"], contrast=0.8 * s["jitter"],
                    saturation=0.8 * s["jitter"], hue=0.2 * s["jitter"], jitter_p=0.8 if s["jitter"] else 0.0,
                    grayscale_p=s["grayscale"], blur_p=0.5 if s["blur"] else 0.0,
