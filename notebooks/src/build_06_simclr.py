@@ -101,7 +101,8 @@ x_a, x_b = augment(x, generator), augment(x, generator)      # two views of the 
 z = model(torch.cat([x_a, x_b]))                              # g(f(.)) on all 2N views at once
 loss = nt_xent(z[:n], z[n:], temperature)
 ```"""),
-    code('''# NT-Xent on toy projections: partners identical -> low loss; all projections equal -> log(2N - 1)
+    code('''# NBVAL_CHECK_OUTPUT
+# NT-Xent on toy projections: partners identical -> low loss; all projections equal -> log(2N - 1)
 z = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
 same = z[:1].expand(4, 8)
 print(f"partners identical: {nt_xent(z, z, 0.5):.3f}   all equal: {nt_xent(same, same, 0.5):.3f}   "
