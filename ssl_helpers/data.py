@@ -204,26 +204,34 @@ def load_digits(image_size: int = 16):
     return _split(images, labels, DIGIT_CLASSES, "digits")
 
 
-def colourise(grey: torch.Tensor, seed: int = 0, min_distance: float = 0.6):
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601: the brightness a grayscale conversion keeps
+
+
+def colourise(grey: torch.Tensor, seed: int = 0, min_contrast: float = 0.3):
     """Paint grey images with a random foreground and background colour per image.
 
         x_i = (1 - m_i) * background_i + m_i * foreground_i,  m_i = grey intensity in [0, 1]
 
-    grey: (N, 1, H, W) -> (images (N, 3, H, W), foreground (N, 3), background (N, 3)). Colours are uniform
-    in RGB, redrawn until they are at least `min_distance` apart, deterministic from `seed`.
+    grey: (N, 1, H, W) -> (images (N, 3, H, W), foreground (N, 3), background (N, 3)). Colours are uniform in
+    RGB, redrawn until the stroke is brighter than the background by at least `min_contrast` in luma
+    (0.299 R + 0.587 G + 0.114 B), so the digit's shape survives a grayscale conversion while its colours say
+    nothing about its class. Deterministic from `seed`.
     """
     if grey.ndim != 4 or grey.shape[1] != 1:
         raise ValueError(f"grey must have shape (N, 1, H, W), got {tuple(grey.shape)}")
+    if not 0.0 <= min_contrast < 0.9:
+        raise ValueError(f"min_contrast must be in [0, 0.9), got {min_contrast}")
     generator = torch.Generator().manual_seed(seed)
+    luma = torch.tensor(LUMA)
     n = grey.shape[0]
     foreground = torch.rand(n, 3, generator=generator)
     background = torch.rand(n, 3, generator=generator)
-    too_close = (foreground - background).norm(dim=1) < min_distance
+    too_close = (foreground - background) @ luma < min_contrast
     while too_close.any():
         k = int(too_close.sum())
         foreground[too_close] = torch.rand(k, 3, generator=generator)
         background[too_close] = torch.rand(k, 3, generator=generator)
-        too_close = (foreground - background).norm(dim=1) < min_distance
+        too_close = (foreground - background) @ luma < min_contrast
     images = (1 - grey) * background[:, :, None, None] + grey * foreground[:, :, None, None]
     return images, foreground, background
 
