@@ -15,6 +15,7 @@ from typing import Dict, Iterable, Optional, Sequence, Union
 
 import pandas as pd
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .data import ImageSet
@@ -22,16 +23,35 @@ from .evaluate import SHOTS, embed, end_to_end_table, label_efficiency, mean_acc
 from .models import build_encoder
 from .train import default_checkpoint_dir, load_checkpoint
 
-__all__ = ["PRETEXT_ENCODERS", "COURSE_ENCODERS", "QUICK_SIMCLR_EPOCHS", "load_course_encoder", "transfer_table",
-           "leaderboard"]
+__all__ = ["PRETEXT_ENCODERS", "COURSE_ENCODERS", "QUICK_SIMCLR_EPOCHS", "ResizeInput", "load_course_encoder",
+           "transfer_table", "leaderboard"]
 
 PRETEXT_ENCODERS = ("masked", "rotation", "jigsaw", "inpainting", "colorization", "denoising")
 COURSE_ENCODERS = PRETEXT_ENCODERS + ("simclr",)
-QUICK_SIMCLR_EPOCHS = 15
+QUICK_SIMCLR_EPOCHS = 20
 """Epochs of the quick SimCLR run used when `simclr.pt` is missing (notebook 06 trains the full one)."""
 
 
-def _quick_simclr(epochs: int, seed: int, device, image_size: int = 16):
+class ResizeInput(nn.Module):
+    """An encoder that was trained on `size` px images, fed images of any size: x is resized first.
+
+    x: (N, C, H, W) -> bilinear (antialiased) resize to (size, size) -> encoder -> (N, out_dim).
+    """
+
+    def __init__(self, encoder: nn.Module, size: int):
+        super().__init__()
+        self.encoder, self.size = encoder, int(size)
+        self.out_dim, self.config = encoder.out_dim, encoder.config
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != self.size or x.shape[-2] != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False,
+                              antialias=x.shape[-1] > self.size)
+        return self.encoder(x)
+
+
+def _quick_simclr(epochs: int, seed: int, device, image_size: int = 12):
+    """Notebook 06's digits recipe (12 px, the digits augmentation preset, T = 0.5), for fewer epochs."""
     from .augment import preset
     from .data import load_dataset
     from .models import SmallCNN
@@ -39,20 +59,30 @@ def _quick_simclr(epochs: int, seed: int, device, image_size: int = 16):
 
     train, _ = load_dataset("digits", image_size=image_size)
     model = SimCLR(SmallCNN(width=32))
-    history = train_simclr(model, train.images, preset("digits", image_size), epochs=epochs, seed=seed,
-                           device=device, progress=False)
+    history = train_simclr(model, train.images, preset("digits", image_size), epochs=epochs, batch_size=256,
+                           lr=2e-3, temperature=0.5, seed=seed, device=device, progress=False)
     return model.encoder.eval(), {"config": dict(model.encoder.config), "method": "simclr", "metrics": {},
-                                  "extra": {"epochs": epochs, "final_loss": float(history["loss"].iloc[-1])}}
+                                  "extra": {"epochs": epochs, "image_size": image_size,
+                                            "final_loss": float(history["loss"].iloc[-1])}}
 
 
 def load_course_encoder(name: str, checkpoint_dir=None, device="cpu", quick_epochs: Optional[int] = None,
-                        seed: int = 0, verbose: bool = True):
+                        seed: int = 0, verbose: bool = True, image_size: int = 16):
     """The encoder notebook `name` saved, or a quick stand-in trained now when its checkpoint is missing.
 
     name: one of `COURSE_ENCODERS`. Returns `(encoder, info)` with `info["quick"]` True for a stand-in (its
     scores are then lower than the full run's). A checkpoint that exists but does not load is an error, not
-    silently replaced.
+    silently replaced. An encoder trained at another image size than `image_size` (recorded in the
+    checkpoint's `extra["image_size"]`, e.g. SimCLR at 12 px) comes wrapped in `ResizeInput`.
     """
+    encoder, info = _load_or_train(name, checkpoint_dir, device, quick_epochs, seed, verbose)
+    trained_size = (info.get("extra") or {}).get("image_size")
+    if trained_size and int(trained_size) != image_size:
+        encoder = ResizeInput(encoder, trained_size)
+    return encoder, info
+
+
+def _load_or_train(name, checkpoint_dir, device, quick_epochs, seed, verbose):
     if name not in COURSE_ENCODERS:
         raise ValueError(f"unknown course encoder {name!r}; expected one of {list(COURSE_ENCODERS)}")
     path = Path(checkpoint_dir or default_checkpoint_dir()) / f"{name}.pt"

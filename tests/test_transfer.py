@@ -1,0 +1,66 @@
+"""Transfer: loading the course's encoders (or quick stand-ins), the table of every method, the leaderboard."""
+import pandas as pd
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ssl_helpers.data import labeled_subset
+from ssl_helpers.models import SmallCNN
+from ssl_helpers.train import save_checkpoint
+from ssl_helpers.transfer import ResizeInput, leaderboard, load_course_encoder, transfer_table
+
+
+def test_resize_input_feeds_the_encoder_its_training_size():
+    encoder = SmallCNN(width=4).eval()
+    wrapped = ResizeInput(encoder, 12)
+    x = torch.rand(3, 3, 16, 16)
+    expected = encoder(F.interpolate(x, size=(12, 12), mode="bilinear", align_corners=False, antialias=True))
+    assert torch.allclose(wrapped(x), expected) and wrapped.out_dim == encoder.out_dim
+
+
+def test_a_saved_encoder_is_loaded_and_wrapped_for_its_image_size(tmp_path):
+    encoder = SmallCNN(width=4)
+    save_checkpoint(tmp_path / "simclr.pt", encoder, method="simclr", extra={"image_size": 12})
+    save_checkpoint(tmp_path / "masked.pt", encoder, method="masked")
+    loaded, info = load_course_encoder("simclr", tmp_path)
+    assert isinstance(loaded, ResizeInput) and loaded.size == 12 and info["quick"] is False
+    plain, _ = load_course_encoder("masked", tmp_path)
+    assert isinstance(plain, SmallCNN)
+
+
+def test_a_missing_checkpoint_trains_a_quick_stand_in_and_says_so(tmp_path, capsys):
+    encoder, info = load_course_encoder("simclr", tmp_path, quick_epochs=1)
+    assert info["quick"] is True and info["extra"]["epochs"] == 1
+    said = capsys.readouterr().out
+    assert "No checkpoint at" in said and "training a quick SimCLR encoder" in said
+    assert encoder(torch.rand(2, 3, 16, 16)).shape == (2, 128)
+
+
+def test_unknown_encoder_name():
+    with pytest.raises(ValueError, match="unknown course encoder 'byol'"):
+        load_course_encoder("byol")
+
+
+def test_transfer_table_has_every_method(digits):
+    train, test = digits
+    train = train.subset(labeled_subset(train.labels, 12, seed=0))
+    test = test.subset(torch.arange(100))
+    torch.manual_seed(0)
+    encoder = SmallCNN(width=4)
+    table = transfer_table({"enc": encoder}, train, test, fine_tune=["enc"], scratch_config=encoder.config,
+                           shots=(1, 5), seeds=2, steps=3)
+    assert set(map(tuple, table[["method", "probe"]].drop_duplicates().values)) == {
+        ("pixels", "linear"), ("enc", "linear"), ("enc", "knn"), ("enc", "fine-tune"), ("from scratch", "end-to-end")}
+    assert len(table) == 5 * 2 * 2
+    with pytest.raises(ValueError, match=r"fine_tune names \['other'\]"):
+        transfer_table({"enc": encoder}, train, test, fine_tune=["other"])
+
+
+def test_leaderboard_ranks_by_the_chosen_label_count():
+    table = pd.DataFrame({"method": ["a", "a", "b", "b"], "probe": ["linear"] * 4, "labels_per_class": [1, 10, 1, 10],
+                          "seed": [0] * 4, "accuracy": [0.9, 0.5, 0.1, 0.7]})
+    board = leaderboard(table, sort_by=10)
+    assert board["method"].tolist() == ["b", "a"] and board.loc[1, 10] == 70.0
+    assert leaderboard(table, sort_by=1)["method"].tolist() == ["a", "b"]
+    with pytest.raises(ValueError, match="sort_by=50 is not a labels-per-class count"):
+        leaderboard(table, sort_by=50)
