@@ -64,7 +64,7 @@ class TreeSampler(threading.Thread):
     """Samples the summed RSS (bytes) of a process and its descendants until stopped; keeps the maximum.
 
     Also keeps the CPU time (user + system, s) each process of the tree had used when last seen: on a shared
-    machine, wall time grows with the load but CPU time hardly does.
+    machine, wall time grows with the load much more than CPU time does.
     """
 
     def __init__(self, pid: int, interval: float = 0.05):
@@ -222,9 +222,10 @@ def write_table(measurements: list, path: Path = TABLE) -> None:
         f"Machine: {machine_line()}.\n"
         f"A bare `import torch` peaks at {torch_import_mb():.0f} MB with this torch build (a CUDA build of PyTorch\n"
         "maps its CUDA libraries at import; the CPU-only build of environment.yml, as on Binder, needs less).\n"
-        "Times taken on a shared machine while other jobs run are pessimistic: the kernel's CPU time (user +\n"
-        "system, all its processes) hardly depends on the load; on an idle 2-core machine the wall time lies\n"
-        "roughly between half the CPU time (both cores busy) and the CPU time plus a few seconds of start-up.\n\n"
+        "Times taken on a shared machine while other jobs run are pessimistic. The kernel's CPU time (user +\n"
+        "system, all its processes) depends much less on the load (threads spinning while they wait for a core\n"
+        "still add some); on an idle 2-core machine the wall time lies roughly between half the CPU time (both\n"
+        "cores busy) and the CPU time plus a few seconds of start-up.\n\n"
         f"{table(measurements)}\n")
 
 
