@@ -199,9 +199,8 @@ within one ablation mean something. Scored with the linear probe at 1 and 10 lab
 1. **Colour jitter and grayscale on the colour digits.** Each colour digit has a random foreground and
    background colour. Both views of one image share those colours, so without colour augmentation the easiest
    way to find your partner is to match colours, and the encoder learns colour, not shape (the shortcut the
-   SimCLR paper warns about). The colour digits are hard for every method here (pixels and a random encoder
-   are near chance too); the colour runs use the strongest colour recipe (hue shifts up to half the colour
-   wheel, grayscale half the time), and even so a short run learns little shape: read the gap, not the level.
+   SimCLR paper warns about). The colour runs use the strongest colour recipe (hue shifts up to half the
+   colour wheel, grayscale half the time) against none at all; the gap is printed below the table.
 2. **Temperature** T: low T focuses the loss on the hardest negatives.
 3. **Batch size**: more negatives per step, but fewer steps per epoch.
 4. **Projection head**: trained without the head (the loss on h directly), and probed before vs after it above."""),
