@@ -62,7 +62,8 @@ def main(argv: list[str]) -> int:
     if command == "lab":
         set_up("test")
         os.chdir(ROOT)
-        return subprocess.call([str(venv_bin("jupyter")), "lab", "notebooks/", *rest])
+        as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+        return subprocess.call([str(venv_bin("jupyter")), "lab", "notebooks/", *as_root, *rest])
     if command == "setup":
         set_up("test")
         return 0

@@ -233,12 +233,13 @@ def end_to_end_table(make_encoder, train: ImageSet, test: ImageSet, name: str, s
 
     make_encoder() -> a fresh encoder for each run, called after seeding with the run's seed: e.g.
     `lambda: build_encoder(config)` (from scratch) or `lambda: copy.deepcopy(pretrained)` (fine-tuning).
-    `train_options` go to `train_classifier` (steps, batch_size, lr, encoder_lr, device).
+    `train_options` go to `train_classifier` (steps, batch_size, lr, encoder_lr, device). As in
+    `label_efficiency`, all labels make only one subset, so that count is trained and scored once (seed 0).
     """
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     rows = []
     for shot in shots:
-        for seed in seeds:
+        for seed in (seeds[:1] if shot == "all" else seeds):
             subset = labeled_subset(train.labels, shot, seed)
             seed_everything(seed)
             score = train_classifier(make_encoder(), train, test, subset, seed=seed, **train_options)

@@ -23,6 +23,7 @@ from .models import build_encoder
 __all__ = [
     "seed_everything",
     "pick_device",
+    "set_cpu_threads",
     "minibatches",
     "fit",
     "save_checkpoint",
@@ -42,6 +43,20 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     if torch.cuda.is_available():
         torch.cuda.manual_seed_all(seed)
     return torch.Generator().manual_seed(seed)
+
+
+def set_cpu_threads(threads: Optional[int] = 1) -> int:
+    """Set PyTorch's intra-op CPU threads (None: leave the default); returns the number in use.
+
+    The course's CPU-tier models are tiny, so one thread is nearly as fast as two on an idle 2-core machine,
+    and much faster on a busy one: with two threads every small op waits for its partner thread whenever the
+    operating system deschedules it (seen here: the same notebook 3-5x slower under load).
+    """
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be a positive integer or None, got {threads}")
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
 
 
 def pick_device(preference: Optional[str] = "auto") -> torch.device:

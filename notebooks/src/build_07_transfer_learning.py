@@ -35,7 +35,7 @@ nb.cells += [
     code("""
 FULL_RUN = False  # True: CIFAR-10 at 32 px on the GPU (needs encoders pre-trained with FULL_RUN in 02-06)
 
-from ssl_helpers.train import default_checkpoint_dir, pick_device, seed_everything
+from ssl_helpers.train import default_checkpoint_dir, pick_device, seed_everything, set_cpu_threads
 
 if FULL_RUN:
     DATASET, IMAGE_SIZE, DATA_OPTIONS, STEPS = "cifar10", 32, {"download": True}, 1000
@@ -45,6 +45,7 @@ SEEDS = 5                      # draws of each labeled subset
 SHOTS = (1, 5, 10, 50, "all")  # labels per class
 DEVICE = pick_device()
 CHECKPOINTS = default_checkpoint_dir()  # where notebooks 02-06 saved their encoders
+set_cpu_threads(1)  # tiny models: one CPU thread is about as fast as two, and far faster on a busy machine
 seed_everything(0)
 print("device:", DEVICE.type, "| checkpoints:", CHECKPOINTS)
 """),
