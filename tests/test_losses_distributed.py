@@ -6,16 +6,15 @@ average over W processes is exactly right), and a real DistributedDataParallel m
 single-process parameter gradients.
 """
 import os
-import socket
-import time
 from datetime import timedelta
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from ssl_helpers.losses import nt_xent
+
+from gloo import spawn_gloo
 
 WORLD = 2
 PAIRS_PER_PROCESS = 3
@@ -62,28 +61,10 @@ def _worker(rank, port, out_dir):
         dist.destroy_process_group()
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("nt_xent_gloo")
-    context = mp.start_processes(_worker, args=(_free_port(), str(out_dir)), nprocs=WORLD, join=False,
-                                 start_method="spawn")
-    deadline = time.monotonic() + TIMEOUT_S + 30
-    try:
-        while not context.join(timeout=5):               # raises with the worker's traceback if one failed
-            if time.monotonic() > deadline:
-                pytest.fail(f"the {WORLD} gloo processes did not finish within {TIMEOUT_S + 30} s")
-    finally:
-        for process in context.processes:
-            if process.is_alive():
-                process.kill()
-                process.join(5)
-    return [torch.load(out_dir / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+    return spawn_gloo(_worker, out_dir, WORLD, TIMEOUT_S + 30)
 
 
 @pytest.fixture(scope="module")

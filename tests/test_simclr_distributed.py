@@ -6,18 +6,17 @@
 2. The command-line entry point runs end to end under the same 2 processes and writes one checkpoint.
 """
 import os
-import socket
-import time
 from datetime import timedelta
 
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 
 from ssl_helpers.losses import nt_xent
 from ssl_helpers.models import SmallCNN
 from ssl_helpers.simclr import SimCLR, simclr_loss
+
+from gloo import spawn_gloo
 
 WORLD, PAIRS, SIZE, STEPS, TEMPERATURE, LR = 2, 4, 8, 2, 0.5, 0.1
 TIMEOUT_S = 120
@@ -83,27 +82,10 @@ def _worker(rank, port, out_dir):
             dist.destroy_process_group()
 
 
-def _free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("simclr_gloo")
-    context = mp.start_processes(_worker, args=(_free_port(), str(out_dir)), nprocs=WORLD, join=False,
-                                 start_method="spawn")
-    deadline = time.monotonic() + TIMEOUT_S + 30
-    try:
-        while not context.join(timeout=5):  # raises with the worker's traceback if one failed
-            if time.monotonic() > deadline:
-                pytest.fail(f"the {WORLD} gloo processes did not finish within {TIMEOUT_S + 30} s")
-    finally:
-        for process in context.processes:
-            if process.is_alive():
-                process.terminate()
-    return [torch.load(out_dir / f"rank{r}.pt", weights_only=False) for r in range(WORLD)], out_dir
+    return spawn_gloo(_worker, out_dir, WORLD, TIMEOUT_S + 30, weights_only=False), out_dir
 
 
 def test_ddp_steps_match_the_single_process_run(results):

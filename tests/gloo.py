@@ -1,0 +1,36 @@
+"""Run a function in several CPU processes joined by a gloo process group (for the distributed tests).
+
+`worker(rank, port, out_dir)` runs in each process (spawned, so it must be importable: a module-level function
+of a test module) and saves its results to `out_dir/rank{rank}.pt`; `spawn_gloo` returns them in rank order.
+"""
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def spawn_gloo(worker, out_dir, world: int, timeout_s: float, weights_only: bool = True) -> list:
+    context = mp.start_processes(worker, args=(free_port(), str(out_dir)), nprocs=world, join=False,
+                                 start_method="spawn")
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not context.join(timeout=5):  # raises with the worker's traceback if one failed
+            if time.monotonic() > deadline:
+                pytest.fail(f"the {world} gloo processes did not finish within {timeout_s} s")
+    finally:
+        for process in context.processes:
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+    return [torch.load(Path(out_dir) / f"rank{rank}.pt", weights_only=weights_only) for rank in range(world)]
