@@ -71,9 +71,8 @@ colour for stroke and background; it does learn *where* stroke and background ar
 nb.cells += pretext_cells.score('{name: encoder.cpu() for name, encoder in encoders.items()}',
                                 "Obscured and perturbed vs baselines (linear probe)")
 nb.cells += [
-    md("""**Reading the numbers** (the verdicts above). None of the three beats the pixels. Inpainting and
-denoising edge out the random encoder with one label per class and fall a little behind it with 5 and 10;
-colorization is below both at every count. Why, on this data:
+    md("""**Reading the numbers** (the verdicts above). None of the three beats the pixels; against the random
+encoder, each is at best a little ahead with one label per class and behind it with 5 and 10. Why, on this data:
 
 - A reconstruction objective keeps every pixel's detail in the features, which a linear probe on the pixels
   already has; and a random CNN at 16 px is nearly as good as the pixels. Pre-training has to beat that.
@@ -106,7 +105,7 @@ CorruptionExplorer(models, source="digits", index=0, noise_level=0.3, box_fracti
 - Obscuring (a box, the colour) and perturbing (noise) are the same recipe as masking: corrupt, predict the
   original, throw the decoder away, probe the encoder.
 - What the task forces the encoder to know decides what the features are good for: figure/ground
-  (colorization of randomly coloured digits) is not digit identity, and it scored lowest.
+  (colorization of randomly coloured digits) is not digit identity.
 - Measured here: none of the self-prediction encoders beats raw pixels on tiny digits with seconds of
   training (table above); that is the honest baseline contrastive learning is up against next."""),
 ]
