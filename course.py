@@ -3,6 +3,7 @@
     python3 course.py lab     # create .venv, install ssl_helpers, open JupyterLab on notebooks/
     python3 course.py test    # create .venv, install ssl_helpers[test], run the whole test suite
 
+With CI=true, `test` also installs Debian's Chromium for the real-browser widget test when it is missing.
 Only the standard library is used here, so this works on a fresh machine with nothing but Python 3.
 The virtual environment lives in `.venv/` next to this file; set-up is skipped when `pyproject.toml`
 has not changed since the last install. Extra arguments after `test` go to pytest, after `lab` to
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -54,20 +56,31 @@ def set_up(extra: str) -> None:
     STAMP.write_text(fingerprint)
 
 
+def install_browser_for_ci() -> None:
+    """In CI (CI=true) the real-browser widget test is required: install Debian's Chromium when it is missing.
+
+    On a student's machine nothing is installed; that test is then skipped with the reason shown.
+    """
+    if os.environ.get("CI") != "true" or shutil.which("chromium") or not shutil.which("apt-get"):
+        return
+    print("Installing Chromium for the real-browser widget test", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=True, env=env)
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"lab", "test", "setup"}:
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
-    if command == "lab":
-        set_up("test")
-        os.chdir(ROOT)
-        as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-        return subprocess.call([str(venv_bin("jupyter")), "lab", "notebooks/", *as_root, *rest])
-    if command == "setup":
-        set_up("test")
-        return 0
     set_up("test")
+    if command == "setup":
+        return 0
+    if command == "lab":
+        as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+        return subprocess.call([str(venv_bin("jupyter")), "lab", "notebooks/", *as_root, *rest], cwd=ROOT)
+    install_browser_for_ci()
     return subprocess.call([str(venv_bin("python")), "-m", "pytest", *rest], cwd=ROOT)
 
 
