@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "notebooks" / "src"))
 import notebook_tools  # noqa: E402
 
 COURSE_NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

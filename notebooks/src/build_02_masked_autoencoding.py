@@ -1,11 +1,6 @@
 """Builds notebooks/02_masked_autoencoding.ipynb. Run: .venv/bin/python notebooks/src/build_02_masked_autoencoding.py"""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from notebook_tools import code, md, new_notebook, save  # noqa: E402
-import pretext_cells  # noqa: E402
+from notebook_tools import code, md, new_notebook, save
+import pretext_cells
 
 FILENAME = "02_masked_autoencoding.ipynb"
 nb = new_notebook(

@@ -1,11 +1,6 @@
 """Builds notebooks/03_augmented_rotation_jigsaw.ipynb. Run: .venv/bin/python notebooks/src/build_03_augmented_rotation_jigsaw.py"""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from notebook_tools import code, md, new_notebook, save  # noqa: E402
-import pretext_cells  # noqa: E402
+from notebook_tools import code, md, new_notebook, save
+import pretext_cells
 
 FILENAME = "03_augmented_rotation_jigsaw.ipynb"
 nb = new_notebook(

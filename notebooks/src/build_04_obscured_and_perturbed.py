@@ -1,11 +1,7 @@
 """Builds notebooks/04_obscured_and_perturbed.ipynb. Run: .venv/bin/python notebooks/src/build_04_obscured_and_perturbed.py"""
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from notebook_tools import code, md, new_notebook, save  # noqa: E402
-import pretext_cells  # noqa: E402
+from notebook_tools import code, md, new_notebook, save
+import pretext_cells
 
 FILENAME = "04_obscured_and_perturbed.ipynb"
 nb = new_notebook(

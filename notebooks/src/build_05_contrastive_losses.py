@@ -1,9 +1,5 @@
 """Builds notebooks/05_contrastive_losses.ipynb. Run: .venv/bin/python notebooks/src/build_05_contrastive_losses.py"""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from notebook_tools import code, md, new_notebook, save  # noqa: E402
+from notebook_tools import code, md, new_notebook, save
 
 FILENAME = "05_contrastive_losses.ipynb"
 nb = new_notebook(

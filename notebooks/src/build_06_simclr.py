@@ -1,9 +1,5 @@
 """Builds notebooks/06_simclr.ipynb. Run: .venv/bin/python notebooks/src/build_06_simclr.py"""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-from notebook_tools import code, md, new_notebook, save  # noqa: E402
+from notebook_tools import code, md, new_notebook, save
 
 FILENAME = "06_simclr.ipynb"
 nb = new_notebook(

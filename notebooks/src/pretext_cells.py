@@ -1,12 +1,8 @@
 """Cells the three self-prediction notebooks (02, 03, 04) share: settings, data, scoring, saving."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-
-from notebook_tools import code, md  # noqa: E402
+from notebook_tools import code, md
 
 
 def settings(epochs: int) -> list:

@@ -1,5 +1,5 @@
 """Build course notebooks with the same opening cells: title with an "Open in Colab" badge, a guarded Colab
-set-up cell, and the runtime budget. Used by the per-notebook builder scripts in `notebooks/src/`.
+set-up cell, and the runtime budget. Used by the per-notebook builder scripts beside it in `notebooks/src/` (run as scripts, they import it directly).
 
     from notebook_tools import new_notebook, md, code
     nb = new_notebook("02_masked_autoencoding.ipynb", "Masked autoencoding", budget="about 60 s on 2 CPU cores")
@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 
 REPOSITORY = "ssl-hands-on/ssl-hands-on"
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = Path(__file__).resolve().parent.parent
 
 
 def colab_url(filename: str) -> str:
