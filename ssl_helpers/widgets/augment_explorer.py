@@ -39,11 +39,12 @@ OPS = {
 
 
 @lru_cache(maxsize=None)
-def _digit_images(colour: bool) -> torch.Tensor:
+def digit_images(colour: bool = False, size: int = DIGIT_SIZE, split: str = "train") -> torch.Tensor:
+    """The digits of one split of the fixed split, (N, 3, size, size), loaded once per setting."""
     from ..data import load_dataset
 
-    train, _ = load_dataset("colour_digits" if colour else "digits", image_size=DIGIT_SIZE)
-    return train.images
+    train, test = load_dataset("colour_digits" if colour else "digits", image_size=size)
+    return (train if split == "train" else test).images
 
 
 @lru_cache(maxsize=None)
@@ -59,10 +60,11 @@ def _photo(name: str) -> torch.Tensor:
     return F.interpolate(image, size=(PHOTO_SIZE, PHOTO_SIZE), mode="bilinear", antialias=True)[0].clamp(0, 1)
 
 
-def explorer_image(source: str, index: int = 0) -> torch.Tensor:
-    """One image (3, H, W) in [0, 1]: the `index`-th training digit, or one of scikit-image's sample photos."""
+def explorer_image(source: str, index: int = 0, digit_size: int = DIGIT_SIZE, split: str = "train") -> torch.Tensor:
+    """One image (3, H, W) in [0, 1]: the `index`-th digit of `split` at `digit_size` px, or one of
+    scikit-image's sample photos (PHOTO_SIZE px)."""
     if source in ("digits", "colour digits"):
-        images = _digit_images(source == "colour digits")
+        images = digit_images(source == "colour digits", digit_size, split)
         if not 0 <= index < len(images):
             raise ValueError(f"index must be in [0, {len(images) - 1}] for {source}, got {index}")
         return images[index]
@@ -121,7 +123,7 @@ class AugmentExplorer:
         import ipywidgets as W
 
         self.source = W.Dropdown(options=list(SOURCES), value=source, description="image")
-        self.index = W.IntSlider(value=index, min=0, max=len(_digit_images(False)) - 1, description="digit #",
+        self.index = W.IntSlider(value=index, min=0, max=len(digit_images()) - 1, description="digit #",
                                  continuous_update=False)
         self.enabled = {name: W.Checkbox(value=on, description=label, indent=False)
                         for name, (label, on, _) in OPS.items()}

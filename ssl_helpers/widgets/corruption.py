@@ -11,7 +11,6 @@ does far from its training data.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Dict, Optional
 
 import numpy as np
@@ -19,7 +18,7 @@ import torch
 
 from ..plots import image_grid
 from ..pretext import add_noise, hide_box, rotate
-from .augment_explorer import PHOTOS, explorer_image
+from .augment_explorer import PHOTOS, digit_images, explorer_image
 from .common import array_to_png, png_image
 from .masking import one_thread
 
@@ -31,23 +30,11 @@ ROTATIONS = (0, 90, 180, 270)
 DIGIT_SIZE = 16  # the size the course's pretext models are trained at
 
 
-@lru_cache(maxsize=1)
-def _test_digits() -> torch.Tensor:
-    from ..data import load_dataset
-
-    return load_dataset("digits", image_size=DIGIT_SIZE)[1].images
-
-
 def explorer_source(source: str, index: int = 0) -> torch.Tensor:
     """One image (3, H, W): the `index`-th 16 px test digit, or a 64 px scikit-image sample photo."""
-    if source == "digits":
-        images = _test_digits()
-        if not 0 <= index < len(images):
-            raise ValueError(f"index must be in [0, {len(images) - 1}] for digits, got {index}")
-        return images[index]
-    if source in PHOTOS:
-        return explorer_image(source)
-    raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    return explorer_image(source, index, digit_size=DIGIT_SIZE, split="test")
 
 
 def corrupt_image(image: torch.Tensor, noise_level: float = 0.3, box_fraction: float = 0.5, rotation: int = 90,
@@ -124,7 +111,7 @@ class CorruptionExplorer:
 
         self.models = dict(models or {})
         self.source = W.Dropdown(options=list(SOURCES), value=source, description="image")
-        self.index = W.IntSlider(value=index, min=0, max=len(_test_digits()) - 1, description="digit #")
+        self.index = W.IntSlider(value=index, min=0, max=len(digit_images(size=DIGIT_SIZE, split="test")) - 1, description="digit #")
         self.noise_level = W.FloatSlider(value=noise_level, min=0.0, max=1.0, step=0.05, description="noise")
         self.box_fraction = W.FloatSlider(value=box_fraction, min=0.0, max=1.0, step=0.05, description="box size")
         self.rotation = W.ToggleButtons(options=list(ROTATIONS), value=rotation, description="rotation")
