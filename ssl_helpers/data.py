@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import os
 import pickle
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 import torch

@@ -16,7 +16,6 @@ from __future__ import annotations
 import warnings
 from typing import Dict, Iterable, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F

@@ -1,5 +1,4 @@
 """The data module: the embedded digits, the colour-nuisance variant, the fixed split, labeled subsets."""
-import numpy as np
 import pytest
 import torch
 
@@ -94,7 +93,7 @@ def test_all_labels(digits):
 def test_labeled_subset_larger_than_a_class_is_a_clear_error(digits):
     labels = digits[0].labels
     smallest = int(torch.bincount(labels).min())
-    with pytest.raises(ValueError, match=rf"per_class=200 is larger than class \d, which has only \d+ examples"):
+    with pytest.raises(ValueError, match=r"per_class=200 is larger than class \d, which has only \d+ examples"):
         labeled_subset(labels, 200)
     labeled_subset(labels, smallest)  # the largest possible size works
 

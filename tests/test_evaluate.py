@@ -1,11 +1,10 @@
 """The evaluation protocol: probes with known answers, the tidy label-efficiency table, baselines."""
-import math
 
 import pandas as pd
 import pytest
 import torch
 
-from ssl_helpers.data import ImageSet, labeled_subset
+from ssl_helpers.data import labeled_subset
 from ssl_helpers.evaluate import (baseline_table, embed, embedding_diagnostics, knn_accuracy, label_efficiency,
                                   linear_probe_accuracy, mean_accuracy, standardize, summarize,
                                   supervised_from_scratch)

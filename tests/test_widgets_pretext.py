@@ -1,7 +1,6 @@
 """The mask explorer and the corruption explorer: pure functions, and widgets redrawing what they compute."""
 import time
 
-import numpy as np
 import pytest
 import torch
 
