@@ -28,6 +28,8 @@ from .train import fit, pick_device, seed_everything
 __all__ = [
     "SHOTS",
     "embed",
+    "embed_split",
+    "pixel_features",
     "standardize",
     "linear_probe_accuracy",
     "knn_accuracy",
@@ -60,6 +62,16 @@ def embed(encoder: nn.Module, images: Union[torch.Tensor, ImageSet], batch_size:
                 for i in range(0, len(images), batch_size)]
     encoder.train(was_training)
     return torch.cat(features)
+
+
+def embed_split(encoder: nn.Module, train: ImageSet, test: ImageSet, device=None):
+    """Frozen features of both halves of a split: (train (N, D), test (M, D)), see `embed`."""
+    return embed(encoder, train.images, device=device), embed(encoder, test.images, device=device)
+
+
+def pixel_features(train: ImageSet, test: ImageSet):
+    """Raw pixels as features, the baseline every encoder has to beat: (train (N, C*H*W), test (M, C*H*W))."""
+    return train.images.flatten(1), test.images.flatten(1)
 
 
 def standardize(train_features: torch.Tensor, *others: torch.Tensor, eps: float = 1e-6):
@@ -153,7 +165,7 @@ def evaluate_encoder(encoder: nn.Module, train: ImageSet, test: ImageSet, name: 
                      shots: Sequence = SHOTS, seeds: Union[int, Iterable] = 5,
                      probes: Sequence[str] = ("linear", "knn"), device=None) -> pd.DataFrame:
     """The protocol for one frozen encoder: embed train and test, then `label_efficiency`."""
-    features = {name: (embed(encoder, train.images, device=device), embed(encoder, test.images, device=device))}
+    features = {name: embed_split(encoder, train, test, device)}
     return label_efficiency(features, train.labels, test.labels, shots, seeds, probes)
 
 
@@ -255,7 +267,7 @@ def baseline_table(train: ImageSet, test: ImageSet, encoder_config: dict, shots:
     - "supervised from scratch": the encoder trained on the labeled subset only (probe "end-to-end").
     """
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    pixels = {"pixels": (train.images.flatten(1), test.images.flatten(1))}
+    pixels = {"pixels": pixel_features(train, test)}
     table = [label_efficiency(pixels, train.labels, test.labels, shots, seeds, probes=("linear",))]
     seed_everything(0)
     random_encoder = build_encoder(encoder_config)

@@ -19,7 +19,7 @@ from torch import nn
 
 from .augment import Augment
 from .data import ImageSet
-from .evaluate import embed, knn_accuracy
+from .evaluate import embed_split, knn_accuracy
 from .losses import distributed_world, nt_xent
 from .models import ProjectionHead
 from .train import fit, pick_device
@@ -59,7 +59,7 @@ def simclr_loss(model: nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, temperat
 
 def knn_monitor(encoder: nn.Module, train: ImageSet, test: ImageSet, device=None, k: int = 20) -> float:
     """kNN accuracy (cosine, all train labels) of the frozen encoder: a cheap signal during training."""
-    train_h, test_h = embed(encoder, train.images, device=device), embed(encoder, test.images, device=device)
+    train_h, test_h = embed_split(encoder, train, test, device)
     return knn_accuracy(train_h, train.labels, test_h, test.labels, k=k)
 
 

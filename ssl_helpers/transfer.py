@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import ImageSet
-from .evaluate import SHOTS, embed, end_to_end_table, label_efficiency, mean_accuracy
+from .evaluate import SHOTS, embed_split, end_to_end_table, label_efficiency, mean_accuracy, pixel_features
 from .models import build_encoder
 from .train import default_checkpoint_dir, load_checkpoint
 
@@ -119,12 +119,11 @@ def transfer_table(encoders: Dict[str, nn.Module], train: ImageSet, test: ImageS
     unknown = [name for name in fine_tune if name not in encoders]
     if unknown:
         raise ValueError(f"fine_tune names {unknown} that are not in encoders {list(encoders)}")
-    features = {"pixels": (train.images.flatten(1), test.images.flatten(1))} if pixels else {}
+    features = {"pixels": pixel_features(train, test)} if pixels else {}
     tables = []
     if pixels:
         tables.append(label_efficiency(features, train.labels, test.labels, shots, seeds, probes=("linear",)))
-    frozen = {name: (embed(encoder, train.images, device=device), embed(encoder, test.images, device=device))
-              for name, encoder in encoders.items()}
+    frozen = {name: embed_split(encoder, train, test, device) for name, encoder in encoders.items()}
     tables.append(label_efficiency(frozen, train.labels, test.labels, shots, seeds, probes=("linear", "knn")))
     for name in fine_tune:
         pretrained = encoders[name]

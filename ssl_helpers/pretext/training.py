@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ..evaluate import embed, label_efficiency, mean_accuracy
+from ..evaluate import embed_split, label_efficiency, mean_accuracy, pixel_features
 from ..models import SmallCNN, build_encoder
 from ..train import CheckpointError, default_checkpoint_dir, fit, load_checkpoint, pick_device, save_checkpoint
 from ..train import seed_everything
@@ -142,9 +142,9 @@ def score_against_baselines(encoders: dict, train, test, shots=(1, 5, 10), seeds
         raise ValueError("encoders must name at least one encoder, e.g. {'masked': encoder}")
     seed_everything(0)
     random_encoder = build_encoder(next(iter(encoders.values())).config)
-    features = {"pixels": (train.images.flatten(1), test.images.flatten(1))}
+    features = {"pixels": pixel_features(train, test)}
     for name, encoder in {"random encoder": random_encoder, **encoders}.items():
-        features[name] = (embed(encoder, train.images, device="cpu"), embed(encoder, test.images, device="cpu"))
+        features[name] = embed_split(encoder, train, test, device="cpu")
     return label_efficiency(features, train.labels, test.labels, shots, seeds, probes)
 
 
