@@ -20,7 +20,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# The parent picks a free port, closes it, and the workers' store binds it a moment later: another process
+# may take it in between. Only such a start-up failure is retried, once, on a fresh port.
+PORT_ERRORS = ("Address already in use", "EADDRINUSE", "Connection refused", "Connection reset")
+
+
 def spawn_gloo(worker, out_dir, world: int, timeout_s: float, weights_only: bool = True) -> list:
+    try:
+        _run(worker, out_dir, world, timeout_s)
+    except mp.ProcessRaisedException as error:
+        if not any(sign in str(error) for sign in PORT_ERRORS):
+            raise
+        _run(worker, out_dir, world, timeout_s)
+    return [torch.load(Path(out_dir) / f"rank{rank}.pt", weights_only=weights_only) for rank in range(world)]
+
+
+def _run(worker, out_dir, world: int, timeout_s: float) -> None:
     context = mp.start_processes(worker, args=(free_port(), str(out_dir)), nprocs=world, join=False,
                                  start_method="spawn")
     deadline = time.monotonic() + timeout_s
@@ -33,4 +48,3 @@ def spawn_gloo(worker, out_dir, world: int, timeout_s: float, weights_only: bool
             if process.is_alive():
                 process.kill()
                 process.join(5)
-    return [torch.load(Path(out_dir) / f"rank{rank}.pt", weights_only=weights_only) for rank in range(world)]
