@@ -24,7 +24,12 @@ from .losses import distributed_world, nt_xent
 from .models import ProjectionHead
 from .train import fit, pick_device
 
-__all__ = ["SimCLR", "simclr_loss", "knn_monitor", "train_simclr"]
+__all__ = ["SimCLR", "simclr_loss", "knn_monitor", "train_simclr", "DIGITS_IMAGE_SIZE", "DIGITS_RECIPE"]
+
+DIGITS_IMAGE_SIZE = 12
+"""The CPU tier's SimCLR trains on the digits at 12 px (no less detail than 16 px, cheaper epochs)."""
+DIGITS_RECIPE = dict(epochs=90, batch_size=256, lr=2e-3, temperature=0.5)
+"""`train_simclr` settings tuned in notebook 06 for the digits (with `augment.preset("digits", 12)`)."""
 
 
 class SimCLR(nn.Module):

@@ -50,17 +50,19 @@ class ResizeInput(nn.Module):
         return self.encoder(x)
 
 
-def _quick_simclr(epochs: int, seed: int, device, image_size: int = 12):
-    """Notebook 06's digits recipe (12 px, the digits augmentation preset, T = 0.5), for fewer epochs."""
+def _quick_simclr(epochs: int, seed: int, device):
+    """Notebook 06's digits recipe (`DIGITS_RECIPE` at `DIGITS_IMAGE_SIZE`), for fewer epochs."""
     from .augment import preset
     from .data import load_dataset
     from .models import SmallCNN
-    from .simclr import SimCLR, train_simclr
+    from .simclr import DIGITS_IMAGE_SIZE, DIGITS_RECIPE, SimCLR, train_simclr
 
+    image_size = DIGITS_IMAGE_SIZE
     train, _ = load_dataset("digits", image_size=image_size)
     model = SimCLR(SmallCNN(width=32))
-    history = train_simclr(model, train.images, preset("digits", image_size), epochs=epochs, batch_size=256,
-                           lr=2e-3, temperature=0.5, seed=seed, device=device, progress=False)
+    recipe = {**DIGITS_RECIPE, "epochs": epochs}
+    history = train_simclr(model, train.images, preset("digits", image_size), **recipe, seed=seed, device=device,
+                           progress=False)
     return model.encoder.eval(), {"config": dict(model.encoder.config), "method": "simclr", "metrics": {},
                                   "extra": {"epochs": epochs, "image_size": image_size,
                                             "final_loss": float(history["loss"].iloc[-1])}}

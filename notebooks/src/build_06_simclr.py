@@ -41,7 +41,7 @@ from ssl_helpers.evaluate import embed, label_efficiency, mean_accuracy, summari
 from ssl_helpers.losses import nt_xent
 from ssl_helpers.models import ResNet18Cifar, SmallCNN
 from ssl_helpers.plots import plot_history, plot_label_efficiency, show_images
-from ssl_helpers.simclr import SimCLR, simclr_loss, train_simclr
+from ssl_helpers.simclr import DIGITS_IMAGE_SIZE, DIGITS_RECIPE, SimCLR, simclr_loss, train_simclr
 from ssl_helpers.train import default_checkpoint_dir, pick_device, save_checkpoint, seed_everything, set_cpu_threads
 
 set_cpu_threads(None)  # all cores: SimCLR's batches of 512 views keep them busy (one thread is 2x slower here)
@@ -54,11 +54,12 @@ if FULL_RUN:
 else:
     # The 8x8 digits hold no more detail at 16 px than at 12 px: SimCLR trains at 12 px, which buys epochs.
     DEVICE = torch.device("cpu")
-    train, test = load_dataset("digits", image_size=12)
+    train, test = load_dataset("digits", image_size=DIGITS_IMAGE_SIZE)
     make_encoder = lambda: SmallCNN(width=32)
-    RECIPE = dict(epochs=90, batch_size=256, lr=2e-3, temperature=0.5)
-    AUGMENT = A.preset("digits", 12)
-print(train, test, sep="\\n")'''),
+    RECIPE = dict(DIGITS_RECIPE)  # the tuned recipe, kept in ssl_helpers.simclr: printed below
+    AUGMENT = A.preset("digits", DIGITS_IMAGE_SIZE)
+print(train, test, sep="\\n")
+print("recipe:", RECIPE)'''),
     md("""## Two views of every image
 
 `ssl_helpers.augment` draws **independent random parameters for every image** of a batch (torchvision's
@@ -213,8 +214,8 @@ def short_run(data, augment, head=True, width=16, **changes):
     return {f"{k} label(s)/class": round(100 * float(v), 1) for k, v in scores.iloc[0].items()}
 
 started = time.perf_counter()
-digits = (train, test) if not FULL_RUN else load_dataset("digits", image_size=12)
-colour = load_dataset("colour_digits", image_size=12)
+digits = (train, test) if not FULL_RUN else load_dataset("digits", image_size=DIGITS_IMAGE_SIZE)
+colour = load_dataset("colour_digits", image_size=DIGITS_IMAGE_SIZE)
 base = A.preset("digits", 12)
 strong_colour = base.with_(brightness=0.8, contrast=0.8, saturation=0.8, hue=0.5, jitter_p=1.0, grayscale_p=0.5)
 no_colour = base.with_(jitter_p=0.0, grayscale_p=0.0)
