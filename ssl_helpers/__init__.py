@@ -9,3 +9,6 @@ Modules (import what you need; nothing heavy is imported here):
     plots     figures
 """
 __version__ = "0.1.0"
+
+REPOSITORY = "ssl-hands-on/ssl-hands-on"
+"""The GitHub repository (owner/name) the Colab cells and badges point to: the first thing to change in a fork."""

@@ -1,23 +1,28 @@
 """Committed notebooks are fit to open anywhere: no stored errors, the standard kernel, a small file, executed top to
 bottom, and for the course notebooks the "Open in Colab" badge and the guarded Colab set-up cell.
 
+Each course notebook is a jupytext pair: `notebooks/NN_name.py` (percent format) is the source, the `.ipynb`
+holds its executed outputs. The pair must agree cell for cell, and the sources must pass the linter.
+
 The Colab cell is checked for what it does, not for its exact text: it must install this repository's package
 only when `google.colab` is imported (that is, on Colab) and do nothing elsewhere.
 """
 from __future__ import annotations
 
+import subprocess
 import sys
 import types
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "notebooks" / "src"))
-import notebook_tools  # noqa: E402
+from ssl_helpers import REPOSITORY
 
+ROOT = Path(__file__).resolve().parent.parent
 COURSE_NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOK_SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 ALL_NOTEBOOKS = COURSE_NOTEBOOKS + sorted((ROOT / "tests").glob("*.ipynb"))
 MAX_BYTES = 5 * 1024 * 1024  # a few MB: larger means stored data or oversized figures
 COLAB_GUARD = 'if "google.colab" in sys.modules:'
@@ -75,23 +80,13 @@ def assert_installs_the_course_on_colab_only(source: str) -> None:
     calls = run_colab_cell(source, on_colab=True)
     installs = [line for name, line in calls if name in {"pip", "!"} and "install" in line]
     assert installs, "on Colab the cell must `%pip install` the course package"
-    assert all(f"github.com/{notebook_tools.REPOSITORY}" in line for line in installs), installs
+    assert all(f"github.com/{REPOSITORY}" in line for line in installs), installs
+    assert all("--no-deps" in line for line in installs), "keep Colab's own torch (CUDA) and ipywidgets"
 
 
-def test_the_colab_cell_from_notebook_tools_installs_only_on_colab():
-    assert_installs_the_course_on_colab_only(notebook_tools.COLAB_SETUP)
-    assert "--no-deps" in notebook_tools.COLAB_SETUP  # keep Colab's own torch (CUDA) and ipywidgets
-
-
-def test_new_notebook_starts_with_title_badge_budget_and_colab_cell():
-    nb = notebook_tools.new_notebook("99_example.ipynb", "Example", budget="about 60 s on 2 CPU cores")
-    assert nb.metadata["kernelspec"]["name"] == "python3"
-    assert nb.cells[0].source.startswith("# Example")
-    assert notebook_tools.colab_badge("99_example.ipynb") in nb.cells[0].source
-    assert "colab.research.google.com/github/ssl-hands-on/ssl-hands-on/blob/main/notebooks/99_example.ipynb" in \
-        nb.cells[0].source
-    assert "**Runtime budget:** about 60 s on 2 CPU cores" in nb.cells[0].source
-    assert nb.cells[1].cell_type == "code" and nb.cells[1].source == notebook_tools.COLAB_SETUP
+def colab_badge(filename: str) -> str:
+    url = f"https://colab.research.google.com/github/{REPOSITORY}/blob/main/notebooks/{filename}"
+    return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({url})"
 
 
 def test_the_checks_catch_a_bad_notebook():
@@ -123,6 +118,8 @@ def test_no_error_outputs_standard_kernel_small_file(path):
     nb = read(path)
     assert error_outputs(nb) == [], f"{path.name} stores error outputs; fix the cell and re-execute"
     assert kernel_name(nb) == "python3", f"{path.name} uses kernel {kernel_name(nb)!r}; set it to 'python3'"
+    # what JupyterLab writes when it saves, so opening a notebook does not change the committed file
+    assert nb.metadata["kernelspec"].get("display_name") == "Python 3 (ipykernel)", path.name
     size = path.stat().st_size
     assert size <= MAX_BYTES, f"{path.name} is {size / 1e6:.1f} MB (limit {MAX_BYTES / 1e6:.1f} MB)"
 
@@ -132,7 +129,7 @@ def test_course_notebook_has_colab_badge_and_guarded_setup_cell(path):
     nb = read(path)
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# "), "the first cell is the title"
-    assert notebook_tools.colab_badge(path.name) in first.source, f"{path.name}: Colab badge missing or wrong"
+    assert colab_badge(path.name) in first.source, f"{path.name}: Colab badge missing or wrong"
     setup = code_cells(nb)[0]
     assert_installs_the_course_on_colab_only(setup.source)
 
@@ -147,3 +144,35 @@ def test_course_notebook_was_executed_top_to_bottom_with_settings(path):
     source = "\n".join(cell.source for cell in code_cells(nb))
     assert "FULL_RUN = False" in source, f"{path.name}: the settings cell (`FULL_RUN = False`) is missing"
     assert "pick_device(" in source, f"{path.name}: use `pick_device()` so a GPU is used where there is one"
+
+
+def test_every_course_notebook_has_its_jupytext_source_and_back():
+    assert [p.stem for p in NOTEBOOK_SOURCES] == [p.stem for p in COURSE_NOTEBOOKS]
+    assert not (ROOT / "notebooks" / "src").exists(), "notebook builders are gone: edit notebooks/NN_name.py"
+
+
+def cells_of(nb) -> list:
+    return [(cell.cell_type, cell.source.strip()) for cell in nb.cells]
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_SOURCES, ids=ids(NOTEBOOK_SOURCES))
+def test_executed_notebook_matches_its_source(path):
+    source = jupytext.read(path)
+    executed = read(path.with_suffix(".ipynb"))
+    assert cells_of(executed) == cells_of(source), (
+        f"{path.with_suffix('.ipynb').name} differs from {path.name}: re-execute it with "
+        f"`.venv/bin/python scripts/execute_notebooks.py {path.with_suffix('.ipynb').name}`")
+
+
+def test_notebook_sources_pass_the_linter():
+    """pyflakes' rules (ruff F) over the notebook sources: unused imports, undefined names, ..."""
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--select", "F", "--no-cache",
+                             *map(str, NOTEBOOK_SOURCES)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_sync_check_catches_an_edited_source(tmp_path):
+    path = NOTEBOOK_SOURCES[0]
+    edited = jupytext.read(path)
+    edited.cells[-1].source += "\nprint('edited')"
+    assert cells_of(edited) != cells_of(read(path.with_suffix(".ipynb")))

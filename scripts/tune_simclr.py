@@ -1,7 +1,7 @@
 """One SimCLR tuning run on the digits, as used to choose notebook 06's recipe. Prints training time and the
 linear-probe / kNN accuracy at 1, 5, 10 labels per class (mean over 5 draws of the labeled subset).
 
-    NT=1 .venv/bin/python notebooks/src/tune_06_simclr.py --size 12 --epochs 90 --aug '{"shear": 20, "degrees": 10}'
+    NT=1 .venv/bin/python scripts/tune_simclr.py --size 12 --epochs 90 --aug '{"shear": 20, "degrees": 10}'
 
 `--aug` changes the "digits" preset (JSON of `Augment` fields); NT sets torch's threads (default 1, so that two
 runs can share 2 cores). The runs behind the table in the notebook are listed in its markdown.

@@ -1,37 +1,54 @@
-"""Builds notebooks/05_contrastive_losses.ipynb. Run: .venv/bin/python notebooks/src/build_05_contrastive_losses.py"""
-from notebook_tools import code, md, new_notebook, save
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     notebook_metadata_filter: kernelspec,jupytext
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
 
-FILENAME = "05_contrastive_losses.ipynb"
-nb = new_notebook(
-    FILENAME,
-    "5. Contrastive losses: pairs, triplets, InfoNCE",
-    budget="about 60 s on 2 CPU cores with the default settings (three tiny encoders, a few epochs each)",
-    intro="""
-The second family of self-supervised methods learns **relationships**: an encoder maps each image to a point (an
-*embedding*), and the loss pulls the embeddings of **similar** inputs together and pushes **dissimilar** ones
-apart. Without labels, "similar" means *two random views of the same image*, and "dissimilar" means *views of
-different images*.
+# %% [markdown]
+# # 5. Contrastive losses: pairs, triplets, InfoNCE
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ssl-hands-on/ssl-hands-on/blob/main/notebooks/05_contrastive_losses.ipynb)
+#
+# The second family of self-supervised methods learns **relationships**: an encoder maps each image to a point (an
+# *embedding*), and the loss pulls the embeddings of **similar** inputs together and pushes **dissimilar** ones
+# apart. Without labels, "similar" means *two random views of the same image*, and "dissimilar" means *views of
+# different images*.
+#
+# This notebook takes the three classic losses apart: the margin **pair** loss, the **triplet** loss and
+# **InfoNCE / NT-Xent** (the loss of SimCLR, notebook 6). For each: the equation, the few lines that compute it,
+# and the forces it puts on the points. Then we train a tiny encoder into **2 dimensions** with each loss and
+# watch the embedding form, measure distances before and after, and measure what the **temperature** of
+# InfoNCE does.
+#
+# **Runtime budget:** about 60 s on 2 CPU cores with the default settings (three tiny encoders, a few epochs each).
 
-This notebook takes the three classic losses apart: the margin **pair** loss, the **triplet** loss and
-**InfoNCE / NT-Xent** (the loss of SimCLR, notebook 6). For each: the equation, the few lines that compute it,
-and the forces it puts on the points. Then we train a tiny encoder into **2 dimensions** with each loss and
-watch the embedding form, measure distances before and after, and measure what the **temperature** of
-InfoNCE does.
-""",
-)
-nb.cells += [
-    md("""
-## Settings
+# %%
+# Colab only: install the course helpers from the repository. Does nothing anywhere else.
+import sys
+if "google.colab" in sys.modules:
+    get_ipython().run_line_magic("pip", "install -q --no-deps ssl_helpers@git+https://github.com/ssl-hands-on/ssl-hands-on")
 
-`FULL_RUN = False` is the CPU tier: the embedded digits at 16 px, a tiny CNN, a few epochs. `True` trains on
-CIFAR-10 (downloaded once, needs internet) with more epochs, on the GPU if there is one.
-"""),
-    code("""
+# %% [markdown]
+# ## Settings
+#
+# `FULL_RUN = False` is the CPU tier: the embedded digits at 16 px, a tiny CNN, a few epochs. `True` trains on
+# CIFAR-10 (downloaded once, needs internet) with more epochs, on the GPU if there is one.
+
+# %%
 FULL_RUN = False  # True: CIFAR-10, wider encoder, more epochs (downloads CIFAR-10 once)
 
 import math
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -48,16 +65,16 @@ DEVICE = pick_device() if FULL_RUN else torch.device("cpu")
 torch.set_num_threads(1)  # the CPU-tier models are tiny: one thread is about as fast, and far faster on a busy machine
 seed_everything(0)
 print("device:", DEVICE.type)
-"""),
-    md("""
-## Similar and dissimilar pairs
 
-An augmentation (`ssl_helpers.augment`) draws a random crop, a small rotation, a contrast change and noise for
-every image. Two views of the same digit are a **similar** pair; views of different images are **dissimilar**,
-even when they show the same digit: the loss does not know the labels, so a "7" and another "7" count as a
-dissimilar pair (a *false negative*).
-"""),
-    code("""
+# %% [markdown]
+# ## Similar and dissimilar pairs
+#
+# An augmentation (`ssl_helpers.augment`) draws a random crop, a small rotation, a contrast change and noise for
+# every image. Two views of the same digit are a **similar** pair; views of different images are **dissimilar**,
+# even when they show the same digit: the loss does not know the labels, so a "7" and another "7" count as a
+# dissimilar pair (a *false negative*).
+
+# %%
 from ssl_helpers.augment import preset
 from ssl_helpers.data import load_dataset
 from ssl_helpers.plots import show_images
@@ -72,16 +89,16 @@ same_digit = torch.tensor([int(((test.labels == test.labels[i]).nonzero()[-1])) 
 rows = torch.cat([test.images[picked], augment(test.images[picked], generator),
                   augment(test.images[picked], generator), test.images[same_digit], test.images[picked.roll(1)]])
 show_images(rows, ncols=len(picked), scale=0.9,
-            title="top to bottom: an image, two views of it (similar);\\nanother image of the same digit, another digit (dissimilar)");
-"""),
-    md("""
-How far apart are these pairs *before* any contrastive training? We measure Euclidean distances between the
-two views of an image, between two images of the same digit, and between images of different digits, divided
-by the mean distance over all pairs of images (so that different embeddings compare), and how often the other
-view of an image is closer to it than a view of another image would be (50% is chance). In raw pixels the three
-kinds of pair are only a little apart: a crop or a rotation moves every pixel.
-"""),
-    code("""
+            title="top to bottom: an image, two views of it (similar);\nanother image of the same digit, another digit (dissimilar)");
+
+# %% [markdown]
+# How far apart are these pairs *before* any contrastive training? We measure Euclidean distances between the
+# two views of an image, between two images of the same digit, and between images of different digits, divided
+# by the mean distance over all pairs of images (so that different embeddings compare), and how often the other
+# view of an image is closer to it than a view of another image would be (50% is chance). In raw pixels the three
+# kinds of pair are only a little apart: a crop or a rotation moves every pixel.
+
+# %%
 from ssl_helpers.evaluate import embed
 
 eval_images, eval_labels = test.images[:400], test.labels[:400]
@@ -89,8 +106,8 @@ eval_a = augment(eval_images, torch.Generator().manual_seed(1))
 eval_b = augment(eval_images, torch.Generator().manual_seed(2))
 
 def pair_distances(z_a, z_b, labels, normalize=False):
-    \"\"\"Mean distance of each kind of pair over the mean distance of all pairs, and how often an image's other
-    view is closer to it than another image's view (over all such comparisons). z_a, z_b: (n, D), two views.\"\"\"
+    """Mean distance of each kind of pair over the mean distance of all pairs, and how often an image's other
+    view is closer to it than another image's view (over all such comparisons). z_a, z_b: (n, D), two views."""
     if normalize:
         z_a, z_b = nn.functional.normalize(z_a, dim=1), nn.functional.normalize(z_b, dim=1)
     d = torch.cdist(z_a, z_b)                                         # d[i, j] = |z_a[i] - z_b[j]|
@@ -105,27 +122,27 @@ def pair_distances(z_a, z_b, labels, normalize=False):
 flat = lambda x: x.flatten(1)
 before = {"pixels": pair_distances(flat(eval_a), flat(eval_b), eval_labels)}
 pd.DataFrame(before).T.round(2)
-"""),
-    md("""
-## Three losses, and the forces they put on the embeddings
 
-Each loss is a function of embeddings; its negative gradient is the *force* that training applies to every
-point. The figures below compute the actual loss from `ssl_helpers.losses` on a few 2-D points and draw
-$-\\partial L / \\partial z$ as arrows.
+# %% [markdown]
+# ## Three losses, and the forces they put on the embeddings
+#
+# Each loss is a function of embeddings; its negative gradient is the *force* that training applies to every
+# point. The figures below compute the actual loss from `ssl_helpers.losses` on a few 2-D points and draw
+# $-\partial L / \partial z$ as arrows.
+#
+# **Pair loss** (Hadsell, Chopra & LeCun 2006). For a pair at distance $d = \lVert z_a - z_b \rVert$ with
+# $y = 1$ if similar, 0 if not:
+#
+# $$L = \tfrac12\, y\, d^2 + \tfrac12\, (1 - y) \max(0,\, m - d)^2$$
+#
+# Similar pairs are pulled together like springs; dissimilar pairs are pushed apart until they are $m$ apart,
+# and then left alone.
 
-**Pair loss** (Hadsell, Chopra & LeCun 2006). For a pair at distance $d = \\lVert z_a - z_b \\rVert$ with
-$y = 1$ if similar, 0 if not:
-
-$$L = \\tfrac12\\, y\\, d^2 + \\tfrac12\\, (1 - y) \\max(0,\\, m - d)^2$$
-
-Similar pairs are pulled together like springs; dissimilar pairs are pushed apart until they are $m$ apart,
-and then left alone.
-"""),
-    code("""
+# %%
 from ssl_helpers.losses import info_nce, nt_xent, pair_contrastive_loss, triplet_loss
 
 def draw_forces(ax, points, forces, colours, labels, title, circle=None):
-    \"\"\"Points (k, 2) with arrows for the forces -dL/dz (k, 2); an optional (centre, radius) circle.\"\"\"
+    """Points (k, 2) with arrows for the forces -dL/dz (k, 2); an optional (centre, radius) circle."""
     if circle is not None:
         ax.add_patch(plt.Circle(circle[0], circle[1], fill=False, linestyle="--", color="grey"))
     ax.scatter(points[:, 0], points[:, 1], c=colours, s=60, zorder=3)
@@ -146,19 +163,19 @@ print(f"pair loss = {loss.item():.3f}")
 fig, ax = plt.subplots(figsize=(4, 4))
 draw_forces(ax, torch.cat([anchor, others.detach()]), torch.cat([torch.zeros(1, 2), -others.grad * 3]),
             ["tab:blue", "tab:green", "tab:red", "tab:red"],
-            ["anchor", "similar", "dissimilar,\\ninside margin", "dissimilar,\\noutside: no force"],
+            ["anchor", "similar", "dissimilar,\ninside margin", "dissimilar,\noutside: no force"],
             f"pair loss: margin m = {MARGIN} (dashed)", circle=((0, 0), MARGIN))
 ax.set_xlim(-2.2, 2.2); ax.set_ylim(-2, 2);
-"""),
-    md("""
-**Triplet loss** (Schroff et al. 2015). One anchor $a$, a positive $p$, a negative $n$:
 
-$$L = \\max\\big(0,\\; \\lVert a - p \\rVert - \\lVert a - n \\rVert + m\\big)$$
+# %% [markdown]
+# **Triplet loss** (Schroff et al. 2015). One anchor $a$, a positive $p$, a negative $n$:
+#
+# $$L = \max\big(0,\; \lVert a - p \rVert - \lVert a - n \rVert + m\big)$$
+#
+# It only asks for an *ordering*: the positive closer than the negative by the margin. Distances themselves are
+# free, and a triplet that is already ordered contributes nothing.
 
-It only asks for an *ordering*: the positive closer than the negative by the margin. Distances themselves are
-free, and a triplet that is already ordered contributes nothing.
-"""),
-    code("""
+# %%
 a = torch.tensor([[0.0, 0.0]], requires_grad=True)
 p = torch.tensor([[1.0, 0.6]], requires_grad=True)
 n = torch.tensor([[-0.9, 0.9]], requires_grad=True)
@@ -171,20 +188,20 @@ draw_forces(ax, torch.cat([a, p, n]).detach(), -torch.cat([a.grad, p.grad, n.gra
             ["tab:blue", "tab:green", "tab:red"], ["anchor", "positive", "negative"],
             "triplet loss: n must leave the dashed circle", circle=((0, 0), (a - p).norm().item() + MARGIN))
 ax.set_xlim(-2.5, 2.5); ax.set_ylim(-2.5, 2.5);
-"""),
-    md("""
-**InfoNCE** (van den Oord et al. 2018) compares the anchor with *many* candidates at once: the cosine
-similarities $s_k$, divided by a temperature $T$, go through a softmax, and the loss is the cross-entropy of
-picking the positive:
 
-$$p_k = \\frac{\\exp(s_k / T)}{\\sum_{k'} \\exp(s_{k'} / T)}, \\qquad L = -\\log p_{\\text{positive}}$$
+# %% [markdown]
+# **InfoNCE** (van den Oord et al. 2018) compares the anchor with *many* candidates at once: the cosine
+# similarities $s_k$, divided by a temperature $T$, go through a softmax, and the loss is the cross-entropy of
+# picking the positive:
+#
+# $$p_k = \frac{\exp(s_k / T)}{\sum_{k'} \exp(s_{k'} / T)}, \qquad L = -\log p_{\text{positive}}$$
+#
+# Cosine similarity ignores length, so only directions matter: the points live on a circle (a sphere in more
+# dimensions). **NT-Xent**, SimCLR's version, takes a batch of $N$ images with two views each and uses every view
+# as an anchor once: its positive is the other view, the other $2N - 2$ views are its negatives, and the loss is
+# the mean over the $2N$ anchors (`nt_xent(z_a, z_b, T)`).
 
-Cosine similarity ignores length, so only directions matter: the points live on a circle (a sphere in more
-dimensions). **NT-Xent**, SimCLR's version, takes a batch of $N$ images with two views each and uses every view
-as an anchor once: its positive is the other view, the other $2N - 2$ views are its negatives, and the loss is
-the mean over the $2N$ anchors (`nt_xent(z_a, z_b, T)`).
-"""),
-    code("""
+# %%
 angles = torch.tensor([0.0, 0.5, 1.3, 2.4, 3.3, 4.4, 5.5])            # anchor, positive, 5 negatives
 points = torch.stack([angles.cos(), angles.sin()], 1)
 keys = points[1:].clone().requires_grad_(True)
@@ -199,27 +216,27 @@ draw_forces(ax, points, torch.cat([torch.zeros(1, 2), -keys.grad]),
             ["anchor", f"positive p={probabilities[0]:.2f}"] + [f"p={q:.2f}" for q in probabilities[1:]],
             "InfoNCE (T = 0.5): the nearer, the harder pushed", circle=((0, 0), 1.0))
 ax.set_xlim(-1.6, 1.6); ax.set_ylim(-1.6, 1.6);
-"""),
-    md("""
-The negatives near the anchor get the largest softmax weight and so the largest push: InfoNCE mines **hard
-negatives** by itself, while the margin losses treat every violating negative alike.
 
-## Training a 2-D embedding with each loss
+# %% [markdown]
+# The negatives near the anchor get the largest softmax weight and so the largest push: InfoNCE mines **hard
+# negatives** by itself, while the margin losses treat every violating negative alike.
+#
+# ## Training a 2-D embedding with each loss
+#
+# The same tiny CNN (`SmallCNN`, width 8) with a linear layer to **2 dimensions**, trained three times with the
+# course's one training loop (`ssl_helpers.train.fit`): once per loss. Views are drawn once (`VIEWS` per image)
+# and every step pairs two different views of each image in the batch. The three losses see exactly the same
+# views; negatives are the other images of the batch (for the pair and triplet losses: the next image's view,
+# `roll(1)`).
 
-The same tiny CNN (`SmallCNN`, width 8) with a linear layer to **2 dimensions**, trained three times with the
-course's one training loop (`ssl_helpers.train.fit`): once per loss. Views are drawn once (`VIEWS` per image)
-and every step pairs two different views of each image in the batch. The three losses see exactly the same
-views; negatives are the other images of the batch (for the pair and triplet losses: the next image's view,
-`roll(1)`).
-"""),
-    code("""
+# %%
 # NBVAL_CHECK_OUTPUT
 from ssl_helpers.models import SmallCNN
 
 view_bank = torch.stack([augment(train.images, generator) for _ in range(VIEWS)], dim=1)   # (N, VIEWS, C, H, W)
 
 def two_views(bank):
-    \"\"\"Two different random views of every image in a batch from the bank: (B, VIEWS, C, H, W) -> 2 x (B, C, H, W).\"\"\"
+    """Two different random views of every image in a batch from the bank: (B, VIEWS, C, H, W) -> 2 x (B, C, H, W)."""
     i = torch.randint(VIEWS, (len(bank),))
     j = (i + torch.randint(1, VIEWS, (len(bank),))) % VIEWS
     rows = torch.arange(len(bank))
@@ -232,14 +249,15 @@ LOSSES = {
     "NT-Xent": lambda z_a, z_b: nt_xent(z_a, z_b, TEMPERATURE),
 }
 print(f"view bank: {tuple(view_bank.shape)}")
-"""),
-    code("""
+
+
+# %%
 def new_encoder(seed=0):
     torch.manual_seed(seed)
     return nn.Sequential(SmallCNN(in_channels=3, width=WIDTH), nn.Linear(4 * WIDTH, 2))
 
 def train_2d(loss, epochs=EPOCHS, seed=0):
-    \"\"\"Train a fresh 2-D encoder with `loss(z_a, z_b)`; returns it, its history and the test embedding per epoch.\"\"\"
+    """Train a fresh 2-D encoder with `loss(z_a, z_b)`; returns it, its history and the test embedding per epoch."""
     encoder = new_encoder(seed)
     snapshots = [embed(encoder, eval_images)]                      # epoch 0: the random initialisation
 
@@ -255,15 +273,16 @@ def train_2d(loss, epochs=EPOCHS, seed=0):
 
 runs = {name: train_2d(loss) for name, loss in LOSSES.items()}
 pd.DataFrame({name: history["loss"].round(3) for name, (_, history, _) in runs.items()}).rename_axis("epoch")
-"""),
-    md("""
-### Watching the embedding form
 
-Each panel shows the 400 test digits in the 2-D embedding after a given epoch, coloured by their digit (the
-labels are only used for the colour, never in training). NT-Xent only looks at directions, so its panels show the
-normalised embeddings on the unit circle, spread out radially by digit so that overlapping points stay visible.
-"""),
-    code("""
+
+# %% [markdown]
+# ### Watching the embedding form
+#
+# Each panel shows the 400 test digits in the 2-D embedding after a given epoch, coloured by their digit (the
+# labels are only used for the colour, never in training). NT-Xent only looks at directions, so its panels show the
+# normalised embeddings on the unit circle, spread out radially by digit so that overlapping points stay visible.
+
+# %%
 def show_epochs(runs, epochs):
     fig, axes = plt.subplots(len(runs), len(epochs), figsize=(2.1 * len(epochs), 2.2 * len(runs)))
     for row, (name, (_, _, snapshots)) in enumerate(runs.items()):
@@ -280,15 +299,15 @@ def show_epochs(runs, epochs):
     fig.tight_layout()
 
 show_epochs(runs, sorted({0, 1, 2, EPOCHS // 2, EPOCHS}))
-"""),
-    md("""
-### Distances before and after training
 
-The same pair distances as at the start, now in each trained embedding (and in the untrained, randomly
-initialised one). For NT-Xent the distances are measured between normalised embeddings, the geometry its loss
-sees.
-"""),
-    code("""
+# %% [markdown]
+# ### Distances before and after training
+#
+# The same pair distances as at the start, now in each trained embedding (and in the untrained, randomly
+# initialised one). For NT-Xent the distances are measured between normalised embeddings, the geometry its loss
+# sees.
+
+# %%
 after = dict(before)
 after["random encoder (2-D)"] = pair_distances(embed(new_encoder(), eval_a), embed(new_encoder(), eval_b), eval_labels)
 for name, (encoder, _, _) in runs.items():
@@ -296,23 +315,23 @@ for name, (encoder, _, _) in runs.items():
                                             normalize=name == "NT-Xent")
 distances = pd.DataFrame(after).T.round(2)
 distances
-"""),
-    md("""
-All three losses shrink the distance between the two views of an image far below the distance between
-different images, far more than in pixels. Nothing told them about digits, yet images of the same digit end up
-much closer together than images of different digits: what the views of one image have in common is largely what
-makes a digit. (A 2-D embedding cannot hold what 768 pixels do, so its kNN accuracy stays far below the pixels';
-what counts is the rise from the random encoder, in the result table at the end.)
 
-## The temperature
+# %% [markdown]
+# All three losses shrink the distance between the two views of an image far below the distance between
+# different images, far more than in pixels. Nothing told them about digits, yet images of the same digit end up
+# much closer together than images of different digits: what the views of one image have in common is largely what
+# makes a digit. (A 2-D embedding cannot hold what 768 pixels do, so its kNN accuracy stays far below the pixels';
+# what counts is the rise from the random encoder, in the result table at the end.)
+#
+# ## The temperature
+#
+# The temperature $T$ sets how sharp InfoNCE's softmax over the candidates is. We take a batch of 32 test images
+# (two views each, embedded by the trained NT-Xent encoder) and measure, for every anchor: the softmax
+# probability of the positive, the **effective number of candidates** $\exp(H)$ ($H$ the entropy of the softmax:
+# $2N - 1 = 63$ when uniform, 1 when all weight is on one), the share of the weight on the hardest negative, the
+# loss and the size of its gradient.
 
-The temperature $T$ sets how sharp InfoNCE's softmax over the candidates is. We take a batch of 32 test images
-(two views each, embedded by the trained NT-Xent encoder) and measure, for every anchor: the softmax
-probability of the positive, the **effective number of candidates** $\\exp(H)$ ($H$ the entropy of the softmax:
-$2N - 1 = 63$ when uniform, 1 when all weight is on one), the share of the weight on the hardest negative, the
-loss and the size of its gradient.
-"""),
-    code("""
+# %%
 from ssl_helpers.losses import nt_xent_logits
 
 nt_encoder = runs["NT-Xent"][0]
@@ -335,8 +354,8 @@ TEMPERATURES = [0.01, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 10.0, 100.0]
 temperatures = pd.DataFrame([temperature_effects(z_a, z_b, t) for t in TEMPERATURES]).set_index("T")
 print(f"2N - 1 = {2 * len(z_a) - 1} candidates; log(2N - 1) = {math.log(2 * len(z_a) - 1):.3f}")
 temperatures.round(3)
-"""),
-    code("""
+
+# %%
 logits, targets = nt_xent_logits(z_a, z_b, 1.0)
 similarities, positive = logits[0], int(targets[0])                # anchor 0: cosine similarities to all views
 order = [positive] + [k for k in similarities.argsort(descending=True).tolist() if k not in (0, positive)]
@@ -350,39 +369,39 @@ axes[3].loglog(temperatures.index, temperatures["effective candidates"], "o-", l
 axes[3].loglog(temperatures.index, temperatures["gradient norm"], "s-", label="gradient norm")
 axes[3].set_xlabel("temperature T"); axes[3].legend(fontsize=8)
 fig.tight_layout()
-"""),
-    md("""
-What the table and the figure show:
 
-- **Low T sharpens** the softmax: nearly all the weight goes to the few most similar candidates (the
-  effective number of candidates falls towards 1), so the loss concentrates on the hardest negatives. In the
-  limit $T \\to 0$ the loss becomes $\\max(0, \\max_k s_k - s_{\\text{pos}}) / T$: a margin-free triplet loss
-  against the single hardest negative, with gradients that grow like $1/T$, hence unstable training.
-- **High T flattens** it: every candidate gets about $1/(2N-1)$, the loss tends to $\\log(2N - 1)$ whatever the
-  embedding, and the gradient shrinks like $1/T$. What is left is
-  $\\log(2N-1) - (s_{\\text{pos}} - \\overline{s_{\\text{neg}}}) / T$: every negative weighs the same, hard or
-  easy. (An optimiser such as Adam rescales the small gradient, so this still trains, as measured below.)
-- In between (SimCLR uses 0.1 to 0.5), the loss weighs negatives by how confusable they are.
+# %% [markdown]
+# What the table and the figure show:
+#
+# - **Low T sharpens** the softmax: nearly all the weight goes to the few most similar candidates (the
+#   effective number of candidates falls towards 1), so the loss concentrates on the hardest negatives. In the
+#   limit $T \to 0$ the loss becomes $\max(0, \max_k s_k - s_{\text{pos}}) / T$: a margin-free triplet loss
+#   against the single hardest negative, with gradients that grow like $1/T$, hence unstable training.
+# - **High T flattens** it: every candidate gets about $1/(2N-1)$, the loss tends to $\log(2N - 1)$ whatever the
+#   embedding, and the gradient shrinks like $1/T$. What is left is
+#   $\log(2N-1) - (s_{\text{pos}} - \overline{s_{\text{neg}}}) / T$: every negative weighs the same, hard or
+#   easy. (An optimiser such as Adam rescales the small gradient, so this still trains, as measured below.)
+# - In between (SimCLR uses 0.1 to 0.5), the loss weighs negatives by how confusable they are.
+#
+# The check below puts the measured loss next to each limit: at $T = 0.01$ the loss approaches the hardest-negative
+# term, at $T = 100$ it sits at $\log(2N - 1)$.
 
-The check below puts the measured loss next to each limit: at $T = 0.01$ the loss approaches the hardest-negative
-term, at $T = 100$ it sits at $\\log(2N - 1)$.
-"""),
-    code("""
+# %%
 cos, targets = nt_xent_logits(z_a, z_b, 1.0)                         # cosine similarities, -inf on the diagonal
 s_pos = cos.gather(1, targets[:, None]).squeeze(1)                     # each anchor's positive
 s_neg = cos.scatter(1, targets[:, None], -math.inf).max(1).values      # its hardest negative
 for t in (0.01, 100.0):
     limit = (torch.relu(s_neg - s_pos) / t).mean().item() if t < 1 else math.log(2 * len(z_a) - 1)
     print(f"T = {t:>6}: loss {temperatures.loc[t, 'loss']:.3f}, limit {limit:.3f}")
-"""),
-    md("""
-### Does the temperature matter for training?
 
-The same 2-D encoder trained with NT-Xent at a very low, the default and a very high temperature, scored by how
-often the other view is the closer one (on held-out test images, as above) and by a kNN digit classifier on the
-2-D embedding (the course's cosine kNN, the training images as the labelled set).
-"""),
-    code("""
+# %% [markdown]
+# ### Does the temperature matter for training?
+#
+# The same 2-D encoder trained with NT-Xent at a very low, the default and a very high temperature, scored by how
+# often the other view is the closer one (on held-out test images, as above) and by a kNN digit classifier on the
+# 2-D embedding (the course's cosine kNN, the training images as the labelled set).
+
+# %%
 from ssl_helpers.evaluate import knn_accuracy
 
 def knn_digits(encoder):
@@ -396,53 +415,48 @@ for t in (0.02, TEMPERATURE, 5.0):
                  "kNN digit accuracy (%)": knn_digits(encoder)})
 temperature_training = pd.DataFrame(rows).set_index("T").round(1)
 temperature_training
-"""),
-    md("""
-## Explore: distances, softmax and loss for one anchor
 
-Pick an anchor among 16 views (8 test digits, two views each) embedded by the trained NT-Xent encoder: the
-candidates are ranked by cosine similarity, the positive is green, and the bottom row is the softmax whose
-$-\\log$ at the positive is the anchor's InfoNCE loss. Move the temperature and watch the softmax sharpen or
-flatten while the similarities stay put. (Averaged over all 16 anchors, these losses are `nt_xent`.)
-"""),
-    code("""
+# %% [markdown]
+# ## Explore: distances, softmax and loss for one anchor
+#
+# Pick an anchor among 16 views (8 test digits, two views each) embedded by the trained NT-Xent encoder: the
+# candidates are ranked by cosine similarity, the positive is green, and the bottom row is the softmax whose
+# $-\log$ at the positive is the anchor's InfoNCE loss. Move the temperature and watch the softmax sharpen or
+# flatten while the similarities stay put. (Averaged over all 16 anchors, these losses are `nt_xent`.)
+
+# %%
 from ssl_helpers.widgets.distances import DistanceExplorer
 
 explorer = DistanceExplorer(eval_a[:8], eval_b[:8], embed(nt_encoder, eval_a[:8]), embed(nt_encoder, eval_b[:8]),
                             anchor=0, temperature=TEMPERATURE)
 explorer
-"""),
-    md("""
-## Result
 
-The distance table in one place (mean distance of each kind of pair over the mean distance of all pairs; lower
-is closer), with the kNN digit accuracy of each 2-D embedding.
-"""),
-    code("""
+# %% [markdown]
+# ## Result
+#
+# The distance table in one place (mean distance of each kind of pair over the mean distance of all pairs; lower
+# is closer), with the kNN digit accuracy of each 2-D embedding.
+
+# %%
 result = distances.copy()
 pixels_knn = 100 * knn_accuracy(flat(train.images), train.labels, flat(test.images), test.labels)
 result["kNN digit accuracy (%)"] = [round(pixels_knn, 1)] + [
     round(knn_digits(encoder), 1) for encoder in [new_encoder()] + [run[0] for run in runs.values()]]
 print(result.to_string())
-"""),
-    md("""
-## Takeaways
 
-- A contrastive loss is defined by its **pairs**: without labels, two views of an image are similar and
-  everything else is dissimilar, false negatives (same digit, other image) included.
-- The **pair loss** pulls similar pairs to zero distance and pushes dissimilar ones to a margin; the **triplet
-  loss** only asks for an ordering; **InfoNCE / NT-Xent** compares each anchor with many candidates at once and
-  weighs each negative by its softmax probability, so hard negatives get the largest push.
-- The **temperature** sets that weighting: too low and only the hardest negative counts, with exploding
-  gradients; too high and the softmax is uniform, the loss near $\\log(2N - 1)$, the gradient vanishing, every
-  negative weighed alike. In the 2-D experiment above, the very low temperature hurt and the very high one did
-  not (Adam rescales the small gradient); SimCLR's 0.1-0.5 is the usual choice for larger embeddings.
-- All three make the views of one image near neighbours, and images of the same digit drift together without
-  a single label. Next, notebook 6 (SimCLR) scales NT-Xent up with a projection head, strong augmentations and
-  large batches, and scores the encoder with the course's evaluation protocol. In `ssl_helpers.losses`,
-  `nt_xent` also gathers negatives across GPUs when `torch.distributed` is running.
-"""),
-]
-
-if __name__ == "__main__":
-    print(save(nb, FILENAME))
+# %% [markdown]
+# ## Takeaways
+#
+# - A contrastive loss is defined by its **pairs**: without labels, two views of an image are similar and
+#   everything else is dissimilar, false negatives (same digit, other image) included.
+# - The **pair loss** pulls similar pairs to zero distance and pushes dissimilar ones to a margin; the **triplet
+#   loss** only asks for an ordering; **InfoNCE / NT-Xent** compares each anchor with many candidates at once and
+#   weighs each negative by its softmax probability, so hard negatives get the largest push.
+# - The **temperature** sets that weighting: too low and only the hardest negative counts, with exploding
+#   gradients; too high and the softmax is uniform, the loss near $\log(2N - 1)$, the gradient vanishing, every
+#   negative weighed alike. In the 2-D experiment above, the very low temperature hurt and the very high one did
+#   not (Adam rescales the small gradient); SimCLR's 0.1-0.5 is the usual choice for larger embeddings.
+# - All three make the views of one image near neighbours, and images of the same digit drift together without
+#   a single label. Next, notebook 6 (SimCLR) scales NT-Xent up with a projection head, strong augmentations and
+#   large batches, and scores the encoder with the course's evaluation protocol. In `ssl_helpers.losses`,
+#   `nt_xent` also gathers negatives across GPUs when `torch.distributed` is running.
