@@ -54,6 +54,7 @@ from ssl_helpers.models import ResNet18Cifar, SmallCNN
 from ssl_helpers.plots import plot_history, plot_label_efficiency
 from ssl_helpers.train import pick_device, seed_everything, set_cpu_threads
 from ssl_helpers import pretext
+from ssl_helpers.methods import pretrain, save_method
 
 if FULL_RUN:
     DATA, OPTIONS, EPOCHS, DEVICE = "cifar10", dict(image_size=32, download=True), 50, pick_device()
@@ -124,7 +125,7 @@ plt.show()
 # %% [markdown]
 # ## Pre-training with the course's training loop
 #
-# One step is `task.step(encoder, batch, generator)`: corrupt, predict, `masked_mse`. `pretext.pretrain` hands
+# One step is `task.step(encoder, batch, generator)`: corrupt, predict, `masked_mse`. `pretrain` (from `ssl_helpers.methods`) hands
 # that to `ssl_helpers.train.fit`, the loop every method in the course uses:
 #
 # ```python
@@ -136,7 +137,7 @@ plt.show()
 # The labels of `train` are never touched.
 
 # %%
-encoder, history = pretext.pretrain(task, train.images, encoder=encoder, epochs=EPOCHS, seed=0, device=DEVICE,
+encoder, history = pretrain(task, train.images, encoder=encoder, epochs=EPOCHS, seed=0, device=DEVICE,
                                    progress=False)
 print(history[["epoch", "loss"]].round(4).to_string(index=False))
 plot_history(history, ["loss"])
@@ -181,7 +182,7 @@ print("\n".join(verdicts.values()))
 # %% [markdown]
 # ## Saving the encoders
 #
-# The transfer-learning notebook loads these checkpoints (with `ssl_helpers.pretext.load_or_pretrain`, which trains a quick one when a file is missing).
+# The transfer-learning notebook loads these checkpoints (with `ssl_helpers.methods.load_or_pretrain`, which trains a quick one when a file is missing).
 
 # %%
 from ssl_helpers.evaluate import mean_accuracy
@@ -189,7 +190,7 @@ from ssl_helpers.evaluate import mean_accuracy
 means = mean_accuracy(table[table.probe == "linear"]).droplevel("probe")
 for name, (task, encoder) in {"masked": (task, encoder)}.items():
     metrics = {f"linear_{k}": float(means.loc[name, k]) for k in SHOTS}
-    path = pretext.save_pretext(task, encoder, metrics=metrics, image_shape=tuple(train.images.shape[1:]),
+    path = save_method(task, encoder, metrics=metrics, image_shape=tuple(train.images.shape[1:]),
                                 extra={"epochs": EPOCHS, "data": DATA})
     print(f"saved {path}")
 

@@ -55,6 +55,7 @@ from ssl_helpers.models import ResNet18Cifar, SmallCNN
 from ssl_helpers.plots import plot_label_efficiency
 from ssl_helpers.train import pick_device, seed_everything, set_cpu_threads
 from ssl_helpers import pretext
+from ssl_helpers.methods import pretrain, save_method
 
 if FULL_RUN:
     DATA, OPTIONS, EPOCHS, DEVICE = "cifar10", dict(image_size=32, download=True), 50, pick_device()
@@ -116,12 +117,12 @@ plt.show()
 # ## Pre-training both with the course's training loop
 #
 # Each step: corrupt a batch (a random rotation or permutation per image), predict the label, cross-entropy. The
-# same `pretext.pretrain` as in notebook 2 calls `ssl_helpers.train.fit`.
+# same `pretrain` (from `ssl_helpers.methods`) as in notebook 2 calls `ssl_helpers.train.fit`.
 
 # %%
 histories = {}
 for task in (rotation, jigsaw):
-    encoders[task.name], histories[task.name] = pretext.pretrain(
+    encoders[task.name], histories[task.name] = pretrain(
         task, train.images, encoder=encoders[task.name], epochs=EPOCHS, seed=0, device=DEVICE, progress=False)
     print(task.name, "loss per epoch:", histories[task.name]["loss"].round(3).tolist())
 
@@ -175,7 +176,7 @@ print("\n".join(verdicts.values()))
 # %% [markdown]
 # ## Saving the encoders
 #
-# The transfer-learning notebook loads these checkpoints (with `ssl_helpers.pretext.load_or_pretrain`, which trains a quick one when a file is missing).
+# The transfer-learning notebook loads these checkpoints (with `ssl_helpers.methods.load_or_pretrain`, which trains a quick one when a file is missing).
 
 # %%
 from ssl_helpers.evaluate import mean_accuracy
@@ -183,7 +184,7 @@ from ssl_helpers.evaluate import mean_accuracy
 means = mean_accuracy(table[table.probe == "linear"]).droplevel("probe")
 for name, (task, encoder) in {name: (task, encoders[name]) for name, task in (("rotation", rotation), ("jigsaw", jigsaw))}.items():
     metrics = {f"linear_{k}": float(means.loc[name, k]) for k in SHOTS}
-    path = pretext.save_pretext(task, encoder, metrics=metrics, image_shape=tuple(train.images.shape[1:]),
+    path = save_method(task, encoder, metrics=metrics, image_shape=tuple(train.images.shape[1:]),
                                 extra={"epochs": EPOCHS, "data": DATA})
     print(f"saved {path}")
 

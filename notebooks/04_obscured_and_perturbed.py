@@ -53,6 +53,7 @@ from ssl_helpers.models import ResNet18Cifar, SmallCNN
 from ssl_helpers.plots import plot_label_efficiency
 from ssl_helpers.train import pick_device, seed_everything, set_cpu_threads
 from ssl_helpers import pretext
+from ssl_helpers.methods import load_or_pretrain, pretrain, save_method
 
 if FULL_RUN:
     DATA, OPTIONS, EPOCHS, DEVICE = "cifar10", dict(image_size=32, download=True), 50, pick_device()
@@ -111,7 +112,7 @@ plt.show()
 # %%
 histories = {}
 for name, (task, data) in tasks.items():
-    encoders[name], histories[name] = pretext.pretrain(task, data.images, encoder=encoders[name], epochs=EPOCHS,
+    encoders[name], histories[name] = pretrain(task, data.images, encoder=encoders[name], epochs=EPOCHS,
                                                        seed=0, device=DEVICE, progress=False)
     print(f"{name:13s} loss per epoch:", histories[name]["loss"].round(4).tolist())
 
@@ -162,7 +163,7 @@ print("\n".join(verdicts.values()))
 # %% [markdown]
 # ## Saving the encoders
 #
-# The transfer-learning notebook loads these checkpoints (with `ssl_helpers.pretext.load_or_pretrain`, which trains a quick one when a file is missing).
+# The transfer-learning notebook loads these checkpoints (with `ssl_helpers.methods.load_or_pretrain`, which trains a quick one when a file is missing).
 
 # %%
 from ssl_helpers.evaluate import mean_accuracy
@@ -170,7 +171,7 @@ from ssl_helpers.evaluate import mean_accuracy
 means = mean_accuracy(table[table.probe == "linear"]).droplevel("probe")
 for name, (task, encoder) in {name: (task, encoders[name]) for name, (task, _) in tasks.items()}.items():
     metrics = {f"linear_{k}": float(means.loc[name, k]) for k in SHOTS}
-    path = pretext.save_pretext(task, encoder, metrics=metrics, image_shape=tuple(train.images.shape[1:]),
+    path = save_method(task, encoder, metrics=metrics, image_shape=tuple(train.images.shape[1:]),
                                 extra={"epochs": EPOCHS, "data": DATA})
     print(f"saved {path}")
 
@@ -185,7 +186,7 @@ for name, (task, encoder) in {name: (task, encoders[name]) for name, (task, _) i
 # %%
 from ssl_helpers.widgets.corruption import CorruptionExplorer
 
-rotation_task, rotation_encoder, _ = pretext.load_or_pretrain("rotation", epochs=2)
+rotation_task, rotation_encoder, _ = load_or_pretrain("rotation", epochs=2)
 models = {"denoising": (tasks["denoising"][0], encoders["denoising"]),
           "inpainting": (tasks["inpainting"][0], encoders["inpainting"]),
           "rotation": (rotation_task, rotation_encoder)}

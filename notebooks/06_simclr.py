@@ -61,8 +61,9 @@ from ssl_helpers.evaluate import embed, label_efficiency, mean_accuracy, summari
 from ssl_helpers.losses import nt_xent
 from ssl_helpers.models import ResNet18Cifar, SmallCNN
 from ssl_helpers.plots import plot_history, plot_label_efficiency, show_images
+from ssl_helpers.methods import make_method, pretrain, save_method
 from ssl_helpers.simclr import DIGITS_IMAGE_SIZE, DIGITS_RECIPE, SimCLR, train_simclr
-from ssl_helpers.train import default_checkpoint_dir, pick_device, save_checkpoint, seed_everything, set_cpu_threads
+from ssl_helpers.train import pick_device, seed_everything, set_cpu_threads
 
 set_cpu_threads(None)  # all cores: SimCLR's batches of 512 views keep them busy (one thread is 2x slower here)
 if FULL_RUN:
@@ -117,11 +118,11 @@ print(AUGMENT)
 # L = \frac{1}{2N}\sum_i \ell_i$$
 #
 # a softmax classification "which of the other 2N - 1 views is my partner?" at temperature T. One training step is
-# these lines (from `ssl_helpers/simclr.py`); the shared loop `ssl_helpers.train.fit` does the rest:
+# these lines (`SimCLRMethod.step` in `ssl_helpers/simclr.py`); the shared loop `ssl_helpers.train.fit` does the rest:
 #
 # ```python
-# x_a, x_b = augment(x, generator), augment(x, generator)      # two views of the batch
-# z = model(torch.cat([x_a, x_b]))                              # g(f(.)) on all 2N views at once
+# views = torch.cat([augment(x, generator), augment(x, generator)])   # two views of the batch: (2N, C, H, W)
+# z = head(encoder(views))                                             # g(f(.)) on all 2N views at once
 # loss = nt_xent(z[:n], z[n:], temperature)
 # ```
 
@@ -136,15 +137,18 @@ print(f"partners identical: {nt_xent(z, z, 0.5):.3f}   all equal: {nt_xent(same,
 # %% [markdown]
 # ## Training, with an online kNN each epoch
 #
-# `train_simclr` runs `fit` with the loss above; after every epoch it embeds train and test with the frozen
-# encoder and records a kNN accuracy (the hidden labels are used only to watch, never to train).
+# SimCLR is one of the course's registered methods (`make_method("simclr")`); `pretrain` runs `fit` with the
+# loss above, as for every other method. With `monitor`, after every epoch it embeds train and test with the
+# frozen encoder and records a kNN accuracy (the hidden labels are used only to watch, never to train).
 
 # %%
 seed_everything(SEED)
-model = SimCLR(make_encoder(), hidden_dim=128, out_dim=64)
+method = make_method("simclr", temperature=RECIPE["temperature"], augment=AUGMENT, hidden_dim=128, out_dim=64)
 started = time.perf_counter()
-history = train_simclr(model, train.images, AUGMENT, monitor=(train, test), seed=SEED, device=DEVICE,
-                       progress=False, **RECIPE)
+encoder, history = pretrain(method, train.images, encoder=make_encoder(), monitor=(train, test), seed=SEED,
+                            device=DEVICE, **{k: v for k, v in RECIPE.items() if k != "temperature"})
+model = SimCLR(encoder)  # f and g together: model(x) = g(f(x)), for probing after the head below
+model.head = method.head
 TRAIN_SECONDS = time.perf_counter() - started
 print(f"pre-training: {RECIPE['epochs']} epochs in {TRAIN_SECONDS:.0f} s; final kNN accuracy "
       f"{100 * history['knn'].iloc[-1]:.1f}%")
@@ -206,10 +210,8 @@ print(h_minus_z.round(1).to_string())
 # %%
 scores = mean_accuracy(table)
 simclr_linear = scores.loc[("SimCLR (h, before the head)", "linear")]
-path = save_checkpoint(default_checkpoint_dir() / "simclr.pt", model.encoder, method="simclr",
-                       metrics={f"linear@{k}": float(v) for k, v in simclr_linear.items()},
-                       extra={"augment": AUGMENT.to_dict(), **RECIPE, "image_size": train.images.shape[-1],
-                              "train_seconds": TRAIN_SECONDS})
+path = save_method(method, encoder, metrics={f"linear@{k}": float(v) for k, v in simclr_linear.items()},
+                   image_shape=tuple(train.images.shape[1:]), extra={**RECIPE, "train_seconds": TRAIN_SECONDS})
 print("saved", path)
 
 # %% [markdown]
@@ -308,18 +310,19 @@ print("SimCLR above every baseline at 1, 5, 10 labels per class:",
 # notebooks have saved them, scored the same way (skipped with a note when a checkpoint is missing):
 
 # %%
-from ssl_helpers.train import CheckpointError, load_checkpoint
+from ssl_helpers.methods import method_names
+from ssl_helpers.train import CheckpointError, default_checkpoint_dir, load_checkpoint
 
 others = {}
-for method in () if FULL_RUN else ("masked", "rotation", "jigsaw", "inpainting", "colorization", "denoising"):
+for name in () if FULL_RUN else method_names("self-prediction"):
     try:
-        encoder, _ = load_checkpoint(default_checkpoint_dir() / f"{method}.pt")
+        other, _ = load_checkpoint(default_checkpoint_dir() / f"{name}.pt")
     except CheckpointError:
-        print(f"{method}: no checkpoint (run its notebook first)")
+        print(f"{name}: no checkpoint (run its notebook first)")
         continue
-    if encoder.config.get("in_channels") == 3:
+    if other.config.get("in_channels") == 3:
         # each encoder sees the images it was trained on: the protocol's 16 px digits (SimCLR's are 12 px)
-        others[method] = (embed(encoder, reference[0].images), embed(encoder, reference[1].images))
+        others[name] = (embed(other, reference[0].images), embed(other, reference[1].images))
 if others:
     compared = label_efficiency({"SimCLR": features["SimCLR (h, before the head)"], **others}, train.labels,
                                 test.labels, shots=(1, 10), seeds=5, probes=("linear",))

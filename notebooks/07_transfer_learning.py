@@ -71,11 +71,11 @@ print("device:", DEVICE.type, "| checkpoints:", CHECKPOINTS)
 
 # %%
 import time
-from ssl_helpers.transfer import COURSE_ENCODERS, load_course_encoder
+from ssl_helpers.transfer import course_encoders, load_course_encoder
 
 started = time.perf_counter()
 encoders, sources = {}, {}
-for name in COURSE_ENCODERS:
+for name in course_encoders():
     encoders[name], info = load_course_encoder(name, CHECKPOINTS, device=DEVICE)
     sources[name] = "quick stand-in, trained just now" if info["quick"] else f"checkpoint {info['path']}"
 for name in encoders:

@@ -25,6 +25,7 @@ __all__ = [
     "info_nce",
     "nt_xent",
     "nt_xent_logits",
+    "positive_index",
     "gather_with_grad",
     "distributed_world",
 ]
@@ -44,7 +45,9 @@ def _check_matrix(name: str, z: torch.Tensor, min_rows: int = 1) -> None:
         raise ValueError(f"{name} must have at least {min_rows} row(s) and 1 column, got shape {tuple(z.shape)}")
     if not z.is_floating_point():
         raise ValueError(f"{name} must be a floating-point tensor, got dtype {z.dtype}")
-    if not bool(torch.isfinite(z).all()):
+    # On the CPU this check is free; on an accelerator it would stop the host every step (a synchronisation),
+    # so there the training loop reports a non-finite loss once per epoch instead.
+    if z.device.type == "cpu" and not bool(torch.isfinite(z).all()):
         raise ValueError(f"{name} contains non-finite values (nan or inf)")
 
 
@@ -180,11 +183,15 @@ def nt_xent_logits(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.
     z = torch.cat([z_a, z_b])
     logits = cosine_similarity_matrix(z) / temperature
     logits = logits.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
-    return logits, _positive_index(n, z.device)
+    return logits, positive_index(n, z.device)
 
 
-def _positive_index(n: int, device, offset: int = 0, total: Optional[int] = None) -> torch.Tensor:
-    """targets for the 2n rows [a rows; b rows] of a global batch of `total` pairs whose a-part starts at `offset`."""
+def positive_index(n: int, device, offset: int = 0, total: Optional[int] = None) -> torch.Tensor:
+    """The column of each row's positive in NT-Xent's (2N, 2N) similarity matrix: (2n,) long tensor.
+
+    Rows are [a views; b views] of a global batch of `total` pairs whose a-part starts at `offset`: row i of the
+    a-part is paired with column offset + i + total, row i of the b-part with column offset + i.
+    """
     total = n if total is None else total
     a_rows = torch.arange(offset, offset + n, device=device)
     return torch.cat([a_rows + total, a_rows])
@@ -254,10 +261,10 @@ def _nt_xent_gathered(z_a, z_b, temperature: float, world: int, rank: int) -> to
     everyone = torch.cat([gathered[:, 0].reshape(world * n, -1), gathered[:, 1].reshape(world * n, -1)])
     mine = local.reshape(2 * n, -1)                                                  # (2n, D), own graph
     logits = mine @ everyone.T / temperature                                         # (2n, 2nW)
-    own_columns = _positive_index(n, z_a.device, offset=rank * n, total=world * n)
+    own_columns = positive_index(n, z_a.device, offset=rank * n, total=world * n)
     own_columns = torch.cat([own_columns[n:], own_columns[:n]])                      # i's own column
     logits = logits.scatter(1, own_columns[:, None], float("-inf"))
-    targets = _positive_index(n, z_a.device, offset=rank * n, total=world * n)
+    targets = positive_index(n, z_a.device, offset=rank * n, total=world * n)
     local_loss = F.cross_entropy(logits, targets)                                    # mean over own 2n rows
     global_loss = local_loss.detach().clone()
     dist.all_reduce(global_loss)

@@ -10,9 +10,11 @@ the dictionary `build_encoder(config)` needs to rebuild it (checkpoints store it
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SmallCNN", "ResNet18Cifar", "ProjectionHead", "LinearClassifier", "build_encoder", "ENCODERS"]
+__all__ = ["SmallCNN", "ResNet18Cifar", "ProjectionHead", "LinearClassifier", "ResizeInput", "build_encoder",
+           "ENCODERS"]
 
 
 def _conv_block(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
@@ -129,7 +131,30 @@ class LinearClassifier(nn.Module):
         return self.head(self.encoder(x))
 
 
-ENCODERS = {"small_cnn": SmallCNN, "resnet18_cifar": ResNet18Cifar}
+class ResizeInput(nn.Module):
+    """An encoder that was trained on `size` px images, fed images of any size: x is resized first.
+
+    x: (N, C, H, W) -> bilinear (antialiased when shrinking) resize to (size, size) -> encoder -> (N, out_dim).
+    Its config nests the inner encoder's (`{"arch": "resize_input", "size": s, "encoder": {...}}`), so a saved
+    one rebuilds with `build_encoder` and its weights (under `encoder.`) load back.
+    """
+
+    def __init__(self, encoder, size: int):
+        super().__init__()
+        self.encoder = build_encoder(encoder) if isinstance(encoder, dict) else encoder
+        self.size = int(size)
+        self.out_dim = self.encoder.out_dim
+        self.config = {"arch": "resize_input", "size": self.size, "encoder": dict(self.encoder.config)}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] != self.size or x.shape[-2] != self.size:
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False,
+                              antialias=x.shape[-1] > self.size)
+        return self.encoder(x)
+
+
+ENCODERS = {"small_cnn": SmallCNN, "resnet18_cifar": ResNet18Cifar, "resize_input": ResizeInput}
+"""Every encoder architecture by its config's "arch": a new architecture is one class and one entry here."""
 
 
 def build_encoder(config: dict) -> nn.Module:

@@ -6,7 +6,9 @@
 - `simclr_loss`: one step's loss on two batches of views (both views go through the network in one batch,
   so BatchNorm sees all 2N views); inside a `torch.distributed` process group, `nt_xent` gathers the views
   of every process, so each view has the negatives of the whole global batch.
-- `train_simclr`: the shared loop `ssl_helpers.train.fit` with batched augmentation on the training device,
+- `SimCLRMethod`: SimCLR as a registered course method (`make_method("simclr")`), trained by
+  `ssl_helpers.methods.pretrain` like every other method.
+- `train_simclr`: for the `ssl-simclr` command (a model that may be wrapped in DistributedDataParallel): the shared loop `ssl_helpers.train.fit` with batched augmentation on the training device,
   bf16 autocast and channels-last on CUDA, and an online kNN accuracy after every epoch.
 """
 from __future__ import annotations
@@ -17,19 +19,63 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .augment import Augment
+from .augment import Augment, preset
 from .data import ImageSet
 from .evaluate import embed_split, knn_accuracy
 from .losses import distributed_world, nt_xent
+from .methods.base import Method
 from .models import ProjectionHead
 from .train import fit, pick_device
 
-__all__ = ["SimCLR", "simclr_loss", "knn_monitor", "train_simclr", "DIGITS_IMAGE_SIZE", "DIGITS_RECIPE"]
+__all__ = ["SimCLR", "SimCLRMethod", "simclr_loss", "knn_monitor", "train_simclr", "DIGITS_IMAGE_SIZE",
+           "DIGITS_RECIPE"]
 
 DIGITS_IMAGE_SIZE = 12
 """The CPU tier's SimCLR trains on the digits at 12 px (no less detail than 16 px, cheaper epochs)."""
 DIGITS_RECIPE = dict(epochs=90, batch_size=256, lr=2e-3, temperature=0.5)
 """`train_simclr` settings tuned in notebook 06 for the digits (with `augment.preset("digits", 12)`)."""
+
+
+class SimCLRMethod(Method):
+    """SimCLR behind the course's method interface: two augmented views, encoder f, head g, NT-Xent.
+
+        x (N, C, H, W) -> views v = t(x), v' = t'(x) -> z = g(f(v)), z' = g(f(v')) (N, out_dim) -> NT-Xent(z, z', T)
+
+    Options: temperature T; augment, a preset name of `ssl_helpers.augment` (views at the image size) or an
+    `Augment`; hidden_dim, out_dim of the `ProjectionHead`; projection=False puts the loss on h = f(x) itself.
+    The views are drawn on the training device (`generator_on_device`), so a GPU is not starved by the CPU.
+    """
+
+    name = "simclr"
+    title = "SimCLR"
+    family = "contrastive"
+    notebook = "06_simclr"
+    image_size = DIGITS_IMAGE_SIZE
+    recipe = {k: v for k, v in DIGITS_RECIPE.items() if k != "temperature"}
+    quick_epochs = 20
+    generator_on_device = True
+
+    def __init__(self, temperature: float = DIGITS_RECIPE["temperature"], augment="digits", hidden_dim: int = 128,
+                 out_dim: int = 64, projection: bool = True):
+        super().__init__(temperature=temperature, augment=augment, hidden_dim=hidden_dim, out_dim=out_dim,
+                         projection=projection)
+        self.augment: Optional[Augment] = augment if isinstance(augment, Augment) else None
+
+    def build_head(self, encoder: nn.Module, image_shape) -> nn.Module:
+        if self.augment is None:
+            self.augment = preset(self.options["augment"], int(image_shape[-1]))
+        device = next(encoder.parameters()).device
+        o = self.options
+        self.head = (ProjectionHead(encoder.out_dim, o["hidden_dim"], o["out_dim"]) if o["projection"]
+                     else nn.Identity()).to(device)
+        return self.head
+
+    def step(self, encoder: nn.Module, images: torch.Tensor, generator: Optional[torch.Generator] = None):
+        head = self._require_head()
+        n = images.shape[0]
+        views = torch.cat([self.augment(images, generator), self.augment(images, generator)])
+        z = head(encoder(views)).float()
+        return nt_xent(z[:n], z[n:], self.options["temperature"])
 
 
 class SimCLR(nn.Module):

@@ -117,6 +117,8 @@ def fit(
     desc: str = "training",
     drop_last: bool = True,
     param_groups: Optional[list] = None,
+    after_step: Optional[Callable[[], None]] = None,
+    generator: Optional[torch.Generator] = None,
 ) -> pd.DataFrame:
     """Train `modules` by minimising `loss_fn` over shuffled minibatches of `tensors`.
 
@@ -127,7 +129,12 @@ def fit(
     optimizer: "adamw", "adam" or "sgd" (momentum 0.9); schedule: "cosine" (per step, with linear warm-up
         over `warmup_epochs`) or "constant".
     on_epoch_end(epoch) -> dict of metrics recorded in the history (e.g. an online kNN accuracy).
+    after_step() is called after every optimiser step (e.g. a momentum update of a target network).
+    generator: the CPU `torch.Generator` that shuffles the minibatches (default: one seeded with `seed`); the
+        global random state is left alone.
 
+    The loss is summed on the device and read once per epoch (no host-device synchronisation per step); a
+    loss that is not finite stops training at the end of that epoch with `FloatingPointError`.
     Returns the history: one row per epoch with `epoch`, `loss` (mean over the epoch), `lr`, `seconds` and
     whatever `on_epoch_end` returned. Runs are reproducible for a given `seed` on a given device.
     """
@@ -142,7 +149,8 @@ def fit(
     device = pick_device(device) if not isinstance(device, torch.device) else device
     for module in modules:
         module.to(device)
-    generator = seed_everything(seed)
+    if generator is None:
+        generator = torch.Generator().manual_seed(seed)
 
     groups = param_groups or [{"params": [p for m in modules for p in m.parameters() if p.requires_grad]}]
     if optimizer == "adamw":
@@ -173,22 +181,25 @@ def fit(
     for epoch in bar:
         for module in modules:
             module.train()
-        started, total, count = time.perf_counter(), 0.0, 0
+        started, total, count = time.perf_counter(), torch.zeros((), device=device), 0
         for idx in minibatches(n, batch_size, generator, drop_last):
             for group, base in zip(opt.param_groups, base_lrs):
                 group["lr"] = base * lr_factor(step)
             batch = tuple(t[idx.to(t.device)].to(device, non_blocking=True) for t in tensors)
             loss = loss_fn(batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"the loss became {loss.item()} at epoch {epoch + 1}, step {step}; "
-                                         f"try a lower lr (now {lr})")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += loss.item() * len(idx)
+            if after_step is not None:
+                after_step()
+            total += loss.detach().float() * len(idx)
             count += len(idx)
             step += 1
-        row = {"epoch": epoch + 1, "loss": total / max(count, 1), "lr": opt.param_groups[0]["lr"],
+        mean_loss = total.item() / max(count, 1)  # the one host-device synchronisation of the epoch
+        if not math.isfinite(mean_loss):
+            raise FloatingPointError(f"the loss became {mean_loss} during epoch {epoch + 1}; "
+                                     f"try a lower lr (now {lr})")
+        row = {"epoch": epoch + 1, "loss": mean_loss, "lr": opt.param_groups[0]["lr"],
                "seconds": time.perf_counter() - started}
         if on_epoch_end is not None:
             for module in modules:

@@ -1,7 +1,7 @@
 """Transfer: reuse the course's pre-trained encoders on a task with few labels, and rank every method.
 
-- `load_course_encoder(name)`: the encoder a notebook saved (`<checkpoint dir>/<name>.pt`), or, when the
-  checkpoint is missing, a quick one trained here (and it says so).
+- `load_course_encoder(name)`: the encoder of any registered method (`ssl_helpers.methods`) that its notebook
+  saved (`<checkpoint dir>/<name>.pt`), or, when the checkpoint is missing, a quick one trained here (it says so).
 - `transfer_table`: every way of using an encoder on the same split and labels, as one tidy table:
   frozen + linear probe, frozen + kNN, full fine-tuning (encoder at a lower learning rate than the new head),
   the same network trained from scratch, and logistic regression on pixels.
@@ -14,95 +14,38 @@ from pathlib import Path
 from typing import Dict, Iterable, Optional, Sequence, Union
 
 import pandas as pd
-import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .data import ImageSet
 from .evaluate import SHOTS, embed_split, end_to_end_table, label_efficiency, mean_accuracy, pixel_features
-from .models import build_encoder
-from .train import default_checkpoint_dir, load_checkpoint
+from .methods import load_or_pretrain, method_names
+from .models import ResizeInput, build_encoder
+from .train import default_checkpoint_dir
 
-__all__ = ["PRETEXT_ENCODERS", "COURSE_ENCODERS", "QUICK_SIMCLR_EPOCHS", "ResizeInput", "load_course_encoder",
-           "transfer_table", "leaderboard"]
-
-PRETEXT_ENCODERS = ("masked", "rotation", "jigsaw", "inpainting", "colorization", "denoising")
-COURSE_ENCODERS = PRETEXT_ENCODERS + ("simclr",)
-QUICK_SIMCLR_EPOCHS = 20
-"""Epochs of the quick SimCLR run used when `simclr.pt` is missing (notebook 06 trains the full one)."""
+__all__ = ["course_encoders", "load_course_encoder", "transfer_table", "leaderboard"]
 
 
-class ResizeInput(nn.Module):
-    """An encoder that was trained on `size` px images, fed images of any size: x is resized first.
-
-    x: (N, C, H, W) -> bilinear (antialiased) resize to (size, size) -> encoder -> (N, out_dim).
-    """
-
-    def __init__(self, encoder: nn.Module, size: int):
-        super().__init__()
-        self.encoder, self.size = encoder, int(size)
-        self.out_dim, self.config = encoder.out_dim, encoder.config
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] != self.size or x.shape[-2] != self.size:
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False,
-                              antialias=x.shape[-1] > self.size)
-        return self.encoder(x)
-
-
-def _quick_simclr(epochs: int, seed: int, device):
-    """Notebook 06's digits recipe (`DIGITS_RECIPE` at `DIGITS_IMAGE_SIZE`), for fewer epochs."""
-    from .augment import preset
-    from .data import load_dataset
-    from .models import SmallCNN
-    from .simclr import DIGITS_IMAGE_SIZE, DIGITS_RECIPE, SimCLR, train_simclr
-
-    image_size = DIGITS_IMAGE_SIZE
-    train, _ = load_dataset("digits", image_size=image_size)
-    model = SimCLR(SmallCNN(width=32))
-    recipe = {**DIGITS_RECIPE, "epochs": epochs}
-    history = train_simclr(model, train.images, preset("digits", image_size), **recipe, seed=seed, device=device,
-                           progress=False)
-    return model.encoder.eval(), {"config": dict(model.encoder.config), "method": "simclr", "metrics": {},
-                                  "extra": {"epochs": epochs, "image_size": image_size,
-                                            "final_loss": float(history["loss"].iloc[-1])}}
+def course_encoders() -> list:
+    """The names of every registered method, in teaching order: the encoders the course pre-trains."""
+    return method_names()
 
 
 def load_course_encoder(name: str, checkpoint_dir=None, device="cpu", quick_epochs: Optional[int] = None,
-                        seed: int = 0, verbose: bool = True, image_size: int = 16):
-    """The encoder notebook `name` saved, or a quick stand-in trained now when its checkpoint is missing.
+                        seed: int = 0, verbose: bool = True, image_size: int = 16, progress: bool = True):
+    """The encoder method `name`'s notebook saved, or a quick stand-in trained now when its checkpoint is missing.
 
-    name: one of `COURSE_ENCODERS`. Returns `(encoder, info)` with `info["quick"]` True for a stand-in (its
-    scores are then lower than the full run's). A checkpoint that exists but does not load is an error, not
-    silently replaced. An encoder trained at another image size than `image_size` (recorded in the
-    checkpoint's `extra["image_size"]`, e.g. SimCLR at 12 px) comes wrapped in `ResizeInput`.
+    name: a registered method (`ssl_helpers.methods.method_names()`). Returns `(encoder, info)` with
+    `info["quick"]` True for a stand-in (its scores are then lower than the full run's). A checkpoint that exists
+    but does not load is an error, not silently replaced. An encoder trained at another image size than
+    `image_size` (e.g. SimCLR at 12 px) comes wrapped in `ResizeInput`.
     """
-    encoder, info = _load_or_train(name, checkpoint_dir, device, quick_epochs, seed, verbose)
+    path = Path(checkpoint_dir or default_checkpoint_dir()) / f"{name}.pt"
+    _, encoder, info = load_or_pretrain(name, path, epochs=quick_epochs, seed=seed, device=device, verbose=verbose,
+                                        progress=progress)
     trained_size = (info.get("extra") or {}).get("image_size")
     if trained_size and int(trained_size) != image_size:
         encoder = ResizeInput(encoder, trained_size)
     return encoder, info
-
-
-def _load_or_train(name, checkpoint_dir, device, quick_epochs, seed, verbose):
-    if name not in COURSE_ENCODERS:
-        raise ValueError(f"unknown course encoder {name!r}; expected one of {list(COURSE_ENCODERS)}")
-    path = Path(checkpoint_dir or default_checkpoint_dir()) / f"{name}.pt"
-    if path.is_file():
-        encoder, info = load_checkpoint(path, device=device)
-        return encoder, {**info, "quick": False, "path": str(path)}
-    if name in PRETEXT_ENCODERS:
-        from .pretext import QUICK_EPOCHS, load_or_pretrain
-
-        _, encoder, info = load_or_pretrain(name, path, epochs=quick_epochs or QUICK_EPOCHS, seed=seed,
-                                            device=device, verbose=verbose)
-        return encoder, {**info, "quick": True, "path": None}
-    epochs = quick_epochs or QUICK_SIMCLR_EPOCHS
-    if verbose:
-        print(f"No checkpoint at {path}: training a quick SimCLR encoder ({epochs} epochs on the digits) "
-              f"instead. Run notebook 06 to get the full one.")
-    encoder, info = _quick_simclr(epochs, seed, device)
-    return encoder, {**info, "quick": True, "path": None}
 
 
 def transfer_table(encoders: Dict[str, nn.Module], train: ImageSet, test: ImageSet, *,

@@ -5,9 +5,10 @@ import torch
 import torch.nn.functional as F
 
 from ssl_helpers.data import labeled_subset
-from ssl_helpers.models import SmallCNN
-from ssl_helpers.train import save_checkpoint
-from ssl_helpers.transfer import ResizeInput, leaderboard, load_course_encoder, transfer_table
+from ssl_helpers.methods import make_method, save_method
+from ssl_helpers.models import ResizeInput, SmallCNN
+from ssl_helpers.train import load_checkpoint, save_checkpoint
+from ssl_helpers.transfer import leaderboard, load_course_encoder, transfer_table
 
 
 def test_resize_input_feeds_the_encoder_its_training_size():
@@ -18,10 +19,25 @@ def test_resize_input_feeds_the_encoder_its_training_size():
     assert torch.allclose(wrapped(x), expected) and wrapped.out_dim == encoder.out_dim
 
 
+def test_a_saved_resize_input_reloads_with_its_weights(tmp_path):
+    wrapped = ResizeInput(SmallCNN(width=4), 12).eval()
+    save_checkpoint(tmp_path / "wrapped.pt", wrapped, method="simclr")
+    loaded, info = load_checkpoint(tmp_path / "wrapped.pt")
+    x = torch.rand(2, 3, 16, 16)
+    assert info["config"]["encoder"] == wrapped.encoder.config
+    torch.testing.assert_close(loaded(x), wrapped(x))
+
+
+def saved(tmp_path, name, encoder, image_shape):
+    method = make_method(name)
+    method.build_head(encoder, image_shape)
+    return save_method(method, encoder, tmp_path / f"{name}.pt", image_shape=image_shape)
+
+
 def test_a_saved_encoder_is_loaded_and_wrapped_for_its_image_size(tmp_path):
     encoder = SmallCNN(width=4)
-    save_checkpoint(tmp_path / "simclr.pt", encoder, method="simclr", extra={"image_size": 12})
-    save_checkpoint(tmp_path / "masked.pt", encoder, method="masked")
+    saved(tmp_path, "simclr", encoder, (3, 12, 12))
+    saved(tmp_path, "masked", encoder, (3, 16, 16))
     loaded, info = load_course_encoder("simclr", tmp_path)
     assert isinstance(loaded, ResizeInput) and loaded.size == 12 and info["quick"] is False
     plain, _ = load_course_encoder("masked", tmp_path)
@@ -29,16 +45,16 @@ def test_a_saved_encoder_is_loaded_and_wrapped_for_its_image_size(tmp_path):
 
 
 def test_a_missing_checkpoint_trains_a_quick_stand_in_and_says_so(tmp_path, capsys):
-    encoder, info = load_course_encoder("simclr", tmp_path, quick_epochs=1)
+    encoder, info = load_course_encoder("simclr", tmp_path, quick_epochs=1, progress=False)
     assert info["quick"] is True and info["extra"]["epochs"] == 1
     said = capsys.readouterr().out
-    assert "No checkpoint at" in said and "training a quick SimCLR encoder" in said
+    assert "No checkpoint at" in said and "pre-training a quick simclr encoder" in said
     assert encoder(torch.rand(2, 3, 16, 16)).shape == (2, 128)
 
 
 def test_unknown_encoder_name():
-    with pytest.raises(ValueError, match="unknown course encoder 'byol'"):
-        load_course_encoder("byol")
+    with pytest.raises(ValueError, match="unknown method 'no-such-method'; expected one of"):
+        load_course_encoder("no-such-method")
 
 
 def test_transfer_table_has_every_method(digits):

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from ssl_helpers import pretext as P
+from ssl_helpers.methods import make_method
 from ssl_helpers.models import SmallCNN
 from ssl_helpers.widgets import corruption as C
 from ssl_helpers.widgets import masking as M
@@ -13,7 +14,7 @@ from ssl_helpers.widgets.common import array_to_png
 
 def untrained(name, **options):
     torch.manual_seed(0)
-    task, encoder = P.make_task(name, **options), SmallCNN(width=8)
+    task, encoder = make_method(name, **options), SmallCNN(width=8)
     task.build_head(encoder, (3, 16, 16))
     return task, encoder.eval()
 

@@ -9,8 +9,9 @@
 | obscured | `ColorizationTask` | grey -> the colour image | `ConvDecoder` | MSE |
 | perturbed | `DenoisingTask` | Gaussian noise added -> the clean image | `ConvDecoder` | MSE |
 
-Every corruption is a pure function of the images and a `torch.Generator` (same seed, same corruption);
-`pretrain(task, images)` trains any of them with `ssl_helpers.train.fit`.
+Every corruption is a pure function of the images and a `torch.Generator` (same seed, same corruption).
+Every task is a `ssl_helpers.methods.Method`, registered by name: `ssl_helpers.methods.pretrain(task, images)`
+trains any of them with `ssl_helpers.train.fit`, `save_method` / `load_or_pretrain` store and restore them.
 """
 from .augmented import (JigsawTask, RotationTask, jigsaw_permutations, random_jigsaw, random_rotation, rotate,
                         shuffle_tiles, unshuffle_tiles)
@@ -19,8 +20,7 @@ from .figures import predictions, show_predictions
 from .masked import MaskedTask, check_mask_options, mask_patches, patch_mask
 from .obscured import ColorizationTask, InpaintingTask, box_mask, hide_box, to_grey
 from .perturbed import DenoisingTask, add_noise
-from .training import (QUICK_EPOCHS, TASKS, load_or_pretrain, load_pretext, make_task, pretrain, save_pretext,
-                       score_against_baselines, compare_to_baselines)
+from .scoring import compare_to_baselines, score_against_baselines
 
 __all__ = [
     "PretextTask", "ReconstructionTask", "ClassificationTask", "Corrupted", "ConvDecoder", "masked_mse",
@@ -29,6 +29,5 @@ __all__ = [
     "unshuffle_tiles", "random_jigsaw",
     "InpaintingTask", "ColorizationTask", "box_mask", "hide_box", "to_grey",
     "DenoisingTask", "add_noise",
-    "TASKS", "make_task", "pretrain", "save_pretext", "load_pretext", "load_or_pretrain", "QUICK_EPOCHS",
     "score_against_baselines", "compare_to_baselines", "predictions", "show_predictions",
 ]

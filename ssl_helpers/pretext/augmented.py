@@ -117,6 +117,8 @@ class RotationTask(ClassificationTask):
     """Gidaris et al. (2018): rotate by 0/90/180/270 degrees, predict which (4 classes, cross-entropy)."""
 
     name = "rotation"
+    title = "rotation"
+    notebook = "03_augmented_rotation_jigsaw"
     num_classes = 4
 
     def __init__(self):
@@ -132,6 +134,8 @@ class JigsawTask(ClassificationTask):
     set of permutations and predict which one (cross-entropy over the set)."""
 
     name = "jigsaw"
+    title = "jigsaw"
+    notebook = "03_augmented_rotation_jigsaw"
 
     def __init__(self, grid: int = 2, count: Optional[int] = None, seed: int = 0):
         super().__init__(grid=grid, count=count, seed=seed)

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..methods.base import Method
+
 __all__ = ["Corrupted", "PretextTask", "ReconstructionTask", "ClassificationTask", "ConvDecoder",
            "masked_mse", "check_images", "check_generator"]
 
@@ -86,24 +88,16 @@ class ConvDecoder(nn.Module):
         return self.net(maps)
 
 
-class PretextTask:
-    """A self-prediction task: `corrupt`, `build_head`, `predict`, `loss` (see the module docstring).
-
-    The task holds its head after `build_head(encoder, image_shape)`; `options` are the constructor arguments
-    (saved in checkpoints so the task can be rebuilt).
-    """
+class PretextTask(Method):
+    """A self-prediction method: `corrupt`, `build_head`, `predict`, `loss` (see the module docstring);
+    `step` (the `Method` verb) chains them. The head is kept in `task.head` after `build_head`."""
 
     name = "pretext"
+    family = "self-prediction"
     data = "digits"  # the embedded dataset the course trains this task on
-
-    def __init__(self, **options):
-        self.options = dict(options)
-        self.head: Optional[nn.Module] = None
+    recipe = dict(epochs=8, batch_size=128, lr=2e-3)
 
     def corrupt(self, images: torch.Tensor, generator: Optional[torch.Generator] = None) -> Corrupted:
-        raise NotImplementedError
-
-    def build_head(self, encoder: nn.Module, image_shape) -> nn.Module:
         raise NotImplementedError
 
     def predict(self, encoder: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
@@ -116,16 +110,6 @@ class PretextTask:
         """One training step's loss on a batch of clean images: corrupt, predict, compare."""
         inputs, targets, mask = self.corrupt(images, generator)
         return self.loss(self.predict(encoder, inputs), targets, mask)
-
-    def _require_head(self) -> nn.Module:
-        if self.head is None:
-            raise RuntimeError(f"the {self.name} task has no head yet: call task.build_head(encoder, image_shape) "
-                               f"or train it with ssl_helpers.pretext.pretrain")
-        return self.head
-
-    def __repr__(self) -> str:
-        options = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
-        return f"{type(self).__name__}({options})"
 
 
 class ReconstructionTask(PretextTask):

@@ -68,6 +68,8 @@ class MaskedTask(ReconstructionTask):
     """Reconstruct hidden patches. corrupt: images -> (masked images, images, mask); loss: `masked_mse`."""
 
     name = "masked"
+    title = "masked autoencoding (CNN)"
+    notebook = "02_masked_autoencoding"
 
     def __init__(self, mask_ratio: float = 0.5, patch_size: int = 4, fill: float = 0.5):
         check_mask_options(mask_ratio, patch_size)

@@ -66,6 +66,8 @@ class InpaintingTask(ReconstructionTask):
     """Paint a hidden box back. corrupt: images -> (images with a grey box, images, box mask)."""
 
     name = "inpainting"
+    title = "inpainting"
+    notebook = "04_obscured_and_perturbed"
 
     def __init__(self, box_size: int = 8, fill: float = 0.5):
         if isinstance(box_size, bool) or not isinstance(box_size, int) or box_size < 1:
@@ -87,6 +89,8 @@ class ColorizationTask(ReconstructionTask):
     """
 
     name = "colorization"
+    title = "colorization"
+    notebook = "04_obscured_and_perturbed"
     data = "colour_digits"
 
     def __init__(self):

@@ -32,6 +32,8 @@ class DenoisingTask(ReconstructionTask):
     """Remove Gaussian noise. corrupt: images -> (noisy images, images, None); loss: MSE on all pixels."""
 
     name = "denoising"
+    title = "denoising"
+    notebook = "04_obscured_and_perturbed"
 
     def __init__(self, noise_level: float = 0.3):
         _check_noise_level(noise_level)

@@ -1,11 +1,11 @@
-"""Shared pieces for the widgets: arrays and figures to PNG bytes, and an image widget to draw them into."""
+"""Shared pieces for the widgets: arrays to PNG bytes, and an image widget to draw them into."""
 from __future__ import annotations
 
 import io
 
 import numpy as np
 
-__all__ = ["array_to_png", "figure_to_png", "png_image", "upscale"]
+__all__ = ["array_to_png", "png_image", "upscale"]
 
 
 def upscale(array: np.ndarray, factor: int) -> np.ndarray:
@@ -27,14 +27,7 @@ def array_to_png(array: np.ndarray, scale: int = 1) -> bytes:
     return buffer.getvalue()
 
 
-def figure_to_png(figure, dpi: int = 80) -> bytes:
-    """A matplotlib figure as PNG bytes (Agg, no display needed)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
-    return buffer.getvalue()
-
-
-def png_image(width: str = "") -> "ipywidgets.Image":
+def png_image(width: str = "") -> "ipywidgets.Image":  # noqa: F821
     """An empty `ipywidgets.Image` for PNG bytes."""
     import ipywidgets
 

@@ -5,7 +5,7 @@ Pure functions (tested directly): `explorer_source(source, index)`, `corrupt_ima
 box_fraction, rotation, seed)`, `model_answers(views, models)`, `render_corruptions(views, answers)`. The
 widget `CorruptionExplorer` is a thin layout over them.
 
-The models (trained in notebook 04 on 16 px digits, or loaded with `ssl_helpers.pretext.load_or_pretrain`) are
+The models (trained in notebook 04 on 16 px digits, or loaded with `ssl_helpers.methods.load_or_pretrain`) are
 fully convolutional, so they also run on the 64 px photos: there they show what a model trained on digits
 does far from its training data.
 """

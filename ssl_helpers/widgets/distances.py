@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..losses import _positive_index, cosine_similarity_matrix, info_nce
+from ..losses import positive_index, cosine_similarity_matrix, info_nce
 from ..plots import to_numpy_image
 from .common import png_image
 
@@ -60,7 +60,7 @@ def distance_view(z_a: torch.Tensor, z_b: torch.Tensor, anchor: int, temperature
     if not 0 <= int(anchor) < n2:
         raise ValueError(f"anchor must be an index in [0, {n2}), got {anchor}")
     anchor = int(anchor)
-    positive = int(_positive_index(n2 // 2, "cpu")[anchor])
+    positive = int(positive_index(n2 // 2, "cpu")[anchor])
     others = torch.tensor([k for k in range(n2) if k != anchor])
     cosine = cosine_similarity_matrix(z[anchor:anchor + 1], z[others])[0]
     order = torch.argsort(cosine, descending=True, stable=True)

@@ -1,0 +1,86 @@
+"""The one method interface: every registered method builds, steps, trains, saves and loads the same way."""
+import pytest
+import torch
+
+from ssl_helpers.methods import (REGISTRY, Method, load_method, load_or_pretrain, make_method, method_class,
+                                 method_names, pretrain, save_method)
+from ssl_helpers.models import SmallCNN
+
+NAMES = method_names()
+
+
+def images(n=16, size=16, seed=0):
+    return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+def test_the_registry_names_every_course_method_once_in_teaching_order():
+    assert NAMES[:7] == ["masked", "rotation", "jigsaw", "inpainting", "colorization", "denoising", "simclr"]
+    assert len(set(NAMES)) == len(NAMES)
+    for name in NAMES:
+        cls = method_class(name)
+        assert issubclass(cls, Method) and cls.name == name
+        assert cls.family in {"self-prediction", "contrastive", "non-contrastive"}, name
+        assert cls.title and cls.notebook, f"{name}: title and notebook describe it in tables"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_method_gives_a_finite_loss_with_gradients_for_encoder_and_head(name):
+    torch.manual_seed(0)
+    method = make_method(name)
+    x = images(size=method.image_size)
+    encoder = method.make_encoder(tuple(x.shape[1:]), width=8)
+    head = method.build_head(encoder, tuple(x.shape[1:]))
+    loss = method.step(encoder, x, torch.Generator().manual_seed(0))
+    assert loss.ndim == 0 and torch.isfinite(loss)
+    loss.backward()
+    method.after_step(encoder)
+    trained = [p for p in encoder.parameters() if p.grad is not None and p.grad.abs().sum() > 0]
+    assert trained, f"{name}: the loss does not reach the encoder"
+    assert head is method.head
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_method_trains_saves_and_loads_back(name, tmp_path):
+    method = make_method(name)
+    x = images(size=method.image_size)
+    encoder, history = pretrain(method, x, epochs=1, batch_size=8, width=8, device="cpu", progress=False)
+    assert list(history["epoch"]) == [1] and history["loss"].notna().all()
+    path = save_method(method, encoder, tmp_path / f"{name}.pt", image_shape=tuple(x.shape[1:]))
+    loaded, loaded_encoder, info = load_method(name, path)
+    assert type(loaded) is type(method) and info["method"] == name and info["quick"] is False
+    probe = images(2, size=method.image_size, seed=3)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded_encoder(probe), encoder.eval()(probe))
+    for key, value in method.options.items():
+        if not hasattr(value, "__dataclass_fields__"):
+            assert loaded.options[key] == value
+
+
+def test_pretrain_is_reproducible_and_leaves_the_global_random_state_alone():
+    x = images()
+    state = torch.get_rng_state()
+    losses = [pretrain("denoising", x, epochs=2, batch_size=8, width=8, seed=3, device="cpu",
+                       progress=False)[1]["loss"].tolist() for _ in range(2)]
+    assert losses[0] == losses[1]
+    torch.set_rng_state(state)
+
+
+def test_load_or_pretrain_loads_an_existing_checkpoint_and_refuses_a_wrong_one(tmp_path):
+    from ssl_helpers.train import CheckpointError, save_checkpoint
+
+    save_checkpoint(tmp_path / "rotation.pt", SmallCNN(width=4), method="jigsaw")
+    with pytest.raises(CheckpointError, match="does not hold a 'rotation' method"):
+        load_or_pretrain("rotation", tmp_path / "rotation.pt")
+
+
+def test_a_registry_line_that_names_the_wrong_class_is_reported(monkeypatch):
+    monkeypatch.setitem(REGISTRY, "broken", "ssl_helpers.pretext.masked:MaskedTask")
+    with pytest.raises(TypeError, match="is not a Method subclass named 'broken'"):
+        method_class("broken")
+
+
+def test_unknown_method_and_options_with_an_object_are_refused():
+    with pytest.raises(ValueError, match="unknown method 'nope'; expected one of"):
+        make_method("nope")
+    with pytest.raises(ValueError, match="options can only be given with a method name"):
+        make_method(make_method("masked"), mask_ratio=0.5)
