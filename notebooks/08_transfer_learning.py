@@ -15,9 +15,9 @@
 # ---
 
 # %% [markdown]
-# # 7. Transfer learning: every encoder of the course on one leaderboard
+# # 8. Transfer learning: every encoder of the course on one leaderboard
 #
-# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ssl-hands-on/ssl-hands-on/blob/main/notebooks/07_transfer_learning.ipynb)
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/ssl-hands-on/ssl-hands-on/blob/main/notebooks/08_transfer_learning.ipynb)
 #
 # This is where the course pays off. Each earlier notebook pre-trained an encoder **without labels**: masked
 # autoencoding, rotation, jigsaw, inpainting, colourisation, denoising, SimCLR. Now we **transfer** them to the
