@@ -34,6 +34,7 @@ __all__ = [
     "adjust_saturation",
     "adjust_hue",
     "rgb_to_grayscale",
+    "LUMA",
     "gaussian_blur",
     "add_noise",
     "sample_crop_boxes",
@@ -42,7 +43,8 @@ __all__ = [
     "preset",
 ]
 
-GRAY_WEIGHTS = (0.2989, 0.587, 0.114)  # ITU-R 601 luma, as torchvision
+LUMA = (0.2989, 0.587, 0.114)
+"""ITU-R BT.601 luma weights (as torchvision rounds them): the one grayscale conversion of the course."""
 
 
 def _check_batch(x: torch.Tensor, channels: Optional[int] = None) -> None:
@@ -126,11 +128,15 @@ def _blend(x: torch.Tensor, other: torch.Tensor, factor: torch.Tensor) -> torch.
     return (factor * x + (1 - factor) * other).clamp(0.0, 1.0)
 
 
-def rgb_to_grayscale(x: torch.Tensor) -> torch.Tensor:
-    """Luma `0.2989 R + 0.587 G + 0.114 B`: (N, 3, H, W) -> (N, 1, H, W)."""
+def rgb_to_grayscale(x: torch.Tensor, channels: int = 1) -> torch.Tensor:
+    """Luma Y = 0.2989 R + 0.587 G + 0.114 B (`LUMA`): (N, 3, H, W) -> (N, channels, H, W), every channel Y
+    (channels=3 keeps the shape an RGB encoder reads)."""
     _check_batch(x, 3)
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     r, g, b = x.unbind(1)
-    return (GRAY_WEIGHTS[0] * r + GRAY_WEIGHTS[1] * g + GRAY_WEIGHTS[2] * b).unsqueeze(1)
+    y = (LUMA[0] * r + LUMA[1] * g + LUMA[2] * b).unsqueeze(1)
+    return y.expand(-1, channels, -1, -1).contiguous() if channels == 3 else y
 
 
 def adjust_brightness(x: torch.Tensor, factor) -> torch.Tensor:

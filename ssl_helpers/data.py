@@ -43,7 +43,7 @@ CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog
 STL10_CLASSES = ["airplane", "bird", "car", "cat", "deer", "dog", "horse", "monkey", "ship", "truck"]
 
 # Where the real datasets come from. Tests point these at a local server to exercise the download path.
-SOURCES = {
+DOWNLOADS = {
     "cifar10": {
         "url": "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
         "md5": "c58f30108f718f92721af3b95e74349a",
@@ -203,7 +203,6 @@ def load_digits(image_size: int = 16):
     return _split(images, labels, DIGIT_CLASSES, "digits")
 
 
-LUMA = (0.299, 0.587, 0.114)  # ITU-R 601: the brightness a grayscale conversion keeps
 
 
 def colourise(grey: torch.Tensor, seed: int = 0, min_contrast: float = 0.3):
@@ -213,7 +212,7 @@ def colourise(grey: torch.Tensor, seed: int = 0, min_contrast: float = 0.3):
 
     grey: (N, 1, H, W) -> (images (N, 3, H, W), foreground (N, 3), background (N, 3)). Colours are uniform in
     RGB, redrawn until the stroke is brighter than the background by at least `min_contrast` in luma
-    (0.299 R + 0.587 G + 0.114 B), so the digit's shape survives a grayscale conversion while its colours say
+    (`augment.LUMA`: 0.2989 R + 0.587 G + 0.114 B), so the digit's shape survives a grayscale conversion while its colours say
     nothing about its class. Deterministic from `seed`.
     """
     if grey.ndim != 4 or grey.shape[1] != 1:
@@ -221,6 +220,8 @@ def colourise(grey: torch.Tensor, seed: int = 0, min_contrast: float = 0.3):
     if not 0.0 <= min_contrast < 0.9:
         raise ValueError(f"min_contrast must be in [0, 0.9), got {min_contrast}")
     generator = torch.Generator().manual_seed(seed)
+    from .augment import LUMA
+
     luma = torch.tensor(LUMA)
     n = grey.shape[0]
     foreground = torch.rand(n, 3, generator=generator)
@@ -256,7 +257,7 @@ def default_data_root() -> Path:
 
 
 def _ensure_downloaded(name: str, root: Path, download: bool) -> Path:
-    source = SOURCES[name]
+    source = DOWNLOADS[name]
     folder = root / source["folder"]
     if folder.is_dir():
         return folder

@@ -132,20 +132,22 @@ def test_inpainting_box_is_one_square_of_the_asked_size_inside_the_image():
 
 def test_colorization_sees_luminance_only():
     x = images()
-    grey = P.to_grey(x)
+    grey = P.ColorizationTask().corrupt(x).inputs
     assert torch.equal(grey[:, 0], grey[:, 1]) and torch.equal(grey[:, 1], grey[:, 2])
-    expected = 0.299 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
+    expected = 0.2989 * x[:, 0] + 0.587 * x[:, 1] + 0.114 * x[:, 2]
     torch.testing.assert_close(grey[:, 0], expected)
-    with pytest.raises(ValueError, match="RGB"):
-        P.to_grey(torch.rand(2, 1, 8, 8))
+    with pytest.raises(ValueError, match="3 channels|RGB|channels"):
+        P.ColorizationTask().corrupt(torch.rand(2, 1, 8, 8))
 
 
 def test_noise_has_the_asked_level_and_level_zero_changes_nothing():
     x = torch.full((4, 3, 32, 32), 0.5)
-    noisy = P.add_noise(x, 0.1, gen(), clip=False)
+    task = P.DenoisingTask(noise_level=0.1)
+    noisy = task.corrupt(x, gen()).inputs
     assert (noisy - x).std().item() == pytest.approx(0.1, rel=0.05)
-    assert torch.equal(P.add_noise(x, 0.0, gen()), x)
-    assert P.add_noise(x, 5.0, gen()).min() >= 0 and P.add_noise(x, 5.0, gen()).max() <= 1
+    assert torch.equal(task.corrupt(x, gen(), noise_level=0.0).inputs, x)
+    strong = task.corrupt(x, gen(), noise_level=5.0).inputs
+    assert strong.min() >= 0 and strong.max() <= 1
     with pytest.raises(ValueError, match="noise_level must be a number >= 0"):
         P.DenoisingTask(noise_level=-0.1)
 

@@ -105,7 +105,7 @@ def closed_port():
 
 def test_offline_download_fails_with_a_clear_message(tmp_path, monkeypatch):
     url = f"http://127.0.0.1:{closed_port()}/cifar-10-python.tar.gz"  # nothing listens there: like offline
-    monkeypatch.setitem(data.SOURCES, "cifar10", {**data.SOURCES["cifar10"], "url": url})
+    monkeypatch.setitem(data.DOWNLOADS, "cifar10", {**data.DOWNLOADS["cifar10"], "url": url})
     with pytest.raises(DatasetUnavailableError) as error:
         load_dataset("cifar10", root=tmp_path, download=True)
     message = str(error.value)
@@ -137,11 +137,11 @@ def test_download_path_fetches_checks_and_extracts(tmp_path, local_server, monke
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(folder, arcname=folder.name)
     md5 = hashlib.md5(archive.read_bytes()).hexdigest()
-    monkeypatch.setitem(data.SOURCES, name, {**data.SOURCES[name], "url": f"{base_url}/{archive.name}", "md5": md5})
+    monkeypatch.setitem(data.DOWNLOADS, name, {**data.DOWNLOADS[name], "url": f"{base_url}/{archive.name}", "md5": md5})
     root = tmp_path / "downloads"
     train, test = load_dataset(name, root=root, download=True)
     assert (root / folder.name).is_dir() and len(train) > 0 and len(test) > 0
     # a corrupted download (wrong checksum) is refused, not silently used
-    monkeypatch.setitem(data.SOURCES, name, {**data.SOURCES[name], "md5": "0" * 32})
+    monkeypatch.setitem(data.DOWNLOADS, name, {**data.DOWNLOADS[name], "md5": "0" * 32})
     with pytest.raises(DatasetUnavailableError, match=f"could not download {name}"):
         load_dataset(name, root=tmp_path / "elsewhere", download=True)

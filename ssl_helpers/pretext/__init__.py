@@ -18,8 +18,8 @@ from .augmented import (JigsawTask, RotationTask, jigsaw_permutations, random_ji
 from .base import ClassificationTask, ConvDecoder, Corrupted, PretextTask, ReconstructionTask, masked_mse
 from .figures import predictions, show_predictions
 from .masked import MaskedTask, check_mask_options, mask_patches, patch_mask
-from .obscured import ColorizationTask, InpaintingTask, box_mask, hide_box, to_grey
-from .perturbed import DenoisingTask, add_noise
+from .obscured import ColorizationTask, InpaintingTask, box_mask, hide_box
+from .perturbed import DenoisingTask
 from .scoring import compare_to_baselines, score_against_baselines
 
 __all__ = [
@@ -27,7 +27,7 @@ __all__ = [
     "MaskedTask", "check_mask_options", "patch_mask", "mask_patches",
     "RotationTask", "JigsawTask", "rotate", "random_rotation", "jigsaw_permutations", "shuffle_tiles",
     "unshuffle_tiles", "random_jigsaw",
-    "InpaintingTask", "ColorizationTask", "box_mask", "hide_box", "to_grey",
-    "DenoisingTask", "add_noise",
+    "InpaintingTask", "ColorizationTask", "box_mask", "hide_box",
+    "DenoisingTask",
     "score_against_baselines", "compare_to_baselines", "predictions", "show_predictions",
 ]

@@ -10,12 +10,11 @@ from typing import Optional
 
 import torch
 
+from ..augment import rgb_to_grayscale
 from .base import Corrupted, ReconstructionTask, check_generator, check_images
 
-__all__ = ["box_mask", "hide_box", "to_grey", "InpaintingTask", "ColorizationTask", "LUMA"]
+__all__ = ["box_mask", "hide_box", "InpaintingTask", "ColorizationTask"]
 
-LUMA = (0.299, 0.587, 0.114)
-"""ITU-R BT.601 luminance weights: Y = 0.299 R + 0.587 G + 0.114 B."""
 
 
 def _check_box_size(box_size, image_size):
@@ -48,18 +47,6 @@ def hide_box(images: torch.Tensor, box_size: int = 8, generator: Optional[torch.
     images = check_images(images)
     mask = box_mask(images.shape[0], images.shape[-2:], box_size, generator).to(images.device, images.dtype)
     return images * (1 - mask) + fill * mask, mask
-
-
-def to_grey(images: torch.Tensor) -> torch.Tensor:
-    """Luminance Y = 0.299 R + 0.587 G + 0.114 B, repeated on 3 channels so the same encoder reads it.
-
-    images: (N, 3, H, W) -> (N, 3, H, W), all three channels equal to Y.
-    """
-    images = check_images(images)
-    if images.shape[1] != 3:
-        raise ValueError(f"to_grey needs RGB images (N, 3, H, W), got {tuple(images.shape)}")
-    weights = torch.tensor(LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
-    return (images * weights).sum(1, keepdim=True).expand(-1, 3, -1, -1).contiguous()
 
 
 class InpaintingTask(ReconstructionTask):
@@ -97,4 +84,4 @@ class ColorizationTask(ReconstructionTask):
         super().__init__()
 
     def corrupt(self, images, generator=None) -> Corrupted:
-        return Corrupted(to_grey(images), images, None)
+        return Corrupted(rgb_to_grayscale(check_images(images), channels=3), images, None)

@@ -8,24 +8,15 @@ from typing import Optional
 
 import torch
 
+from ..augment import add_noise
 from .base import Corrupted, ReconstructionTask, check_generator, check_images
 
-__all__ = ["add_noise", "DenoisingTask"]
+__all__ = ["DenoisingTask"]
 
 
 def _check_noise_level(noise_level):
     if isinstance(noise_level, bool) or not isinstance(noise_level, (int, float)) or noise_level < 0:
         raise ValueError(f"noise_level must be a number >= 0 (the noise's standard deviation), got {noise_level!r}")
-
-
-def add_noise(images: torch.Tensor, noise_level: float = 0.3, generator: Optional[torch.Generator] = None,
-              clip: bool = True) -> torch.Tensor:
-    """Additive Gaussian noise: x + noise_level * eps, clipped to [0, 1] when `clip`. (N, C, H, W) -> same."""
-    images = check_images(images)
-    _check_noise_level(noise_level)
-    noise = torch.randn(images.shape, generator=check_generator(generator)).to(images.device, images.dtype)
-    noisy = images + noise_level * noise
-    return noisy.clamp(0.0, 1.0) if clip else noisy
 
 
 class DenoisingTask(ReconstructionTask):
@@ -42,4 +33,6 @@ class DenoisingTask(ReconstructionTask):
 
     def corrupt(self, images, generator=None, noise_level=None) -> Corrupted:
         level = self.noise_level if noise_level is None else noise_level
-        return Corrupted(add_noise(images, level, generator), images, None)
+        images = check_images(images)
+        noise = torch.randn(images.shape, generator=check_generator(generator)).to(images.device, images.dtype)
+        return Corrupted(add_noise(images, level, noise=noise), images, None)

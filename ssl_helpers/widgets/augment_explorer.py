@@ -17,11 +17,11 @@ from ..augment import Augment
 from ..plots import image_grid
 from .common import array_to_png, png_image
 
-__all__ = ["SOURCES", "OPS", "explorer_image", "augment_from_controls", "explorer_views", "render_views",
+__all__ = ["AUGMENT_IMAGES", "OPS", "explorer_image", "augment_from_controls", "explorer_views", "render_views",
            "AugmentExplorer"]
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
-SOURCES = ("digits", "colour digits") + PHOTOS
+AUGMENT_IMAGES = ("digits", "colour digits") + PHOTOS
 PHOTO_SIZE = 64
 DIGIT_SIZE = 32
 
@@ -70,7 +70,7 @@ def explorer_image(source: str, index: int = 0, digit_size: int = DIGIT_SIZE, sp
         return images[index]
     if source in PHOTOS:
         return _photo(source)
-    raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    raise ValueError(f"source must be one of {AUGMENT_IMAGES}, got {source!r}")
 
 
 def augment_from_controls(enabled: Dict[str, bool], strength: Dict[str, float], size: int) -> Augment:
@@ -122,7 +122,7 @@ class AugmentExplorer:
     def __init__(self, source: str = "colour digits", index: int = 0, pairs: int = 4, seed: int = 0):
         import ipywidgets as W
 
-        self.source = W.Dropdown(options=list(SOURCES), value=source, description="image")
+        self.source = W.Dropdown(options=list(AUGMENT_IMAGES), value=source, description="image")
         self.index = W.IntSlider(value=index, min=0, max=len(digit_images()) - 1, description="digit #",
                                  continuous_update=False)
         self.enabled = {name: W.Checkbox(value=on, description=label, indent=False)

@@ -16,23 +16,23 @@ from typing import Dict, Optional
 import torch
 
 from ..plots import image_grid
-from ..pretext import add_noise, hide_box, rotate
+from ..pretext import DenoisingTask, hide_box, rotate
 from .augment_explorer import PHOTOS, digit_images, explorer_image
 from .common import array_to_png, png_image
 from .masking import one_thread
 
-__all__ = ["SOURCES", "ROTATIONS", "explorer_source", "corrupt_image", "model_answers", "render_corruptions",
+__all__ = ["CORRUPTION_IMAGES", "ROTATIONS", "explorer_source", "corrupt_image", "model_answers", "render_corruptions",
            "CorruptionExplorer"]
 
-SOURCES = ("digits",) + PHOTOS
+CORRUPTION_IMAGES = ("digits",) + PHOTOS
 ROTATIONS = (0, 90, 180, 270)
 DIGIT_SIZE = 16  # the size the course's pretext models are trained at
 
 
 def explorer_source(source: str, index: int = 0) -> torch.Tensor:
     """One image (3, H, W): the `index`-th 16 px test digit, or a 64 px scikit-image sample photo."""
-    if source not in SOURCES:
-        raise ValueError(f"source must be one of {SOURCES}, got {source!r}")
+    if source not in CORRUPTION_IMAGES:
+        raise ValueError(f"source must be one of {CORRUPTION_IMAGES}, got {source!r}")
     return explorer_image(source, index, digit_size=DIGIT_SIZE, split="test")
 
 
@@ -50,7 +50,7 @@ def corrupt_image(image: torch.Tensor, noise_level: float = 0.3, box_fraction: f
         raise ValueError(f"box_fraction must be in [0, 1], got {box_fraction!r}")
     x = image[None]
     generator = torch.Generator().manual_seed(seed)
-    noisy = add_noise(x, noise_level, generator)
+    noisy = DenoisingTask(noise_level).corrupt(x, generator).inputs
     box = round(box_fraction * min(x.shape[-2:]))
     if box >= 1:
         hidden, mask = hide_box(x, box, generator)
@@ -109,7 +109,7 @@ class CorruptionExplorer:
         import ipywidgets as W
 
         self.models = dict(models or {})
-        self.source = W.Dropdown(options=list(SOURCES), value=source, description="image")
+        self.source = W.Dropdown(options=list(CORRUPTION_IMAGES), value=source, description="image")
         self.index = W.IntSlider(value=index, min=0, max=len(digit_images(size=DIGIT_SIZE, split="test")) - 1, description="digit #")
         self.noise_level = W.FloatSlider(value=noise_level, min=0.0, max=1.0, step=0.05, description="noise")
         self.box_fraction = W.FloatSlider(value=box_fraction, min=0.0, max=1.0, step=0.05, description="box size")
