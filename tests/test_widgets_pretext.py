@@ -4,7 +4,6 @@ import time
 import pytest
 import torch
 
-from ssl_helpers import pretext as P
 from ssl_helpers.methods import make_method
 from ssl_helpers.models import SmallCNN
 from ssl_helpers.widgets import corruption as C
