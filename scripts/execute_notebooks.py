@@ -1,19 +1,22 @@
-"""Execute notebooks top to bottom in place, so their committed outputs come from the current code, and measure
-what each one costs: wall time and peak memory. This is the one command that regenerates the outputs.
+"""Execute notebooks from their sources, so their committed outputs come from the current code, and measure what
+each one costs: wall time and peak memory. This is the one command that regenerates the outputs.
 
-    .venv/bin/python scripts/execute_notebooks.py                 # every notebook in notebooks/
-    .venv/bin/python scripts/execute_notebooks.py 01_why_self_supervised.ipynb
+    .venv/bin/python scripts/execute_notebooks.py                 # every notebook in notebooks/, in order
+    .venv/bin/python scripts/execute_notebooks.py 02_masked_autoencoding.py      # one (.py, .ipynb or no suffix)
     .venv/bin/python scripts/execute_notebooks.py --no-save       # measure only, leave the notebooks as they are
     .venv/bin/python scripts/execute_notebooks.py --check         # exit 1 when a notebook is over its budget
+
+The source of each notebook is `notebooks/NN_name.py` (jupytext percent format): it is read, executed, and written
+to `notebooks/NN_name.ipynb` with its outputs and, in the notebook's metadata (`ssl_budget`), what it cost. Then
+`scripts/readme_tables.py` rewrites the README's generated tables (notebooks, results, budgets) from the notebooks.
 
 Each notebook runs in a fresh kernel with notebooks/ as its working directory, as "restart and run all" does.
 Wall time runs from starting the kernel to the last cell's end. Peak memory is the larger of (a) the resident
 memory (RSS) of the kernel and all its child processes, summed and sampled every 50 ms with psutil, and (b) the
 kernel's own `ru_maxrss`, read by one extra cell appended for the measurement and dropped before saving.
 
-The table of the notebooks measured goes to stdout (markdown) and into docs/budgets.md, where the rows of
-notebooks not measured this time are kept (each row has its date). A notebook that fails is not saved.
-Budgets (docs/DESIGN): at most 120 s and 1.5 GB per notebook, at most 10 minutes for the whole course.
+The table of the notebooks measured goes to stdout. A notebook that fails is not saved.
+Budgets (the course design): at most 120 s and 1.5 GB per notebook, at most 10 minutes for the whole course.
 """
 from __future__ import annotations
 
@@ -30,13 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+import jupytext
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-TABLE = ROOT / "docs" / "budgets.md"
 BUDGET_SECONDS, BUDGET_MB, COURSE_SECONDS = 120.0, 1536.0, 600.0
 MB = 1024 * 1024
 
@@ -123,8 +126,9 @@ def peak_from_outputs(cell) -> float:
 
 
 def execute(path: Path, timeout: int = 600, save: bool = True) -> Measurement:
-    """Run `path` in a fresh kernel (cwd: its folder); save it in place unless `save` is False or it failed."""
-    nb = nbformat.read(path, as_version=4)
+    """Run the notebook whose source is `path` (NN_name.py) in a fresh kernel (cwd: its folder); write
+    NN_name.ipynb with the outputs and the measurement unless `save` is False or it failed."""
+    nb = jupytext.read(path)
     nb.cells.append(nbformat.v4.new_code_cell(PEAK_CELL))
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
@@ -149,21 +153,12 @@ def execute(path: Path, timeout: int = 600, save: bool = True) -> Measurement:
     cpu_seconds = sampler[0].cpu_seconds if sampler else float("nan")
     measurement = nb.cells.pop()  # the extra cell takes milliseconds, inside `seconds`
     peak_mb = max(tree_mb, peak_from_outputs(measurement))
+    result = Measurement(path.with_suffix(".ipynb").name, seconds, peak_mb, date, error, cpu_seconds)
     if save and not error:
-        nbformat.write(nb, path)
-    return Measurement(path.name, seconds, peak_mb, date, error, cpu_seconds)
-
-
-def torch_import_mb() -> float:
-    """Peak RSS (MB) of a fresh Python that only imports torch: the floor under every notebook's peak."""
-    import subprocess
-
-    probe = "import resource, torch; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
-    try:
-        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
-        return float(out.stdout.split()[-1]) * (1 if sys.platform == "darwin" else 1024) / MB
-    except (subprocess.SubprocessError, ValueError, IndexError):
-        return float("nan")
+        nb.metadata["ssl_budget"] = {"seconds": round(seconds, 1), "peak_mb": round(peak_mb), "date": date,
+                                     "cpu_seconds": round(cpu_seconds, 1), "machine": machine_line()}
+        jupytext.write(nb, path.with_suffix(".ipynb"))
+    return result
 
 
 def machine_line() -> str:
@@ -182,63 +177,34 @@ def machine_line() -> str:
             f"torch {torch_version}; load average at the end of the run: {load}")
 
 
-def read_rows(path: Path) -> dict:
-    """Rows of a table written by `write_table`, keyed by notebook name (for keeping unmeasured ones)."""
-    rows = {}
-    if not path.exists():
-        return rows
-    for line in path.read_text().splitlines():
-        match = re.match(r"\| `([^`]+\.ipynb)` \| ([\d.]+) \| ([\d.]+) \| [^|]* \| ([\d-]+) \|(?: ([\d.]+|nan) \|)?",
-                         line)
-        if match:
-            rows[match.group(1)] = Measurement(match.group(1), float(match.group(2)), float(match.group(3)),
-                                               match.group(4), cpu_seconds=float(match.group(5) or "nan"))
-    return rows
-
-
 def table(measurements: list) -> str:
-    lines = ["| notebook | wall time (s) | peak memory (MB) | within budget | measured | kernel CPU time (s) |",
-             "|---|---:|---:|---|---|---:|"]
+    lines = ["| notebook | wall time (s) | peak memory (MB) | kernel CPU time (s) | status |", "|---|---:|---:|---:|---|"]
     for m in measurements:
-        verdict = f"no: {m.error}" if m.error else ("yes" if m.within_budget else "**no**")
-        lines.append(f"| `{m.notebook}` | {m.seconds:.1f} | {m.peak_mb:.0f} | {verdict} | {m.date} | "
-                     f"{m.cpu_seconds:.1f} |")
-    total = sum(m.seconds for m in measurements)
-    cpu = sum(m.cpu_seconds for m in measurements)
-    peak = max((m.peak_mb for m in measurements), default=0.0)
-    course_ok = "yes" if total <= COURSE_SECONDS and all(m.within_budget for m in measurements) else "**no**"
-    lines.append(f"| **whole course** | {total:.1f} | {peak:.0f} (largest) | {course_ok} | | {cpu:.1f} |")
+        verdict = f"failed: {m.error}" if m.error else ("within budget" if m.within_budget else "**over budget**")
+        lines.append(f"| `{m.notebook}` | {m.seconds:.1f} | {m.peak_mb:.0f} | {m.cpu_seconds:.1f} | {verdict} |")
+    lines.append(f"| **total** | {sum(m.seconds for m in measurements):.1f} | "
+                 f"{max((m.peak_mb for m in measurements), default=0):.0f} (largest) | "
+                 f"{sum(m.cpu_seconds for m in measurements):.1f} | |")
     return "\n".join(lines)
 
 
-def write_table(measurements: list, path: Path = TABLE) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        "# Measured budgets\n\n"
-        "Wall time (fresh kernel to last cell) and peak memory (RSS of the kernel and its child processes) of\n"
-        "each notebook as committed, CPU tier, written by `.venv/bin/python scripts/execute_notebooks.py`.\n"
-        f"Budgets: at most {BUDGET_SECONDS:.0f} s and {BUDGET_MB / 1024:.1f} GB per notebook, at most "
-        f"{COURSE_SECONDS / 60:.0f} minutes for the course.\n\n"
-        f"Machine: {machine_line()}.\n"
-        f"A bare `import torch` peaks at {torch_import_mb():.0f} MB with this torch build (a CUDA build of PyTorch\n"
-        "maps its CUDA libraries at import; the CPU-only build of environment.yml, as on Binder, needs less).\n"
-        "Times taken on a shared machine while other jobs run are pessimistic. The kernel's CPU time (user +\n"
-        "system, all its processes) depends much less on the load (threads spinning while they wait for a core\n"
-        "still add some); on an idle 2-core machine the wall time lies roughly between half the CPU time (both\n"
-        "cores busy) and the CPU time plus a few seconds of start-up.\n\n"
-        f"{table(measurements)}\n")
+def source_path(name: str) -> Path:
+    stem = Path(name).name
+    for suffix in (".ipynb", ".py"):
+        stem = stem[: -len(suffix)] if stem.endswith(suffix) else stem
+    return NOTEBOOKS / f"{stem}.py"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", help="notebook file names in notebooks/ (default: all)")
+    parser.add_argument("names", nargs="*", help="notebooks in notebooks/, e.g. 02_masked_autoencoding (default: all)")
     parser.add_argument("--no-save", action="store_true", help="measure only; do not rewrite the notebooks")
-    parser.add_argument("--table", type=Path, default=TABLE, help=f"markdown table to update (default {TABLE})")
     parser.add_argument("--check", action="store_true", help="exit 1 when a notebook or the course is over budget")
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
     args = parser.parse_args(argv)
 
-    paths = [NOTEBOOKS / name for name in args.names] if args.names else sorted(NOTEBOOKS.glob("*.ipynb"))
+    paths = ([source_path(name) for name in args.names] if args.names
+             else sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py")))
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
@@ -250,13 +216,16 @@ def main(argv=None) -> int:
               f"{status}", flush=True)
         measured.append(m)
 
-    rows = read_rows(args.table)
-    rows.update({m.notebook: m for m in measured})
-    existing = {p.name for p in NOTEBOOKS.glob("*.ipynb")}
-    everything = [rows[name] for name in sorted(rows) if name in existing]
-    write_table(everything, args.table)
-    print(f"\n{table(measured)}\n\n(table of all notebooks written to {args.table})")
+    print(f"\n{table(measured)}\n")
+    if not args.no_save:
+        import readme_tables
 
+        readme_tables.main([])
+    everything = []
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        budget = nbformat.read(path, as_version=4).metadata.get("ssl_budget")
+        if budget:
+            everything.append(Measurement(path.name, budget["seconds"], budget["peak_mb"], budget["date"]))
     failed = any(m.error for m in measured)
     over = not all(m.within_budget for m in everything) or sum(m.seconds for m in everything) > COURSE_SECONDS
     return 1 if failed or (args.check and over) else 0
