@@ -1,12 +1,19 @@
 """ssl_helpers: the machinery behind the hands-on course on self-supervised learning.
 
-Modules (import what you need; nothing heavy is imported here):
-    data      datasets, the fixed split, labeled subsets, two views
-    models    encoders (small CNN, CIFAR ResNet-18), projection head
-    train     the one training loop, seeding, device choice, checkpoints
-    evaluate  the evaluation protocol: embeddings, linear probe, kNN, label-efficiency curve, baselines
-    losses    contrastive losses
-    plots     figures
+Modules (import what you need; nothing heavy is imported here), in layers:
+    data       datasets (digits, colour digits, CIFAR-10, STL-10, image folders), the fixed split, labeled subsets
+    augment    per-image random augmentations on batched tensors (CPU or GPU), the SimCLR presets
+    models     encoders (small CNN, CIFAR ResNet-18, ...), projection head, `build_encoder(config)`
+    losses     contrastive and related losses as pure functions; losses_reference: slow loops from the papers
+    train      the one training loop (`fit`), seeding, device choice, checkpoints
+    evaluate   the evaluation protocol: embeddings, linear probe, kNN, label-efficiency curve, baselines
+    methods    the one method interface and registry: `make_method`, `pretrain`, `save_method`, `load_or_pretrain`
+    pretext    self-prediction methods (masked, rotation, jigsaw, inpainting, colorization, denoising)
+    simclr     SimCLR (the method, and the multi-GPU training used by `cli`)
+    transfer   every registered method's encoder on one leaderboard
+    pretrained ImageNet weights from torchvision's cache (never downloaded implicitly)
+    plots      figures; widgets: thin ipywidgets explorers over pure functions
+    cli        the command line (`ssl-simclr`)
 """
 __version__ = "0.1.0"
 

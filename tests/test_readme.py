@@ -1,0 +1,42 @@
+"""The README's tables are generated from the executed notebooks (scripts/readme_tables.py), never typed in."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("readme_tables", ROOT / "scripts" / "readme_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_readme_tables_agree_with_the_executed_notebooks():
+    tables = load_script()
+    current = (ROOT / "README.md").read_text()
+    assert tables.generated_readme(current) == current, (
+        "README.md's generated tables differ from the notebooks: run .venv/bin/python scripts/readme_tables.py")
+
+
+def test_every_notebook_has_its_budget_measured_within_limits():
+    tables = load_script()
+    budgets = tables.budgets_table()
+    assert "not measured" not in budgets, budgets
+    assert "**no**" not in budgets, f"a notebook or the course is over budget:\n{budgets}"
+
+
+def test_a_hand_edited_number_is_caught():
+    tables = load_script()
+    current = (ROOT / "README.md").read_text()
+    results = tables.results_table()
+    first_number = next(cell for cell in results.splitlines()[2].split("|") if cell.strip()[:1].isdigit())
+    edited = current.replace(results, results.replace(first_number, " 100.0 ", 1))
+    assert edited != current and tables.generated_readme(edited) == current
+
+
+def test_missing_markers_are_reported():
+    with pytest.raises(ValueError, match="no `<!-- BEGIN results -->`"):
+        load_script().replace_between_markers("no markers here", "results", "| a |")
