@@ -146,14 +146,14 @@ def adjust_brightness(x: torch.Tensor, factor) -> torch.Tensor:
 
 
 def adjust_contrast(x: torch.Tensor, factor) -> torch.Tensor:
-    """x' = clamp(factor_i * x_i + (1 - factor_i) * mean(gray(x_i))), the mean over the whole image."""
+    """x' = clamp(factor_i * x_i + (1 - factor_i) * mean(Y(x_i)), Y the luma (`rgb_to_grayscale`)), the mean over the whole image."""
     _check_batch(x, 3)
     mean = rgb_to_grayscale(x).mean(dim=(1, 2, 3), keepdim=True)
     return _blend(x, mean, _per_image(factor, x, "factor"))
 
 
 def adjust_saturation(x: torch.Tensor, factor) -> torch.Tensor:
-    """x' = clamp(factor_i * x_i + (1 - factor_i) * gray(x_i)): 0 gives grey, 1 the image, 2 doubles colour."""
+    """x' = clamp(factor_i * x_i + (1 - factor_i) * Y(x_i)): 0 gives grey, 1 the image, 2 doubles colour."""
     _check_batch(x, 3)
     return _blend(x, rgb_to_grayscale(x), _per_image(factor, x, "factor"))
 
@@ -370,8 +370,8 @@ class Augment:
                 jittered = adjust_hue(jittered, shift)
             x = torch.where(_coin(n, self.jitter_p, generator, x).view(-1, 1, 1, 1), jittered, x)
         if self.grayscale_p > 0:
-            gray = rgb_to_grayscale(x).expand_as(x)
-            x = torch.where(_coin(n, self.grayscale_p, generator, x).view(-1, 1, 1, 1), gray, x)
+            grey = rgb_to_grayscale(x).expand_as(x)
+            x = torch.where(_coin(n, self.grayscale_p, generator, x).view(-1, 1, 1, 1), grey, x)
         if self.blur_p > 0:
             sigma = _uniform(n, *self.blur_sigma, generator, x)
             blurred = gaussian_blur(x, self.blur_kernel, sigma)
