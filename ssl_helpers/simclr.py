@@ -9,7 +9,7 @@
 - `SimCLRMethod`: SimCLR as a registered course method (`make_method("simclr")`), trained by
   `ssl_helpers.methods.pretrain` like every other method.
 - `train_simclr`: for the `ssl-simclr` command (a model that may be wrapped in DistributedDataParallel): the shared loop `ssl_helpers.train.fit` with batched augmentation on the training device,
-  bf16 autocast and channels-last on CUDA, and an online kNN accuracy after every epoch.
+  mixed precision by GPU (`pick_precision`) and channels-last on CUDA, and an online kNN accuracy after every epoch.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from .evaluate import embed_split, knn_accuracy
 from .losses import distributed_world, nt_xent
 from .methods.base import Method
 from .models import ProjectionHead
-from .train import fit, pick_device
+from .train import Precision, fit, pick_device, pick_precision
 
 __all__ = ["SimCLR", "SimCLRMethod", "simclr_loss", "knn_monitor", "train_simclr", "DIGITS_IMAGE_SIZE",
            "DIGITS_RECIPE"]
@@ -97,13 +97,16 @@ def simclr_loss(model: nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, temperat
                 amp: bool = False) -> torch.Tensor:
     """NT-Xent of the projections of two batches of views: x_a, x_b (N, C, H, W) -> scalar.
 
-    `amp`: run the network under bf16 autocast (CUDA); the loss itself is computed in float32.
+    `amp`: channels-last memory and autocast to the device's mixed precision (`ssl_helpers.train.pick_precision`:
+    bf16 on CUDA >= 8.0, float16 on older GPUs such as the T4, which then need `fit`'s gradient scaler; nothing
+    on the CPU); the loss itself is computed in float32.
     """
     n = x_a.shape[0]
     x = torch.cat([x_a, x_b])
+    precision = pick_precision(x.device) if amp else Precision(None, None)
     if amp:
         x = x.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(device_type=x.device.type, dtype=torch.bfloat16, enabled=amp):
+    with precision.autocast(x.device.type):
         z = model(x)
     return nt_xent(z[:n].float(), z[n:].float(), temperature)
 
@@ -118,14 +121,16 @@ def train_simclr(model: SimCLR, images: torch.Tensor, augment: Augment, *, epoch
                  batch_size: int = 256, lr: float = 1e-3, temperature: float = 0.5, weight_decay: float = 1e-4,
                  optimizer: str = "adamw", warmup_epochs: int = 0, monitor: Optional[tuple] = None,
                  seed: int = 0, device=None, amp: Optional[bool] = None, progress: bool = True,
-                 desc: str = "SimCLR") -> pd.DataFrame:
+                 desc: str = "SimCLR", **fit_options) -> pd.DataFrame:
     """Pre-train `model` with SimCLR on `images` (N, C, H, W) in [0, 1] (no labels) through `fit`.
 
     Each step draws two views of the batch with `augment` on the training device (one seeded generator per
     process), and minimises `simclr_loss`. `model` may be wrapped in DistributedDataParallel (see `cli`).
     monitor: optional `(train, test)` `ImageSet`s; after each epoch the history gets `knn`, the kNN accuracy
     of `model.encoder` (the hidden labels are used only to watch).
-    amp: bf16 autocast plus channels-last; default on for CUDA. Returns `fit`'s per-epoch history.
+    fit_options (e.g. `checkpoint=path` to resume, `estimate=True`) pass through to `ssl_helpers.train.fit`.
+    amp: mixed precision (`pick_precision`: bf16, or float16 with a gradient scaler on GPUs before compute
+    capability 8.0) plus channels-last; default on for CUDA. Returns `fit`'s per-epoch history.
     """
     device = pick_device(device) if not isinstance(device, torch.device) else device
     amp = device.type == "cuda" if amp is None else amp
@@ -144,4 +149,5 @@ def train_simclr(model: SimCLR, images: torch.Tensor, augment: Augment, *, epoch
 
     return fit(loss_fn, model, (images,), epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                optimizer=optimizer, warmup_epochs=warmup_epochs, seed=seed, device=device,
-               on_epoch_end=on_epoch_end, progress=progress, desc=desc)
+               on_epoch_end=on_epoch_end, progress=progress, desc=desc,
+               precision="auto" if amp else "float32", generators=(generator,), **fit_options)

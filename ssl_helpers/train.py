@@ -6,12 +6,13 @@ learning-rate schedule, a progress bar, per-epoch history, and an optional callb
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
 import time
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -23,9 +24,14 @@ from .models import build_encoder
 __all__ = [
     "seed_everything",
     "pick_device",
+    "pick_precision",
+    "Precision",
     "set_cpu_threads",
     "minibatches",
     "fit",
+    "estimate_step_seconds",
+    "describe_estimate",
+    "device_name",
     "save_checkpoint",
     "load_checkpoint",
     "CheckpointError",
@@ -33,6 +39,7 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = 1
+RESUME_FORMAT = "ssl_helpers.fit/1"
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:
@@ -72,6 +79,64 @@ def pick_device(preference: Optional[str] = "auto") -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+class Precision(NamedTuple):
+    """How `fit` runs the forward pass: `dtype` for `torch.autocast` (None: plain float32) and the gradient
+    scaler that float16 needs (None otherwise). Unpacks as `dtype, scaler = pick_precision(device)`."""
+
+    dtype: Optional[torch.dtype]
+    scaler: Optional[object]
+
+    @property
+    def name(self) -> str:
+        return "float32" if self.dtype is None else str(self.dtype).replace("torch.", "")
+
+    def autocast(self, device_type: str):
+        """The `torch.autocast` context for this precision (a no-op context for float32)."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=device_type, dtype=self.dtype)
+
+
+def _grad_scaler(device_type: str):
+    """A `GradScaler` for `device_type`; a CUDA one is created disabled (a pass-through) where CUDA is absent."""
+    enabled = device_type != "cuda" or torch.cuda.is_available()
+    scaler_class = getattr(torch.amp, "GradScaler", None)
+    if scaler_class is not None:  # torch >= 2.3
+        return scaler_class(device_type, enabled=enabled)
+    return torch.cuda.amp.GradScaler(enabled=enabled and device_type == "cuda")  # pragma: no cover (torch 2.2)
+
+
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")
+
+
+def pick_precision(device, mode: str = "auto") -> Precision:
+    """The mixed precision to train with on `device`: `Precision(dtype, scaler)`.
+
+    mode "auto" picks by hardware:
+      - CUDA with compute capability >= 8.0 (A100, H100, RTX 30xx and later): bfloat16 autocast, no scaler
+        (bf16 has float32's exponent range, so gradients do not underflow);
+      - older CUDA GPUs (Colab's T4 is 7.5, V100 7.0): float16 autocast with a `GradScaler`, which multiplies
+        the loss before `backward` so that small float16 gradients do not flush to zero, and unscales them
+        before the optimiser step (skipping a step whose gradients overflowed);
+      - the CPU and Apple's MPS: float32 (None, None): no autocast.
+    mode "float32", "bfloat16" or "float16" forces that choice (float16 always comes with a scaler).
+    """
+    if mode not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {mode!r}")
+    device = device if isinstance(device, torch.device) else torch.device(device)
+    if mode == "auto":
+        if device.type != "cuda":
+            mode = "float32"
+        else:
+            major, _ = torch.cuda.get_device_capability(device)
+            mode = "bfloat16" if major >= 8 else "float16"
+    if mode == "float32":
+        return Precision(None, None)
+    if mode == "bfloat16":
+        return Precision(torch.bfloat16, None)
+    return Precision(torch.float16, _grad_scaler(device.type))
 
 
 def minibatches(n: int, batch_size: int, generator: Optional[torch.Generator] = None,
@@ -119,6 +184,10 @@ def fit(
     param_groups: Optional[list] = None,
     after_step: Optional[Callable[[], None]] = None,
     generator: Optional[torch.Generator] = None,
+    precision: str = "auto",
+    checkpoint=None,
+    generators: Sequence[torch.Generator] = (),
+    estimate: bool = False,
 ) -> pd.DataFrame:
     """Train `modules` by minimising `loss_fn` over shuffled minibatches of `tensors`.
 
@@ -132,6 +201,17 @@ def fit(
     after_step() is called after every optimiser step (e.g. a momentum update of a target network).
     generator: the CPU `torch.Generator` that shuffles the minibatches (default: one seeded with `seed`); the
         global random state is left alone.
+    precision: "auto" (see `pick_precision`: bf16 on CUDA >= 8.0, float16 + `GradScaler` on older CUDA GPUs such
+        as Colab's T4, float32 on the CPU and MPS), or "float32", "bfloat16", "float16". `loss_fn` runs under
+        `torch.autocast`; losses should be computed in float32 (e.g. `z.float()` before a softmax).
+    checkpoint: a file path. After every epoch the models, optimiser, gradient scaler, the states of `generator`,
+        `generators` and the global RNGs, the step counter and the history are written there (atomically); when
+        the file exists, training resumes after its last epoch, and the result is the same as an uninterrupted
+        run. A file written with other settings (epochs, batch size, lr, ...) is an error, never silently reused.
+    generators: other generators the loss draws from (e.g. the augmentation's), saved and restored with the
+        checkpoint.
+    estimate: before training, time a few steps (`estimate_step_seconds`, then restored as they were) and print
+        the estimated time of the run on this device.
 
     The loss is summed on the device and read once per epoch (no host-device synchronisation per step); a
     loss that is not finite stops training at the end of that epoch with `FloatingPointError`.
@@ -151,6 +231,7 @@ def fit(
         module.to(device)
     if generator is None:
         generator = torch.Generator().manual_seed(seed)
+    amp = pick_precision(device, precision)
 
     groups = param_groups or [{"params": [p for m in modules for p in m.parameters() if p.requires_grad]}]
     if optimizer == "adamw":
@@ -176,8 +257,22 @@ def fit(
         progress_fraction = (step - warmup_steps) / max(1, total_steps - warmup_steps)
         return 0.5 * (1.0 + math.cos(math.pi * progress_fraction))
 
-    history, step = [], 0
-    bar = _progress(range(epochs), progress, desc=desc, unit="epoch")
+    rngs = [generator, *generators]
+    settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+                "optimizer": optimizer, "schedule": schedule, "warmup_epochs": warmup_epochs, "seed": seed,
+                "n": n, "drop_last": drop_last, "precision": amp.name,
+                "parameters": [sum(p.numel() for p in m.parameters()) for m in modules]}
+    history, step, start = [], 0, 0
+    if checkpoint is not None and Path(checkpoint).is_file():
+        history, step, start = _resume(Path(checkpoint), settings, modules, opt, amp.scaler, rngs, device)
+        if progress or estimate:
+            print(f"resuming from {checkpoint}: {start} of {epochs} epochs done")
+    if estimate and start < epochs:
+        seconds = estimate_step_seconds(loss_fn, modules, tensors, batch_size=batch_size, device=device,
+                                        precision=precision, generators=rngs)
+        print(describe_estimate(seconds, steps_per_epoch, epochs - start, device, amp))
+
+    bar = _progress(range(start, epochs), progress, desc=desc, unit="epoch", initial=start, total=epochs)
     for epoch in bar:
         for module in modules:
             module.train()
@@ -186,10 +281,16 @@ def fit(
             for group, base in zip(opt.param_groups, base_lrs):
                 group["lr"] = base * lr_factor(step)
             batch = tuple(t[idx.to(t.device)].to(device, non_blocking=True) for t in tensors)
-            loss = loss_fn(batch)
+            with amp.autocast(device.type):
+                loss = loss_fn(batch)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            if amp.scaler is not None:
+                amp.scaler.scale(loss).backward()
+                amp.scaler.step(opt)
+                amp.scaler.update()
+            else:
+                loss.backward()
+                opt.step()
             if after_step is not None:
                 after_step()
             total += loss.detach().float() * len(idx)
@@ -205,12 +306,141 @@ def fit(
             for module in modules:
                 module.eval()
             row.update(on_epoch_end(epoch + 1) or {})
-        history.append(row)
+        history.append({k: _plain_number(v) for k, v in row.items()})
+        if checkpoint is not None:
+            _save_resume(Path(checkpoint), settings, modules, opt, amp.scaler, rngs, history, step, epoch + 1)
         if progress and hasattr(bar, "set_postfix"):
             bar.set_postfix({k: round(v, 4) for k, v in row.items() if k not in ("epoch", "lr", "seconds")})
     for module in modules:
         module.eval()
     return pd.DataFrame(history)
+
+
+def _plain_number(value):
+    """NumPy and 0-d tensor scalars as Python numbers (so the history loads with `weights_only=True`)."""
+    if isinstance(value, (np.generic, torch.Tensor)) and getattr(value, "ndim", 0) == 0:
+        return value.item()
+    return value
+
+
+def _rng_states(rngs: Sequence[torch.Generator]) -> dict:
+    state = {"generators": [g.get_state() for g in rngs], "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_states(rngs: Sequence[torch.Generator], state: dict) -> None:
+    for g, saved in zip(rngs, state["generators"]):
+        g.set_state(saved)
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _save_resume(path: Path, settings, modules, opt, scaler, rngs, history, step, epoch) -> None:
+    """Write the full training state after `epoch` to `path` (a temporary file, then renamed: a session that
+    dies while writing leaves the previous checkpoint intact)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": RESUME_FORMAT, "settings": settings, "epoch": epoch, "step": step, "history": history,
+               "modules": [m.state_dict() for m in modules], "optimizer": opt.state_dict(),
+               "scaler": scaler.state_dict() if scaler is not None else None, "rng": _rng_states(rngs)}
+    temporary = path.with_name(path.name + ".tmp")
+    torch.save(payload, temporary)
+    os.replace(temporary, path)
+
+
+def _resume(path: Path, settings, modules, opt, scaler, rngs, device):
+    """Load what `_save_resume` wrote into the models, optimiser, scaler and generators: (history, step, epoch)."""
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:
+        raise CheckpointError(f"could not read the resume checkpoint {path}: {error}") from error
+    if not isinstance(payload, dict) or payload.get("format") != RESUME_FORMAT:
+        raise CheckpointError(f"{path} is not a resume checkpoint written by ssl_helpers.train.fit")
+    saved = payload["settings"]
+    if saved != settings:
+        changed = {k: (saved.get(k), settings.get(k)) for k in settings if saved.get(k) != settings.get(k)}
+        raise CheckpointError(f"{path} was written by a run with other settings (saved, now): {changed}. "
+                              f"Delete it to start afresh, or pass another checkpoint path.")
+    for module, state in zip(modules, payload["modules"]):
+        module.load_state_dict(state)
+    opt.load_state_dict(payload["optimizer"])
+    if scaler is not None and payload["scaler"] is not None:
+        scaler.load_state_dict(payload["scaler"])
+    rng = payload["rng"]
+    rng["generators"] = [s.cpu() for s in rng["generators"]]
+    rng["torch"] = rng["torch"].cpu()
+    if "cuda" in rng:
+        rng["cuda"] = [s.cpu() for s in rng["cuda"]]
+    _set_rng_states(rngs, rng)
+    return list(payload["history"]), int(payload["step"]), int(payload["epoch"])
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def estimate_step_seconds(loss_fn: Callable[[tuple], torch.Tensor], modules, tensors: Sequence[torch.Tensor], *,
+                          batch_size: int, device=None, precision: str = "auto",
+                          generators: Sequence[torch.Generator] = (), steps: int = 5, warmup: int = 2) -> float:
+    """Seconds per training step of `loss_fn` on `device`, timed over `steps` steps after `warmup` untimed ones
+    (which pay for cuDNN's algorithm search and memory allocation).
+
+    Each step is a full one (forward under the precision's autocast, backward, an optimiser step), on the first
+    `batch_size` rows of `tensors`. Afterwards the modules' weights and buffers, the `generators` and the global
+    RNG are put back as they were, so the training that follows is the same as without the estimate.
+    """
+    modules = [modules] if isinstance(modules, nn.Module) else list(modules)
+    device = pick_device(device) if not isinstance(device, torch.device) else device
+    amp = pick_precision(device, precision)
+    saved_modules = [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in modules]
+    saved_rng, was_training = _rng_states(generators), [m.training for m in modules]
+    params = [p for m in modules for p in m.parameters() if p.requires_grad]
+    opt = torch.optim.SGD(params, lr=0.0)  # lr 0: a real optimiser step that changes nothing
+    batch = tuple(t[:batch_size].to(device) for t in tensors)
+    try:
+        for module in modules:
+            module.train()
+        for i in range(warmup + steps):
+            if i == warmup:
+                _synchronize(device)
+                started = time.perf_counter()
+            with amp.autocast(device.type):
+                loss = loss_fn(batch)
+            opt.zero_grad(set_to_none=True)
+            (amp.scaler.scale(loss) if amp.scaler is not None else loss).backward()
+            opt.step()
+        _synchronize(device)
+        seconds = (time.perf_counter() - started) / steps
+    finally:
+        for module, state, training in zip(modules, saved_modules, was_training):
+            module.load_state_dict(state)
+            module.zero_grad(set_to_none=True)
+            module.train(training)
+        _set_rng_states(generators, saved_rng)
+    return seconds
+
+
+def device_name(device: torch.device) -> str:
+    """A readable name for a device: the GPU's model for CUDA (e.g. "Tesla T4"), else its type."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return device.type
+
+
+def describe_estimate(step_seconds: float, steps_per_epoch: int, epochs: int, device: torch.device,
+                      precision: Optional[Precision] = None) -> str:
+    """One line: the measured seconds per step and the estimated time of `epochs` epochs on `device`."""
+    epoch_seconds = step_seconds * steps_per_epoch
+    total = epoch_seconds * epochs
+    what = f"{device_name(device)}, {precision.name}" if precision is not None else device_name(device)
+    return (f"time estimate on {what}: {1000 * step_seconds:.0f} ms/step x {steps_per_epoch} steps = "
+            f"{epoch_seconds:.1f} s/epoch; {epochs} epochs ~ {total / 60:.1f} min "
+            f"(timed warm-up steps; per-epoch evaluation not included)")
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -37,6 +37,9 @@ def pretrain(method: Union[str, Method], train_images, *, encoder: Optional[nn.M
     training device when `method.generator_on_device`, else on the CPU), then `method.after_step(encoder)`.
     monitor: optional `(train, test)` `ImageSet`s: after each epoch the history gets `knn`, the cosine kNN
     accuracy of the frozen encoder (labels only watch, they never train).
+    GPU runs: `precision` ("auto": bf16 or float16 + gradient scaler by GPU), `checkpoint=path` (saved every
+    epoch; a second call resumes after the last saved epoch, with the method's generator restored too) and
+    `estimate=True` (prints the estimated time first) pass through to `fit`.
     Returns `(encoder, history)`; the trained head stays in `method.head`.
     """
     method = _make(method)
@@ -70,7 +73,7 @@ def pretrain(method: Union[str, Method], train_images, *, encoder: Optional[nn.M
 
     history = fit(loss_fn, [encoder, method.head], (images,), seed=seed, device=device, progress=progress,
                   on_epoch_end=epoch_end, after_step=lambda: method.after_step(encoder),
-                  desc=method.title or method.name, **recipe)
+                  desc=method.title or method.name, generators=(generator,), **recipe)
     return encoder, history
 
 
