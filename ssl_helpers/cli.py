@@ -7,9 +7,10 @@
 The whole training set is kept on the training device; each step augments the batch there with
 `ssl_helpers.augment` (independent parameters per image), runs the network under mixed precision in
 channels-last memory on CUDA (`ssl_helpers.train.pick_precision`: bf16 on compute capability >= 8.0, float16 with
-a gradient scaler on older GPUs such as Colab's T4), and minimises NT-Xent. Under `torchrun` every process trains on its own shard
-of the data with `DistributedDataParallel`, and `nt_xent` gathers the projections of all processes, so each
-view is contrasted with the whole global batch (SyncBatchNorm on CUDA makes BatchNorm global too).
+a gradient scaler on older GPUs such as Colab's T4), and minimises NT-Xent. Under `torchrun` every process
+trains on its own shard of the data with `DistributedDataParallel`, and `nt_xent` gathers the projections of
+all processes, so each view is contrasted with the whole global batch (SyncBatchNorm on CUDA makes BatchNorm
+global too).
 Rank 0 prints a kNN accuracy after each epoch and writes the encoder checkpoint.
 """
 from __future__ import annotations
@@ -54,7 +55,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--warmup-epochs", type=int, default=None, help="default: 10 if epochs >= 50, else 0")
     p.add_argument("--temperature", type=float, default=0.5)
     p.add_argument("--device", default="auto")
-    p.add_argument("--no-amp", action="store_true", help="turn off mixed precision (bf16, or float16 on GPUs before compute capability 8.0) + channels-last on CUDA")
+    p.add_argument("--no-amp", action="store_true", help="turn off mixed precision (bf16, or float16 on GPUs "
+                                                        "before compute capability 8.0) + channels-last on CUDA")
     p.add_argument("--monitor", type=int, default=5000, help="images of train and test for the kNN monitor "
                                                                 "(0: none)")
     p.add_argument("--seed", type=int, default=0)
