@@ -55,11 +55,13 @@ FULL_RUN = False  # True: CIFAR-10 + ResNet-18 on the GPU (downloads CIFAR-10 on
 
 import torch
 from ssl_helpers.train import pick_device, seed_everything, set_cpu_threads
+from ssl_helpers.config import full_run_settings
 
 if FULL_RUN:
+    FULL = full_run_settings(width=64, steps=2000)  # SSL_SMOKE=1 (tests) shrinks the sizes
     DATASET, IMAGE_SIZE, DATA_OPTIONS = "cifar10", 32, {"download": True}
-    ENCODER = {"arch": "resnet18_cifar", "in_channels": 3, "width": 64}
-    SUPERVISED_STEPS = 2000
+    ENCODER = {"arch": "resnet18_cifar", "in_channels": 3, "width": FULL["width"]}
+    SUPERVISED_STEPS = FULL["steps"]
 else:
     DATASET, IMAGE_SIZE, DATA_OPTIONS = "digits", 16, {}
     ENCODER = {"arch": "small_cnn", "in_channels": 3, "width": 32}

@@ -40,9 +40,14 @@ if "google.colab" in sys.modules:
 # ## Settings
 #
 # `FULL_RUN = False` is the CPU tier: the embedded digits at 16 px and the small CNN, trained for a few epochs. `FULL_RUN = True` uses a GPU if there is one, CIFAR-10 at 32 px (downloaded) and a CIFAR ResNet-18, for longer.
+# The full run is sized for a free Colab session on a T4: the cell prints the course's estimate for a T4 (scaled from
+# another GPU's measurement, not measured), and each training prints the estimate timed on your GPU first. Every
+# epoch is saved, so after a disconnect, running the notebook again resumes where it stopped. `LONGER_RUN = True`
+# (with `FULL_RUN`) is the lecturer's longer setting.
 
 # %%
 FULL_RUN = False
+LONGER_RUN = False  # with FULL_RUN: the lecturer's longer run
 
 import matplotlib.pyplot as plt
 import torch
@@ -52,12 +57,17 @@ from ssl_helpers.evaluate import summarize
 from ssl_helpers.models import ResNet18Cifar, SmallCNN
 from ssl_helpers.plots import plot_label_efficiency
 from ssl_helpers.train import pick_device, seed_everything, set_cpu_threads
+from ssl_helpers.config import full_run_settings, run_options, t4_minutes
 from ssl_helpers import pretext
 from ssl_helpers.methods import load_or_pretrain, pretrain, save_method
 
 if FULL_RUN:
-    DATA, OPTIONS, EPOCHS, DEVICE = "cifar10", dict(image_size=32, download=True), 50, pick_device()
-    make_encoder = lambda: ResNet18Cifar()
+    FULL = full_run_settings(epochs=70 if LONGER_RUN else 20, width=64)  # SSL_SMOKE=1 (tests) shrinks sizes
+    DATA, OPTIONS, EPOCHS, DEVICE = "cifar10", dict(image_size=32, download=True), FULL["epochs"], pick_device()
+    make_encoder = lambda: ResNet18Cifar(width=FULL["width"])
+    # one view per image: about half a SimCLR step (two views) per image
+    print(f"course estimate on a T4 (not a measurement): {t4_minutes(3 * EPOCHS, relative_cost=0.5):.0f} min "
+          f"of training steps (3 tasks x {EPOCHS} epochs each)")
 else:
     DATA, OPTIONS, EPOCHS, DEVICE = "digits", dict(image_size=16), 5, torch.device("cpu")
     make_encoder = lambda: SmallCNN(width=32)
@@ -113,7 +123,8 @@ plt.show()
 histories = {}
 for name, (task, data) in tasks.items():
     encoders[name], histories[name] = pretrain(task, data.images, encoder=encoders[name], epochs=EPOCHS,
-                                                       seed=0, device=DEVICE, progress=False)
+                                                       seed=0, device=DEVICE, progress=False,
+                                                       **run_options(name, FULL_RUN))
     print(f"{name:13s} loss per epoch:", histories[name]["loss"].round(4).tolist())
 
 # %%

@@ -53,9 +53,12 @@ import pandas as pd
 import torch
 from torch import nn
 from ssl_helpers.train import fit, pick_device, seed_everything
+from ssl_helpers.config import full_run_settings
 
 if FULL_RUN:
-    DATASET, IMAGE_SIZE, DATA_OPTIONS, WIDTH, EPOCHS, AUGMENT = "cifar10", 32, {"download": True}, 32, 30, "small"
+    FULL = full_run_settings(width=32, epochs=30)  # SSL_SMOKE=1 (tests) shrinks the sizes
+    DATASET, IMAGE_SIZE, DATA_OPTIONS, WIDTH, EPOCHS, AUGMENT = "cifar10", 32, {"download": True}, FULL["width"], \
+        FULL["epochs"], "small"
 else:
     DATASET, IMAGE_SIZE, DATA_OPTIONS, WIDTH, EPOCHS, AUGMENT = "digits", 16, {}, 8, 12, "digits"
 TEMPERATURE = 0.2   # InfoNCE / NT-Xent

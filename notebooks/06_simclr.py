@@ -42,14 +42,19 @@ if "google.colab" in sys.modules:
 #
 # `FULL_RUN = False` is the CPU tier: the embedded digits at 16 px and a small CNN. `FULL_RUN = True` trains a
 # CIFAR-style ResNet-18 on CIFAR-10 on a GPU (if there is one; it downloads CIFAR-10), with the augmentations done
-# batched on the GPU, bf16 mixed precision and channels-last memory; the same from a terminal, also on several
-# GPUs with `torchrun`:
+# batched on the GPU and mixed precision chosen for the GPU (bf16 on recent GPUs, float16 with a gradient scaler on
+# Colab's T4). It is sized to fit a free Colab session: the settings cell prints the course's estimate for a T4 (an
+# estimate from another GPU's measurement, not a measurement), and training prints the estimate timed on *your*
+# GPU before it starts. Every epoch is saved: if the session ends, run the notebook again and training resumes
+# after the last saved epoch. `LONGER_RUN = True` (with `FULL_RUN`) is the lecturer's setting: the usual SimCLR
+# benchmark length, about three times longer. The same from a terminal, also on several GPUs with `torchrun`:
 #
 #     ssl-simclr --dataset cifar10 --download --epochs 100 --batch-size 512
 #     torchrun --nproc_per_node 4 -m ssl_helpers.cli --dataset cifar10 --download --epochs 100
 
 # %%
 FULL_RUN = False
+LONGER_RUN = False  # with FULL_RUN: the lecturer's longer run (see above)
 SEED = 0
 
 import time
@@ -64,14 +69,18 @@ from ssl_helpers.plots import plot_history, plot_label_efficiency, show_images
 from ssl_helpers.methods import make_method, pretrain, save_method
 from ssl_helpers.simclr import DIGITS_IMAGE_SIZE, DIGITS_RECIPE, SimCLR, train_simclr
 from ssl_helpers.train import pick_device, seed_everything, set_cpu_threads
+from ssl_helpers.config import full_run_settings, run_options, t4_minutes
 
 set_cpu_threads(None)  # all cores: SimCLR's batches of 512 views keep them busy (one thread is 2x slower here)
 if FULL_RUN:
     DEVICE = pick_device()
     train, test = load_dataset("cifar10", download=True)
-    make_encoder = lambda: ResNet18Cifar(width=64)
-    RECIPE = dict(epochs=100, batch_size=512, lr=2e-3, temperature=0.5, warmup_epochs=10)
+    make_encoder = lambda: ResNet18Cifar(width=full_run_settings(width=64)["width"])
+    RECIPE = full_run_settings(epochs=100 if LONGER_RUN else 35, batch_size=512, lr=2e-3, temperature=0.5,
+                               warmup_epochs=10 if LONGER_RUN else 5)  # SSL_SMOKE=1 (tests) shrinks the sizes
     AUGMENT = A.preset("small", 32)
+    print(f"course estimate on a T4 (not a measurement): {t4_minutes(RECIPE['epochs'], len(train)):.0f} min of "
+          f"training steps")
 else:
     # The 8x8 digits hold no more detail at 16 px than at 12 px: SimCLR trains at 12 px, which buys epochs.
     DEVICE = torch.device("cpu")
@@ -146,7 +155,8 @@ seed_everything(SEED)
 method = make_method("simclr", temperature=RECIPE["temperature"], augment=AUGMENT, hidden_dim=128, out_dim=64)
 started = time.perf_counter()
 encoder, history = pretrain(method, train.images, encoder=make_encoder(), monitor=(train, test), seed=SEED,
-                            device=DEVICE, **{k: v for k, v in RECIPE.items() if k != "temperature"})
+                            device=DEVICE, **{k: v for k, v in RECIPE.items() if k != "temperature"},
+                            **run_options("simclr", FULL_RUN))  # FULL_RUN: time estimate, resumable epochs
 model = SimCLR(encoder)  # f and g together: model(x) = g(f(x)), for probing after the head below
 model.head = method.head
 TRAIN_SECONDS = time.perf_counter() - started
@@ -342,4 +352,4 @@ if others:
 #   augmentations change. Here the printed comparison says where h wins and where z does; with a single label
 #   per class the head's extra invariance can help, with more labels h is the representation to keep.
 # - The same code scales up: `ssl-simclr` trains a ResNet-18 on CIFAR-10 with batched GPU augmentation,
-#   bf16 and channels-last, and on several GPUs with `torchrun` (NT-Xent gathers the negatives of all processes).
+#   mixed precision and channels-last, and on several GPUs with `torchrun` (NT-Xent gathers the negatives of all processes).

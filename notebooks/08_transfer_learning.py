@@ -49,9 +49,11 @@ if "google.colab" in sys.modules:
 FULL_RUN = False  # True: CIFAR-10 at 32 px on the GPU (needs encoders pre-trained with FULL_RUN in 02-06)
 
 from ssl_helpers.train import default_checkpoint_dir, pick_device, seed_everything, set_cpu_threads
+from ssl_helpers.config import full_run_settings
 
 if FULL_RUN:
-    DATASET, IMAGE_SIZE, DATA_OPTIONS, STEPS = "cifar10", 32, {"download": True}, 1000
+    STEPS = full_run_settings(steps=1000)["steps"]  # SSL_SMOKE=1 (tests) shrinks the sizes
+    DATASET, IMAGE_SIZE, DATA_OPTIONS = "cifar10", 32, {"download": True}
 else:
     DATASET, IMAGE_SIZE, DATA_OPTIONS, STEPS = "digits", 16, {}, 100
 SEEDS = 5                      # draws of each labeled subset

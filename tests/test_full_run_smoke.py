@@ -1,0 +1,143 @@
+"""Every notebook's FULL_RUN branch, executed: the GPU path that students on Colab run, checked on the CPU.
+
+For each `notebooks/NN_*.py` (in course order, so that notebook 08 finds the encoders 02-07 saved), the settings
+cell's `FULL_RUN = False` is switched to `True` in memory and the notebook runs top to bottom in a fresh kernel,
+with `SSL_SMOKE=1` (`ssl_helpers.config`: the same code, with epochs, steps, batch size and encoder width capped),
+on a small CIFAR-10 written here in torchvision's on-disk format (the pickled `cifar-10-batches-py` batches), and
+with checkpoints going to a temporary folder (the committed notebooks and their checkpoints are not touched).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from test_real_datasets import write_fake_cifar10
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+PER_BATCH = 120  # 600 training images (at least 52 of each class with this seed: 50-shot probes fit), 120 test
+TIMEOUT = 300  # seconds per cell
+WALL_TIMES: dict = {}
+CHECK_CELL = """# added by tests/test_full_run_smoke.py
+import json as _json
+from ssl_helpers.data import ImageSet as _ImageSet
+print("SMOKE_CHECK", _json.dumps({"full_run": FULL_RUN, "datasets": sorted(
+    {value.name for value in list(globals().values()) if isinstance(value, _ImageSet)})}))"""
+
+
+def with_full_run(path: Path):
+    """The notebook with its one `FULL_RUN = False` line set to True (the source file is not changed)."""
+    nb = jupytext.read(path)
+    switched = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        lines = cell.source.split("\n")
+        for i, line in enumerate(lines):
+            if line.split("#")[0].strip() == "FULL_RUN = False":
+                lines[i] = line.replace("FULL_RUN = False", "FULL_RUN = True", 1)
+                switched += 1
+        cell.source = "\n".join(lines)
+    assert switched == 1, f"{path.name}: expected one `FULL_RUN = False` line in the settings cell, found {switched}"
+    return nb
+
+
+@pytest.fixture(scope="module")
+def smoke_environment(tmp_path_factory):
+    """SSL_SMOKE=1, a fake CIFAR-10 as the data root, a temporary checkpoint folder; restored afterwards."""
+    base = tmp_path_factory.mktemp("full_run_smoke")
+    write_fake_cifar10(base / "data", per_batch=PER_BATCH)
+    settings = {"SSL_SMOKE": "1", "SSL_DATA": str(base / "data"), "SSL_CHECKPOINTS": str(base / "checkpoints"),
+                "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}
+    saved = {key: os.environ.get(key) for key in settings}
+    os.environ.update(settings)  # the kernels inherit the environment
+    (base / "work").mkdir()
+    yield base
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    if WALL_TIMES:
+        print("\nFULL_RUN smoke wall times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in WALL_TIMES.items())
+              + f"; total {sum(WALL_TIMES.values()):.0f}")
+
+
+def test_every_notebook_has_a_full_run_switch():
+    assert NOTEBOOK_SOURCES, "no notebooks/NN_*.py found"
+    for path in NOTEBOOK_SOURCES:
+        with_full_run(path)
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_SOURCES, ids=[p.stem for p in NOTEBOOK_SOURCES])
+def test_full_run_branch_executes(path, smoke_environment):
+    nb = with_full_run(path)
+    nb.cells.append(nbformat.v4.new_code_cell(CHECK_CELL))
+    client = NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3",
+                            resources={"metadata": {"path": str(smoke_environment / "work")}})
+    started = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        pytest.fail(f"{path.name} with FULL_RUN = True (SSL_SMOKE=1) failed:\n{str(error)[-3000:]}")
+    WALL_TIMES[path.stem] = time.perf_counter() - started
+    check = json.loads(re.search(r"SMOKE_CHECK (.*)", text_of(nb.cells.pop())).group(1))
+    assert check["full_run"] is True
+    assert any(name.startswith("cifar10/") for name in check["datasets"]), (
+        f"{path.name}: the FULL_RUN branch should work on CIFAR-10, its data sets are {check['datasets']}")
+    if "run_options(" in jupytext.writes(nb, "py:percent"):  # pre-training notebooks: estimate, then resumable
+        assert "time estimate on cpu" in "".join(text_of(cell) for cell in nb.cells if cell.cell_type == "code")
+        assert list((smoke_environment / "checkpoints" / "resume").glob("*.pt")), "no per-epoch checkpoint saved"
+
+
+def text_of(cell) -> str:
+    return "".join(output.get("text", "") for output in cell.get("outputs", []))
+
+
+# ---- the settings behind it (ssl_helpers.config) ----
+
+def test_full_run_settings_pass_through_unless_smoke(monkeypatch):
+    from ssl_helpers.config import SMOKE_LIMITS, full_run_settings
+
+    monkeypatch.delenv("SSL_SMOKE", raising=False)
+    recipe = dict(epochs=35, batch_size=512, lr=2e-3, width=64, steps=2000, warmup_epochs=5)
+    assert full_run_settings(**recipe) == recipe
+    monkeypatch.setenv("SSL_SMOKE", "1")
+    shrunk = full_run_settings(**recipe)
+    assert shrunk == {**{k: SMOKE_LIMITS[k] for k in ("epochs", "batch_size", "width", "steps", "warmup_epochs")},
+                      "lr": 2e-3}  # sizes capped, everything else (which code runs) unchanged
+    assert full_run_settings(epochs=1)["epochs"] == 1  # a cap, never an increase
+    monkeypatch.setenv("SSL_SMOKE", "0")
+    assert full_run_settings(**recipe) == recipe
+    with pytest.raises(ValueError, match="epochs must be a non-negative integer, got 2.5"):
+        full_run_settings(epochs=2.5)
+
+
+def test_run_options_resume_under_the_checkpoint_folder(monkeypatch, tmp_path):
+    from ssl_helpers.config import run_options
+
+    monkeypatch.setenv("SSL_CHECKPOINTS", str(tmp_path))
+    assert run_options("simclr", False) == {}
+    assert run_options("simclr") == {"checkpoint": tmp_path / "resume" / "simclr.pt", "estimate": True}
+    with pytest.raises(ValueError, match="plain file stem"):
+        run_options("../simclr")
+
+
+def test_t4_estimate_follows_its_stated_formula():
+    from ssl_helpers.config import t4_images_per_second, t4_minutes
+
+    per_second = 29_200 * 65 / 990  # the H200 figure scaled by the T4/H200 tensor-throughput ratio
+    assert t4_images_per_second() == pytest.approx(per_second)
+    assert t4_minutes(35) == pytest.approx(35 * 50_000 / per_second / 60)  # notebook 06's default: ~15 min
+    assert t4_minutes(60, relative_cost=0.5) == pytest.approx(60 * 50_000 / (2 * per_second) / 60)
+    with pytest.raises(ValueError, match="relative_cost must be positive"):
+        t4_images_per_second(0)
