@@ -5,7 +5,8 @@ Modules (import what you need; nothing heavy is imported here), in layers:
     augment    per-image random augmentations on batched tensors (CPU or GPU), the SimCLR presets
     models     encoders (small CNN, CIFAR ResNet-18, ...), projection head, `build_encoder(config)`
     losses     contrastive and related losses as pure functions; losses_reference: slow loops from the papers
-    train      the one training loop (`fit`), seeding, device choice, checkpoints
+    train      the one training loop (`fit`), seeding, device and precision choice, checkpoints and resuming
+    config     the notebooks' FULL_RUN sizes (shrunk by SSL_SMOKE=1), resumable runs, the T4 time estimate
     evaluate   the evaluation protocol: embeddings, linear probe, kNN, label-efficiency curve, baselines
     methods    the one method interface and registry: `make_method`, `pretrain`, `save_method`, `load_or_pretrain`
     pretext    self-prediction methods (masked, rotation, jigsaw, inpainting, colorization, denoising)
