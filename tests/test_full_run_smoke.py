@@ -141,3 +141,18 @@ def test_t4_estimate_follows_its_stated_formula():
     assert t4_minutes(60, relative_cost=0.5) == pytest.approx(60 * 50_000 / (2 * per_second) / 60)
     with pytest.raises(ValueError, match="relative_cost must be positive"):
         t4_images_per_second(0)
+
+
+def test_gpu_check_script_runs_on_the_cpu(capsys):
+    """scripts/gpu_check.py (the GPU measurements, ready for a GPU) on a tiny CPU setting: it runs, reports the
+    precision it chose, and its resume check finds the resumed run equal to the uninterrupted one."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "scripts" / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    result = gpu_check.main(["--device", "cpu", "--batch-size", "16", "--width", "4", "--steps", "2",
+                             "--images", "128"])
+    assert result["precision"] == "float32" and result["grad_scaler"] is False
+    assert result["images_per_second"] > 0 and result["resume_max_loss_difference"] == 0.0
+    assert '"course_t4_estimate_minutes"' in capsys.readouterr().out
