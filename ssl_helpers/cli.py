@@ -1,71 +1,251 @@
-"""`ssl-simclr`: SimCLR pre-training from the command line, on one device or several with `torchrun`.
+"""`ssl-pretrain` / `ssl-simclr`: pre-train any registered method from the command line.
 
-    ssl-simclr --dataset cifar10 --download --epochs 100 --batch-size 512          # one GPU, ResNet-18
-    torchrun --nproc_per_node 4 -m ssl_helpers.cli --dataset cifar10 --epochs 100  # 4 GPUs, global batch 512
-    ssl-simclr --dataset digits --arch small_cnn --image-size 16 --epochs 40       # the CPU tier
+    ssl-pretrain --dataset digits                                     # CPU: SimCLR, small CNN, digits recipe
+    ssl-pretrain --method rotation --dataset digits                   # any method of ssl_helpers.methods
+    ssl-simclr --dataset cifar10 --download                           # GPU: ResNet-18, 100 epochs, batch 512
+    torchrun --nproc_per_node 4 -m ssl_helpers.cli --dataset cifar10  # 4 GPUs (SimCLR), global batch 512
 
-The whole training set is kept on the training device; each step augments the batch there with
-`ssl_helpers.augment` (independent parameters per image), runs the network under mixed precision in
-channels-last memory on CUDA (`ssl_helpers.train.pick_precision`: bf16 on compute capability >= 8.0, float16 with
-a gradient scaler on older GPUs such as Colab's T4), and minimises NT-Xent. Under `torchrun` every process
-trains on its own shard of the data with `DistributedDataParallel`, and `nt_xent` gathers the projections of
-all processes, so each view is contrasted with the whole global batch (SyncBatchNorm on CUDA makes BatchNorm
-global too).
-Rank 0 prints a kNN accuracy after each epoch and writes the encoder checkpoint.
+Defaults follow the dataset: the embedded digits get the method's CPU-tier recipe (`Method.recipe`, a small CNN
+at `Method.image_size`: minutes on a laptop); CIFAR-10, STL-10 and image folders get a CIFAR ResNet-18, 100
+epochs and batch 512. Every bad value is a one-line usage error (exit status 2) before anything trains, and an
+existing checkpoint is never replaced without `--overwrite`.
+
+One process trains through `ssl_helpers.methods.pretrain` (the course's one loop, a progress bar, mixed
+precision on CUDA via `ssl_helpers.train.pick_precision`). Under `torchrun` (SimCLR only) every process trains
+on its own shard of the data with `DistributedDataParallel` through `ssl_helpers.simclr.train_simclr`, and
+`nt_xent` gathers the projections of all processes, so each view is contrasted with the whole global batch
+(SyncBatchNorm on CUDA makes BatchNorm global too). Rank 0 prints a kNN accuracy after each epoch and writes the
+checkpoint, which `ssl_helpers.methods.load_method(method, path)` reads back.
 """
 from __future__ import annotations
 
 import argparse
+import ast
+import inspect
 import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Optional, Sequence
 
 import torch
 
-from .augment import PRESETS, preset
-from .data import load_dataset
-from .losses import distributed_world
-from .models import build_encoder
-from .simclr import SimCLR, train_simclr
-from .train import default_checkpoint_dir, pick_device, save_checkpoint
+__all__ = ["build_parser", "parse_args", "init_distributed", "shard", "train_from_args", "main", "main_simclr"]
 
-__all__ = ["parse_args", "init_distributed", "shard", "train_from_args", "main"]
-
+EMBEDDED = ("digits", "colour_digits")
+DATASET_CHOICES = ("digits", "colour_digits", "cifar10", "stl10", "folder")
+ARCH_CHOICES = ("small_cnn", "resnet18_cifar")
 DEFAULT_AUGMENT = {"digits": "digits", "colour_digits": "digits", "cifar10": "small", "stl10": "simclr"}
+GPU_DEFAULTS = {"arch": "resnet18_cifar", "width": 64, "epochs": 100, "batch_size": 512, "hidden_dim": 512,
+                "out_dim": 128}
+# CLI flags that become options of the method's constructor, where the method takes them.
+METHOD_FLAGS = {"temperature": "--temperature", "augment": "--augment", "hidden_dim": "--hidden-dim",
+                "out_dim": "--out-dim"}
+
+EPILOG = """\
+examples:
+  CPU (a laptop, minutes): SimCLR on the embedded digits with a small CNN
+    %(prog)s --dataset digits
+  CPU, another method, a shorter run:
+    %(prog)s --method rotation --dataset digits --epochs 4
+  GPU (one GPU): SimCLR on CIFAR-10 with a ResNet-18, 100 epochs, batch 512, mixed precision
+    %(prog)s --dataset cifar10 --download
+  several GPUs (SimCLR only): torchrun --nproc_per_node 4 -m ssl_helpers.cli --dataset cifar10 --download
+
+Defaults by dataset: digits -> the method's CPU recipe (small CNN, its epochs, batch and lr);
+cifar10/stl10/folder -> resnet18_cifar width 64, 100 epochs, batch 512. The checkpoint goes to
+checkpoints/<method>_<dataset>.pt ($SSL_CHECKPOINTS) unless --out; an existing one needs --overwrite.
+"""
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="ssl-simclr", description="SimCLR pre-training (one or more devices).")
-    p.add_argument("--dataset", default="cifar10", help="digits, colour_digits, cifar10, stl10 or folder")
-    p.add_argument("--data-root", default=None, help="where cifar10/stl10 live (or the folder for 'folder')")
-    p.add_argument("--download", action="store_true", help="download cifar10/stl10 if missing")
-    p.add_argument("--image-size", type=int, default=None, help="resize images (default: native; digits 16)")
+def _method_names() -> list:
+    from .methods import method_names
+
+    return method_names()
+
+
+def build_parser(prog: str = "ssl-pretrain", method: Optional[str] = None) -> argparse.ArgumentParser:
+    """The argument parser; `method` fixes the default of `--method` (`ssl-simclr`: "simclr")."""
+    from .augment import PRESETS
+
+    p = argparse.ArgumentParser(prog=prog, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                description="Self-supervised pre-training of any course method, on one device "
+                                            "or several (torchrun, SimCLR).")
+    p.add_argument("--method", default=method or "simclr", choices=_method_names(),
+                   help="the registered method to train (default: %(default)s)")
+    p.add_argument("--dataset", default="digits", choices=DATASET_CHOICES, help="default: %(default)s")
+    p.add_argument("--data-root", default=None, help="where cifar10/stl10 live (required for 'folder')")
+    p.add_argument("--download", action="store_true", help="download cifar10/stl10 if missing (needs internet)")
+    p.add_argument("--image-size", type=int, default=None,
+                   help="resize images (default: digits at the method's size, real datasets native)")
     p.add_argument("--limit", type=int, default=None, help="use only the first LIMIT training images")
-    p.add_argument("--arch", default="resnet18_cifar", choices=["resnet18_cifar", "small_cnn"])
-    p.add_argument("--width", type=int, default=None, help="encoder width (default 64 for ResNet, 32 small)")
-    p.add_argument("--hidden-dim", type=int, default=512)
-    p.add_argument("--out-dim", type=int, default=128)
-    p.add_argument("--augment", default=None, choices=sorted(PRESETS), help="preset (default by dataset)")
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--batch-size", type=int, default=512, help="global batch (split over processes)")
-    p.add_argument("--lr", type=float, default=None, help="default: 1e-3 * global batch / 256 (AdamW)")
-    p.add_argument("--optimizer", default="adamw", choices=["adamw", "adam", "sgd"])
-    p.add_argument("--weight-decay", type=float, default=1e-4)
-    p.add_argument("--warmup-epochs", type=int, default=None, help="default: 10 if epochs >= 50, else 0")
-    p.add_argument("--temperature", type=float, default=0.5)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--arch", default=None, choices=ARCH_CHOICES,
+                   help="encoder (default: digits small_cnn, real datasets resnet18_cifar)")
+    p.add_argument("--width", type=int, default=None, help="encoder width (default: small CNN 32, ResNet 64)")
+    p.add_argument("--epochs", type=int, default=None, help="default: digits the method's recipe, else 100")
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="global batch, split over processes (default: digits the method's recipe, else 512)")
+    p.add_argument("--lr", type=float, default=None,
+                   help="default: digits the method's recipe, else 1e-3 * batch / 256")
+    p.add_argument("--optimizer", default=None, choices=["adamw", "adam", "sgd"],
+                   help="default: digits the method's recipe, else adamw")
+    p.add_argument("--weight-decay", type=float, default=None, help="default: digits the method's recipe, else 1e-4")
+    p.add_argument("--warmup-epochs", type=int, default=None,
+                   help="default: digits the method's recipe, else 10 if epochs >= 50, else 0")
+    p.add_argument("--temperature", type=float, default=None, help="SimCLR's NT-Xent temperature (default 0.5)")
+    p.add_argument("--augment", default=None, choices=sorted(PRESETS), help="SimCLR's preset (default by dataset)")
+    p.add_argument("--hidden-dim", type=int, default=None, help="projection head (SimCLR)")
+    p.add_argument("--out-dim", type=int, default=None, help="projection output (SimCLR)")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="another option of the method's constructor, e.g. --option mask_ratio=0.75 (repeatable)")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     p.add_argument("--no-amp", action="store_true", help="turn off mixed precision (bf16, or float16 on GPUs "
                                                         "before compute capability 8.0) + channels-last on CUDA")
-    p.add_argument("--monitor", type=int, default=5000, help="images of train and test for the kNN monitor "
-                                                                "(0: none)")
+    p.add_argument("--monitor", type=int, default=None,
+                   help="images of train and test for the per-epoch kNN monitor (0: none; default 5000)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=None, help="checkpoint path (default: checkpoints/simclr_<dataset>.pt)")
+    p.add_argument("--out", default=None, help="checkpoint path (default: checkpoints/<method>_<dataset>.pt)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint at --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def _prog() -> str:
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return name if name.startswith("ssl-") else "ssl-pretrain"
+
+
+def _method_options(p: argparse.ArgumentParser, args) -> dict:
+    """The method constructor's options from --temperature/--augment/... and --option KEY=VALUE."""
+    from .methods import method_class
+
+    cls = method_class(args.method)
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    options = {}
+    for key, flag in METHOD_FLAGS.items():
+        value = getattr(args, key)
+        if value is not None:
+            if key not in accepted:
+                p.error(f"argument {flag}: the {args.method} method has no {key!r} option "
+                        f"(its options: {', '.join(sorted(accepted)) or 'none'})")
+            options[key] = value
+    for item in args.option:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            p.error(f"argument --option: expected KEY=VALUE, got {item!r}")
+        if key not in accepted:
+            p.error(f"argument --option: the {args.method} method has no {key!r} option "
+                    f"(its options: {', '.join(sorted(accepted)) or 'none'})")
+        try:
+            options[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            options[key] = text  # a plain word, e.g. a preset name
+    return options
+
+
+def _check_device(p: argparse.ArgumentParser, name: str) -> None:
+    if name == "auto":
+        return
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        p.error(f"argument --device: unknown device {name!r} (expected auto, cpu, cuda, cuda:N or mps)")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            p.error(f"argument --device: {name!r} was asked for, but CUDA is not available on this machine; "
+                    f"use --device cpu (or auto)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            p.error(f"argument --device: {name!r} does not exist (this machine has "
+                    f"{torch.cuda.device_count()} CUDA device(s))")
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            p.error(f"argument --device: {name!r} was asked for, but Apple's MPS is not available here; "
+                    f"use --device cpu (or auto)")
+    if device.type not in ("cpu", "cuda", "mps"):
+        p.error(f"argument --device: {name!r} is not supported (expected auto, cpu, cuda, cuda:N or mps)")
+
+
+def parse_args(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None,
+               method: Optional[str] = None) -> argparse.Namespace:
+    """Parse and check `argv`, fill the dataset's defaults; any bad value exits with a one-line usage error.
+
+    Adds `method_options` (for the method's constructor) and `out` (the checkpoint path) to the namespace.
+    """
+    from .methods import method_class
+    from .train import default_checkpoint_dir
+
+    p = build_parser(prog or _prog(), method)
     args = p.parse_args(argv)
-    if args.batch_size < 2:
-        p.error("--batch-size must be at least 2")
+    args.prog = p.prog
+    for flag, value, low in [("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 2),
+                             ("--width", args.width, 1), ("--image-size", args.image_size, 4),
+                             ("--limit", args.limit, 2), ("--hidden-dim", args.hidden_dim, 1),
+                             ("--out-dim", args.out_dim, 1), ("--monitor", args.monitor, 0),
+                             ("--warmup-epochs", args.warmup_epochs, 0)]:
+        if value is not None and value < low:
+            p.error(f"argument {flag}: must be at least {low}, got {value}")
+    for flag, value in [("--temperature", args.temperature), ("--lr", args.lr)]:
+        if value is not None and not value > 0:
+            p.error(f"argument {flag}: must be greater than 0, got {value}")
+    if args.weight_decay is not None and args.weight_decay < 0:
+        p.error(f"argument --weight-decay: must be at least 0, got {args.weight_decay}")
+    if args.dataset == "folder" and not args.data_root:
+        p.error("argument --data-root: required with --dataset folder (a folder of class sub-folders)")
+    if args.download and args.dataset not in ("cifar10", "stl10"):
+        p.error(f"argument --download: only cifar10 and stl10 are downloaded; {args.dataset} needs no download")
+    _check_device(p, args.device)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and args.method != "simclr":
+        p.error(f"argument --method: torchrun (WORLD_SIZE={world}) trains simclr only; run {args.method} "
+                f"in one process")
+
+    # Defaults that fit the dataset: the method's CPU recipe on the digits, the GPU recipe otherwise.
+    cls = method_class(args.method)
+    if args.dataset in EMBEDDED:
+        recipe = dict(cls.recipe)
+        args.epochs = args.epochs or recipe.get("epochs", 8)
+        args.batch_size = args.batch_size or recipe.get("batch_size", 128)
+        args.lr = args.lr or recipe.get("lr")
+        args.image_size = args.image_size or cls.image_size
+        for key in ("optimizer", "weight_decay", "warmup_epochs"):
+            if getattr(args, key) is None and key in recipe:
+                setattr(args, key, recipe[key])
+        if args.warmup_epochs is None:
+            args.warmup_epochs = 0
+    else:
+        args.epochs = args.epochs or GPU_DEFAULTS["epochs"]
+        args.batch_size = args.batch_size or GPU_DEFAULTS["batch_size"]
+        if args.method == "simclr":
+            args.hidden_dim = args.hidden_dim or GPU_DEFAULTS["hidden_dim"]
+            args.out_dim = args.out_dim or GPU_DEFAULTS["out_dim"]
+    if args.lr is None:
+        args.lr = 1e-3 * args.batch_size / 256
+    args.optimizer = args.optimizer or "adamw"
+    args.weight_decay = 1e-4 if args.weight_decay is None else args.weight_decay
+    if args.warmup_epochs is None:
+        args.warmup_epochs = 10 if args.epochs >= 50 else 0
+    if args.warmup_epochs >= args.epochs and args.warmup_epochs > 0:
+        p.error(f"argument --warmup-epochs: must be fewer than --epochs ({args.epochs}), got {args.warmup_epochs}")
+    if args.monitor is None:
+        args.monitor = 5000
+    if args.batch_size % world:
+        p.error(f"argument --batch-size: {args.batch_size} must be divisible by the {world} processes")
+    if args.method == "simclr" and args.augment is None:
+        args.augment = DEFAULT_AUGMENT.get(args.dataset, "simclr")
+    args.method_options = _method_options(p, args)
+
+    args.out = Path(args.out) if args.out else default_checkpoint_dir() / f"{args.method}_{args.dataset}.pt"
+    if args.out.is_dir():
+        p.error(f"argument --out: {args.out} is a folder; give a file path such as {args.out / 'encoder.pt'}")
+    if args.out.exists() and not args.overwrite:
+        p.error(f"argument --out: {args.out} exists; pass --overwrite to replace it, or --out another path")
     return args
+
+
+def usage_error(args: argparse.Namespace, message: str) -> None:
+    """Exit with a one-line usage error found after parsing (e.g. once the data is loaded)."""
+    build_parser(args.prog, args.method).error(message)
 
 
 def init_distributed(device: str = "auto"):
@@ -73,6 +253,9 @@ def init_distributed(device: str = "auto"):
 
     Under torchrun (WORLD_SIZE > 1): NCCL with one GPU per process (`cuda:LOCAL_RANK`), or gloo on the CPU.
     """
+    from .losses import distributed_world
+    from .train import pick_device
+
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return 1, 0, pick_device(device)
@@ -95,62 +278,110 @@ def shard(images: torch.Tensor, world: int, rank: int) -> torch.Tensor:
 
 
 def _load(args, world: int, rank: int):
-    """The dataset's (train, test); under torchrun rank 0 loads (and downloads) first, the others after it."""
-    options = {"image_size": args.image_size or (16 if "digits" in args.dataset else None)}
+    """The dataset's (train, test); under torchrun rank 0 loads (and downloads) first, the others after it.
+
+    A dataset that is missing or cannot be downloaded is a one-line usage error.
+    """
+    from .data import DatasetUnavailableError, load_dataset
+
+    options = {"image_size": args.image_size}
     if args.dataset in ("cifar10", "stl10"):
         options.update(root=args.data_root, download=args.download)
     if args.dataset == "folder":
         options["root"] = args.data_root
     if world > 1 and rank > 0:
         torch.distributed.barrier()
-    train, test = load_dataset(args.dataset, **options)
+    try:
+        train, test = load_dataset(args.dataset, **options)
+    except (DatasetUnavailableError, FileNotFoundError) as error:
+        usage_error(args, f"argument --dataset: {' '.join(str(error).split())}")
     if world > 1 and rank == 0:
         torch.distributed.barrier()
     return train, test
 
 
-def train_from_args(argv: Optional[Sequence[str]] = None) -> dict:
-    """Parse `argv`, train, save (rank 0): returns {"history", "model" (unwrapped), "checkpoint" (rank 0)}."""
-    args = parse_args(argv)
+def _encoder(args, method, image_shape):
+    """--arch if given; else the method's own encoder on the digits, a CIFAR ResNet-18 on real datasets."""
+    from .methods import Method
+    from .models import build_encoder
+
+    arch = args.arch
+    if arch is None and (args.dataset in EMBEDDED or type(method).make_encoder is not Method.make_encoder):
+        return method.make_encoder(image_shape, width=args.width or 32)
+    arch = arch or GPU_DEFAULTS["arch"]
+    width = args.width or (GPU_DEFAULTS["width"] if arch == "resnet18_cifar" else 32)
+    return build_encoder({"arch": arch, "in_channels": image_shape[0], "width": width})
+
+
+def _settings(args, world: int) -> dict:
+    """What the checkpoint records about the run (plain values only)."""
+    skip = {"prog", "method_options", "option", "overwrite", "quiet"}
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+                if v is not None and k not in skip}
+    return settings | {"world_size": world, "method_options": dict(args.method_options)}
+
+
+def train_from_args(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None,
+                    method: Optional[str] = None) -> dict:
+    """Parse `argv`, train, save (rank 0).
+
+    Returns {"history", "method", "encoder", "checkpoint" (rank 0)}, and under torchrun also "model" (the
+    unwrapped `SimCLR`).
+    """
+    from .methods import make_method, pretrain, save_method
+
+    args = parse_args(argv, prog, method)
     world, rank, device = init_distributed(args.device)
-    if args.batch_size % world:
-        raise SystemExit(f"--batch-size {args.batch_size} must be divisible by the {world} processes")
     train, test = _load(args, world, rank)
     images = train.images[:args.limit] if args.limit else train.images
-
-    width = args.width or (64 if args.arch == "resnet18_cifar" else 32)
-    torch.manual_seed(args.seed)
-    model = SimCLR(build_encoder({"arch": args.arch, "in_channels": images.shape[1], "width": width}),
-                   args.hidden_dim, args.out_dim)
-    amp = device.type == "cuda" and not args.no_amp
-    if amp:
-        model = model.to(device, memory_format=torch.channels_last)  # before DDP builds its gradient buckets
-    if world > 1:
-        if device.type == "cuda":
-            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        device_ids = [device.index] if device.type == "cuda" else None
-        model = torch.nn.parallel.DistributedDataParallel(model.to(device), device_ids=device_ids)
-    core = model.module if world > 1 else model
-    mine = shard(images, world, rank).to(device)  # the data lives on the training device
+    per_process = len(images) // world
+    if args.batch_size // world > per_process:
+        where = f"{len(images)} training images" + (f" over {world} processes" if world > 1 else "")
+        usage_error(args, f"argument --batch-size: {args.batch_size} is larger than the {where}; "
+                          f"use --batch-size {per_process * world} or less")
+    image_shape = tuple(images.shape[1:])
     monitor = None
     if rank == 0 and args.monitor:
         monitor = (train.subset(range(min(args.monitor, len(train)))),
                    test.subset(range(min(args.monitor, len(test)))))
-    lr = args.lr if args.lr is not None else 1e-3 * args.batch_size / 256
-    warmup = args.warmup_epochs if args.warmup_epochs is not None else (10 if args.epochs >= 50 else 0)
-    augment = preset(args.augment or DEFAULT_AUGMENT.get(args.dataset, "simclr"), images.shape[-1])
-    history = train_simclr(model, mine, augment, epochs=args.epochs, batch_size=args.batch_size // world, lr=lr,
-                           temperature=args.temperature, weight_decay=args.weight_decay, optimizer=args.optimizer,
-                           warmup_epochs=warmup, monitor=monitor, seed=args.seed, device=device, amp=amp,
-                           progress=rank == 0 and not args.quiet, desc=f"SimCLR {args.dataset}")
-    result = {"history": history, "model": core}
+    amp = device.type == "cuda" and not args.no_amp
+    progress = rank == 0 and not args.quiet
+    torch.manual_seed(args.seed)
+    trained = make_method(args.method, **args.method_options)
+    encoder = _encoder(args, trained, image_shape)
+    fit_options = dict(epochs=args.epochs, batch_size=args.batch_size // world, lr=args.lr,
+                       weight_decay=args.weight_decay, optimizer=args.optimizer, warmup_epochs=args.warmup_epochs,
+                       seed=args.seed, device=device, progress=progress)
+    result = {}
+    if world == 1:
+        encoder, history = pretrain(trained, images, encoder=encoder, monitor=monitor,
+                                    precision="auto" if amp else "float32", **fit_options)
+    else:
+        from .augment import preset
+        from .simclr import SimCLR, train_simclr
+
+        o = trained.options
+        model = SimCLR(encoder, o["hidden_dim"], o["out_dim"], head=o["projection"])
+        if amp:
+            model = model.to(device, memory_format=torch.channels_last)  # before DDP builds its gradient buckets
+        if device.type == "cuda":
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        device_ids = [device.index] if device.type == "cuda" else None
+        ddp = torch.nn.parallel.DistributedDataParallel(model.to(device), device_ids=device_ids)
+        augment = o["augment"] if not isinstance(o["augment"], str) else preset(o["augment"], image_shape[-1])
+        history = train_simclr(ddp, shard(images, world, rank).to(device), augment, monitor=monitor, amp=amp,
+                               temperature=o["temperature"], desc=f"SimCLR {args.dataset}", **fit_options)
+        trained.head = model.head  # the same modules SimCLRMethod.build_head makes, so load_method reads it
+        encoder = model.encoder
+        result["model"] = model
+    result.update(history=history, method=trained, encoder=encoder)
     if rank == 0:
-        out = Path(args.out) if args.out else default_checkpoint_dir() / f"simclr_{args.dataset}.pt"
         metrics = {"knn": float(history["knn"].iloc[-1])} if "knn" in history else {}
-        save_checkpoint(out, core.encoder, method="simclr", metrics=metrics,
-                        extra={k: v for k, v in vars(args).items() if v is not None} | {"world_size": world})
+        out = save_method(trained, encoder, args.out, metrics=metrics, extra=_settings(args, world),
+                          image_shape=image_shape)
         print(history.to_string(index=False))
-        print(f"saved the encoder to {out}")
+        print(f"saved the {args.method} encoder to {out} "
+              f"(load it with ssl_helpers.methods.load_method({args.method!r}, {str(out)!r}))")
         result["checkpoint"] = out
     if world > 1:
         torch.distributed.destroy_process_group()
@@ -158,8 +389,13 @@ def train_from_args(argv: Optional[Sequence[str]] = None) -> dict:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    """The `ssl-simclr` entry point."""
+    """The `ssl-pretrain` entry point (`--method`, default simclr)."""
     train_from_args(argv)
+
+
+def main_simclr(argv: Optional[Sequence[str]] = None) -> None:
+    """The `ssl-simclr` entry point: `ssl-pretrain` with `--method simclr` as the default."""
+    train_from_args(argv, prog="ssl-simclr", method="simclr")
 
 
 if __name__ == "__main__":
