@@ -13,7 +13,7 @@ the course's estimate of their time on Colab's T4.
   estimated time on this GPU before training); `{}` when not enabled (the CPU tier is unchanged).
 - `t4_minutes(...)`: the course's *estimate* (not a measurement) of a run's time on a T4, from the one GPU figure
   the course has: SimCLR, ResNet-18, 32 px, batch 512, bf16 on an H200, 29.2k images/s for the training step alone
-  (docs/DESIGN), scaled by the ratio of the two GPUs' dense tensor throughput, about 65 TFLOPS (T4, float16) against
+  (the course design's reference figure, measured outside this repository), scaled by the ratio of the two GPUs' dense tensor throughput, about 65 TFLOPS (T4, float16) against
   about 990 TFLOPS (H200, bf16). Memory bandwidth gives a similar ratio (320 GB/s against 4.8 TB/s). The warm-up
   printed by `fit(estimate=True)` is the real figure on the user's GPU.
 """
@@ -30,8 +30,8 @@ SMOKE_LIMITS = {"epochs": 2, "steps": 2, "batch_size": 32, "width": 8, "warmup_e
 """The largest value each size takes under `SSL_SMOKE=1` (two epochs: notebooks show epoch 0, 1, 2 snapshots)."""
 
 H200_SIMCLR_IMAGES_PER_SECOND = 29_200
-"""SimCLR training step alone, ResNet-18 at 32 px, batch 512, bf16, one H200 (docs/DESIGN, measured 2026-11-27;
-an image is one pair of views)."""
+"""SimCLR training step alone, ResNet-18 at 32 px, batch 512, bf16, one H200 (the course design's reference figure,
+measured outside this repository on 2026-11-27; an image is one pair of views)."""
 T4_OVER_H200 = 65 / 990
 """T4 float16 tensor throughput (about 65 TFLOPS) over H200 bf16 dense (about 990 TFLOPS): a ratio of spec sheets."""
 
