@@ -47,7 +47,7 @@ if "google.colab" in sys.modules:
 # estimate from another GPU's measurement, not a measurement), and training prints the estimate timed on *your*
 # GPU before it starts. Every epoch is saved: if the session ends, run the notebook again and training resumes
 # after the last saved epoch. `LONGER_RUN = True` (with `FULL_RUN`) is the lecturer's setting: the usual SimCLR
-# benchmark length, about three times longer. The same from a terminal, also on several GPUs with `torchrun`:
+# benchmark length (its estimate is printed too). The same from a terminal, also on several GPUs with `torchrun`:
 #
 #     ssl-simclr --dataset cifar10 --download --epochs 100 --batch-size 512
 #     torchrun --nproc_per_node 4 -m ssl_helpers.cli --dataset cifar10 --download --epochs 100
