@@ -294,7 +294,8 @@ def _load(args, world: int, rank: int):
     try:
         train, test = load_dataset(args.dataset, **options)
     except (DatasetUnavailableError, FileNotFoundError) as error:
-        usage_error(args, f"argument --dataset: {' '.join(str(error).split())}")
+        hint = " (here: --dataset digits needs no download)" if args.dataset in ("cifar10", "stl10") else ""
+        usage_error(args, f"argument --dataset: {' '.join(str(error).split())}{hint}")
     if world > 1 and rank == 0:
         torch.distributed.barrier()
     return train, test

@@ -57,12 +57,21 @@ DOWNLOADS = {
 }
 
 EMBEDDED_HINT = (
-    "To work offline, use the embedded data instead: load_dataset('digits') or load_dataset('colour_digits')."
+    "To work offline, use the embedded data instead: in a notebook, set FULL_RUN = False in its settings cell and "
+    "restart the kernel (Kernel > Restart Kernel and Run All Cells); in code, load_dataset('digits') or "
+    "load_dataset('colour_digits')."
 )
 
 
 class DatasetUnavailableError(RuntimeError):
-    """A real dataset is neither on disk nor downloadable (for example: offline)."""
+    """A real dataset is neither on disk nor downloadable (for example: offline).
+
+    Raised without the chained traceback of its cause (whose one line is in the message). In IPython / Jupyter
+    it shows as its message alone, one short paragraph, instead of a traceback (`_render_traceback_`).
+    """
+
+    def _render_traceback_(self) -> list:
+        return [f"{type(self).__name__}: {self}"]
 
 
 @dataclass
@@ -271,10 +280,11 @@ def _ensure_downloaded(name: str, root: Path, download: bool) -> Path:
     try:
         download_and_extract_archive(source["url"], download_root=str(root), md5=source["md5"])
     except Exception as error:  # URLError, socket errors, HTTP errors, a bad checksum
+        cause = " ".join(f"{type(error).__name__}: {error}".split())  # the cause's one line, not its traceback
+        cause = cause if len(cause) <= 160 else cause[:157] + "..."
         raise DatasetUnavailableError(
-            f"could not download {name} from {source['url']} ({type(error).__name__}: {error}). "
-            f"Are you offline? {EMBEDDED_HINT}"
-        ) from error
+            f"could not download {name} from {source['url']} ({cause}). Are you offline? {EMBEDDED_HINT}"
+        ) from None
     if not folder.is_dir():
         raise DatasetUnavailableError(f"the {name} archive did not contain the expected folder {folder}")
     return folder

@@ -110,7 +110,13 @@ def test_offline_download_fails_with_a_clear_message(tmp_path, monkeypatch):
         load_dataset("cifar10", root=tmp_path, download=True)
     message = str(error.value)
     assert "could not download cifar10" in message and "offline" in message
+    assert "set FULL_RUN = False in its settings cell and restart the kernel" in message  # the setting to change
     assert "load_dataset('digits')" in message
+    assert "URLError" in message  # the cause's one line is kept ...
+    assert error.value.__cause__ is None and error.value.__suppress_context__  # ... its chained traceback is not
+    assert "\n" not in message and len(message) < 600  # one short paragraph
+    # Jupyter shows the message alone instead of a traceback
+    assert error.value._render_traceback_() == [f"DatasetUnavailableError: {message}"]
     assert not (tmp_path / "cifar-10-batches-py").exists()
 
 
