@@ -148,7 +148,7 @@ plt.show()
 
 # %%
 encoder, history = pretrain(task, train.images, encoder=encoder, epochs=EPOCHS, seed=0, device=DEVICE,
-                                   progress=False, **run_options(task.name, FULL_RUN))
+                                   **run_options(task.name, FULL_RUN))
 print(history[["epoch", "loss"]].round(4).to_string(index=False))
 plot_history(history, ["loss"])
 plt.show()

@@ -133,7 +133,7 @@ plt.show()
 histories = {}
 for task in (rotation, jigsaw):
     encoders[task.name], histories[task.name] = pretrain(
-        task, train.images, encoder=encoders[task.name], epochs=EPOCHS, seed=0, device=DEVICE, progress=False,
+        task, train.images, encoder=encoders[task.name], epochs=EPOCHS, seed=0, device=DEVICE,
         **run_options(task.name, FULL_RUN))
     print(task.name, "loss per epoch:", histories[task.name]["loss"].round(3).tolist())
 

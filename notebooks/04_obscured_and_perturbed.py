@@ -123,7 +123,7 @@ plt.show()
 histories = {}
 for name, (task, data) in tasks.items():
     encoders[name], histories[name] = pretrain(task, data.images, encoder=encoders[name], epochs=EPOCHS,
-                                                       seed=0, device=DEVICE, progress=False,
+                                                       seed=0, device=DEVICE,
                                                        **run_options(name, FULL_RUN))
     print(f"{name:13s} loss per epoch:", histories[name]["loss"].round(4).tolist())
 

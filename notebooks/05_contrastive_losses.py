@@ -270,8 +270,7 @@ def train_2d(loss, epochs=EPOCHS, seed=0):
         return loss(z_a, z_b)
 
     history = fit(step, encoder, (view_bank,), epochs=epochs, batch_size=128, lr=3e-3, seed=seed, device=DEVICE,
-                  on_epoch_end=lambda epoch: snapshots.append(embed(encoder, eval_images)) or {},
-                  progress=False)
+                  on_epoch_end=lambda epoch: snapshots.append(embed(encoder, eval_images)) or {})
     return encoder, history, snapshots
 
 runs = {name: train_2d(loss) for name, loss in LOSSES.items()}

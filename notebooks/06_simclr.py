@@ -269,7 +269,7 @@ def short_run(data, augment, head=True, width=16, **changes):
     """A short SimCLR run on data=(train, test); returns the linear-probe accuracy at 1 and 10 labels per class."""
     seed_everything(SEED)
     net = SimCLR(SmallCNN(width=width), hidden_dim=64, out_dim=32, head=head)
-    train_simclr(net, data[0].images, augment, seed=SEED, device=DEVICE, progress=False, **{**SHORT, **changes})
+    train_simclr(net, data[0].images, augment, seed=SEED, device=DEVICE, **{**SHORT, **changes})
     feats = {"run": (embed(net.encoder, data[0].images), embed(net.encoder, data[1].images))}
     scores = mean_accuracy(label_efficiency(feats, data[0].labels, data[1].labels, shots=(1, 10), seeds=5,
                                             probes=("linear",)))
