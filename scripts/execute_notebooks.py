@@ -130,6 +130,9 @@ def execute(path: Path, timeout: int = 600, save: bool = True) -> Measurement:
     NN_name.ipynb with the outputs and the measurement unless `save` is False or it failed."""
     nb = jupytext.read(path)
     nb.cells.append(nbformat.v4.new_code_cell(PEAK_CELL))
+    # Progress bars are for a student watching a live kernel; saved, they would be stale widgets ("0%" in their
+    # text fallback), so the kernel started here draws none (ssl_helpers.train honours SSL_PROGRESS=0).
+    os.environ.setdefault("SSL_PROGRESS", "0")
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     sampler: list = []

@@ -156,7 +156,9 @@ def minibatches(n: int, batch_size: int, generator: Optional[torch.Generator] = 
 
 
 def _progress(iterable, enabled: bool, **options):
-    if not enabled:
+    """tqdm.auto's bar (a one-line widget in Jupyter), unless disabled here or by `SSL_PROGRESS=0` in the
+    environment (set by scripts/execute_notebooks.py, so the committed outputs hold no half-drawn bars)."""
+    if not enabled or os.environ.get("SSL_PROGRESS", "1") == "0":
         return iterable
     from tqdm.auto import tqdm
 

@@ -1,0 +1,76 @@
+"""Progress bars: a student waiting on a training call sees one; the committed notebooks hold none.
+
+1. `fit` (and so `pretrain`, `train_simclr`) draws tqdm.auto's bar by default; `SSL_PROGRESS=0` turns it off.
+2. In a Jupyter kernel the bar is one widget output for the whole training call (not a line per update).
+3. `scripts/execute_notebooks.py` runs its kernels with `SSL_PROGRESS=0`, so saved outputs have no stale bars,
+   and nbval (`--nbval-lax`, as in the test suite) runs a notebook with a live bar without complaint.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from ssl_helpers.train import _progress
+
+ROOT = Path(__file__).resolve().parent.parent
+TRAINING_CELL = """import torch
+torch.set_num_threads(1)
+from ssl_helpers.methods import pretrain
+encoder, history = pretrain("rotation", torch.rand(64, 3, 8, 8), epochs=4, batch_size=32, width=4)
+print("epochs:", len(history))"""
+
+
+def test_the_bar_is_on_by_default_and_off_with_ssl_progress_0(monkeypatch):
+    from tqdm.std import tqdm
+
+    monkeypatch.delenv("SSL_PROGRESS", raising=False)
+    bar = _progress(range(3), True, disable=True)
+    assert isinstance(bar, tqdm) and list(bar) == [0, 1, 2]
+    assert _progress(range(3), False) == range(3)
+    monkeypatch.setenv("SSL_PROGRESS", "0")
+    assert _progress(range(3), True) == range(3)
+
+
+def notebook():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(TRAINING_CELL)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def run_notebook(path: Path):
+    from nbclient import NotebookClient
+
+    nb = notebook()
+    NotebookClient(nb, timeout=180, kernel_name="python3").execute()
+    nbformat.write(nb, path)
+    return nb.cells[0].outputs
+
+
+def test_in_a_kernel_the_bar_is_one_widget_and_the_script_saves_none(tmp_path, monkeypatch):
+    monkeypatch.delenv("SSL_PROGRESS", raising=False)
+    outputs = run_notebook(tmp_path / "live.ipynb")
+    bars = [o for o in outputs if o.output_type == "display_data"]
+    assert len(bars) == 1 and "application/vnd.jupyter.widget-view+json" in bars[0].data
+    assert "epoch" in bars[0].data["text/plain"]
+    assert [o.text for o in outputs if o.output_type == "stream"] == ["epochs: 4\n"]  # no text bar, no flood
+
+    script = (ROOT / "scripts" / "execute_notebooks.py").read_text()
+    assert 'os.environ.setdefault("SSL_PROGRESS", "0")' in script
+    monkeypatch.setenv("SSL_PROGRESS", "0")
+    saved = run_notebook(tmp_path / "saved.ipynb")
+    assert [o.output_type for o in saved] == ["stream"]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_nbval_lax_runs_a_notebook_with_a_live_bar(tmp_path, monkeypatch):
+    monkeypatch.delenv("SSL_PROGRESS", raising=False)
+    nbformat.write(notebook(), tmp_path / "live.ipynb")  # nbval executes it
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+                           "-o", "addopts=", str(tmp_path / "live.ipynb")], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-2000:]
+    assert "1 passed" in done.stdout
