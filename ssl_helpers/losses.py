@@ -6,6 +6,10 @@
 | `triplet_loss` | `(anchor, positive, negative)` | the positive closer to the anchor than the negative, by a margin |
 | `info_nce` | queries, a set of keys, the index of each query's positive | softmax over cosine similarities / T |
 | `nt_xent` | two views `(z_a, z_b)` of N inputs | SimCLR's InfoNCE over the 2N views (optionally across processes) |
+| `moco_loss` | queries, their momentum keys, a queue of K older keys | InfoNCE with K negatives whatever the batch size |
+| `negative_cosine` | predictions p, target projections z | BYOL / SimSiam: p towards z, no negatives, z stop-gradient |
+| `barlow_twins_loss` | two views `(z_a, z_b)` | cross-correlation matrix of the views towards the identity |
+| `vicreg_loss` | two views `(z_a, z_b)` | invariance + variance above gamma + off-diagonal covariance to 0 |
 
 Every loss checks its input and raises `ValueError` naming the argument: mismatched shapes, too few rows,
 a margin or temperature that is not positive, non-finite values. Slow reference versions written as loops
@@ -328,3 +332,152 @@ def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
     if any(not torch.equal(s, shape) for s in shapes):
         raise ValueError(f"every process must pass the same shape to gather; got {[tuple(s.tolist()) for s in shapes]}")
     return _GatherWithGrad.apply(tensor)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Beyond negatives: MoCo's queue, BYOL / SimSiam, Barlow Twins, VICReg (notebook 07)
+# ----------------------------------------------------------------------------------------------------
+
+__all__ += ["moco_loss", "negative_cosine", "cross_correlation", "barlow_twins_loss", "vicreg_terms", "vicreg_loss"]
+
+
+def moco_loss(query: torch.Tensor, key: torch.Tensor, queue: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
+    """MoCo's InfoNCE (He et al. 2020): each query against its own key and the K keys of a queue of negatives.
+
+        q = q / |q|, k = k / |k|, n_j = queue_j / |queue_j|
+        logits_b = [q_b . k_b, q_b . n_1, ..., q_b . n_K] / T,   L = -(1/B) sum_b log softmax(logits_b)_0
+
+    query: (B, D) from the online encoder; key: (B, D) from the momentum encoder (no gradient flows into it:
+    it is detached here); queue: (K, D), K >= 1, keys of earlier batches (detached too). Returns a scalar.
+    The number of negatives is K, whatever the batch size B.
+    """
+    _check_matrix("query", query)
+    _check_matrix("key", key)
+    _check_matrix("queue", queue)
+    _check_same_shape(("query", "key"), (query, key))
+    if queue.shape[1] != query.shape[1]:
+        raise ValueError(f"queue must have the dimension D = {query.shape[1]} of query, got {tuple(queue.shape)}")
+    temperature = _check_positive("temperature", temperature)
+    q = F.normalize(query, dim=1)
+    k = F.normalize(key.detach(), dim=1)
+    n = F.normalize(queue.detach().to(q.dtype), dim=1)
+    positives = (q * k).sum(dim=1, keepdim=True)                          # (B, 1)
+    negatives = q @ n.T                                                   # (B, K)
+    logits = torch.cat([positives, negatives], dim=1) / temperature      # (B, 1 + K)
+    return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
+
+
+def negative_cosine(p: torch.Tensor, z: torch.Tensor, stop_gradient: bool = True) -> torch.Tensor:
+    """SimSiam's D(p, z) (Chen & He 2021) = BYOL's loss (Grill et al. 2020) minus a constant:
+
+        D(p, z) = -(1/N) sum_i p_i . z_i / (|p_i| |z_i|)          in [-1, 1]
+        BYOL's |p/|p| - z/|z||^2 = 2 + 2 D(p, z) per row
+
+    p: (N, D) predictions of the online branch; z: (N, D) the other view's projections, the target. With
+    `stop_gradient` (the default, as both papers) z is detached: no gradient flows into the target branch.
+    Rows of zeros are normalised with F.normalize's eps 1e-12 (their cosine is 0). Returns a scalar.
+    """
+    _check_matrix("p", p)
+    _check_matrix("z", z)
+    _check_same_shape(("p", "z"), (p, z))
+    if stop_gradient:
+        z = z.detach()
+    return -(F.normalize(p, dim=1) * F.normalize(z, dim=1)).sum(dim=1).mean()
+
+
+def _check_batch(name: str, z: torch.Tensor) -> None:
+    _check_matrix(name, z)
+    if z.shape[0] < 2:
+        raise ValueError(f"{name} must hold at least 2 embeddings (a batch of 1 has no variance or correlation), "
+                         f"got shape {tuple(z.shape)}")
+
+
+def cross_correlation(z_a: torch.Tensor, z_b: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Barlow Twins' cross-correlation matrix of two batches of embeddings, over the batch dimension:
+
+        zhat = (z - mean_b z) / sqrt(var_b z + eps)      (var with 1/N, per dimension: BatchNorm without affine,
+                                                          as the authors' code)
+        C_ij = (1/N) sum_b zhat_a[b, i] zhat_b[b, j]     in [-1, 1]
+
+    z_a, z_b: (N, D), N >= 2 -> C: (D, D). A dimension with zero variance in a batch gives zeros in its row or
+    column (eps keeps the division and the square root's gradient finite, also in float32), so the loss then
+    pushes its C_ii up from 0.
+    """
+    _check_batch("z_a", z_a)
+    _check_batch("z_b", z_b)
+    _check_same_shape(("z_a", "z_b"), (z_a, z_b))
+    eps = _check_positive("eps", eps)
+
+    def standardise(z):
+        z = z - z.mean(dim=0)
+        return z / (z.pow(2).mean(dim=0) + eps).sqrt()
+
+    return standardise(z_a).T @ standardise(z_b) / z_a.shape[0]
+
+
+def barlow_twins_loss(z_a: torch.Tensor, z_b: torch.Tensor, offdiag_weight: float = 5e-3,
+                      eps: float = 1e-5) -> torch.Tensor:
+    """Barlow Twins' redundancy-reduction loss (Zbontar et al. 2021, eq. 1):
+
+        L = sum_i (1 - C_ii)^2 + lambda sum_i sum_{j != i} C_ij^2,     C = cross_correlation(z_a, z_b)
+
+    The first (invariance) term makes each dimension agree across the two views; the second decorrelates
+    different dimensions, so they cannot all carry the same (collapsed) signal. z_a, z_b: (N, D), N >= 2.
+    offdiag_weight: lambda >= 0 (0 turns the redundancy term off). Returns a scalar; 0 for identical,
+    standardised, decorrelated views (up to eps).
+    """
+    if not float(offdiag_weight) >= 0:
+        raise ValueError(f"offdiag_weight must be >= 0, got {offdiag_weight}")
+    c = cross_correlation(z_a, z_b, eps)
+    diagonal = torch.diagonal(c)
+    on = (1 - diagonal).pow(2).sum()
+    off = c.pow(2).sum() - diagonal.pow(2).sum()
+    return on + float(offdiag_weight) * off
+
+
+def vicreg_terms(z_a: torch.Tensor, z_b: torch.Tensor, gamma: float = 1.0, eps: float = 1e-4) -> dict:
+    """VICReg's three terms (Bardes et al. 2022), each a scalar tensor:
+
+        invariance  s(Z, Z') = (1/(N D)) sum_b |z_b - z'_b|^2               (mean squared error, as the
+                                                                             authors' code; the paper writes 1/N)
+        variance    v(Z) = (1/D) sum_j max(0, gamma - sqrt(Var_b(z_j) + eps)),  Var with 1/(N-1);
+                    returned as v(Z) + v(Z')
+        covariance  c(Z) = (1/D) sum_{i != j} Cov(Z)_ij^2,  Cov(Z) = (1/(N-1)) sum_b (z_b - zbar)(z_b - zbar)^T;
+                    returned as c(Z) + c(Z')
+
+    z_a, z_b: (N, D), N >= 2. The variance term is 0 when every dimension's std is >= gamma (eps only adds to
+    the variance, so it never makes the term positive), and keeps the embeddings from shrinking to a point;
+    eps keeps the square root's gradient finite at zero variance.
+    """
+    _check_batch("z_a", z_a)
+    _check_batch("z_b", z_b)
+    _check_same_shape(("z_a", "z_b"), (z_a, z_b))
+    gamma = _check_positive("gamma", gamma)
+    eps = _check_positive("eps", eps)
+    n, d = z_a.shape
+
+    def variance(z):
+        return F.relu(gamma - torch.sqrt(z.var(dim=0) + eps)).mean()
+
+    def covariance(z):
+        z = z - z.mean(dim=0)
+        cov = z.T @ z / (n - 1)
+        return (cov.pow(2).sum() - torch.diagonal(cov).pow(2).sum()) / d
+
+    return {"invariance": F.mse_loss(z_a, z_b), "variance": variance(z_a) + variance(z_b),
+            "covariance": covariance(z_a) + covariance(z_b)}
+
+
+def vicreg_loss(z_a: torch.Tensor, z_b: torch.Tensor, invariance_weight: float = 25.0, variance_weight: float = 25.0,
+                covariance_weight: float = 1.0, gamma: float = 1.0, eps: float = 1e-4) -> torch.Tensor:
+    """VICReg: L = lambda s(Z, Z') + mu [v(Z) + v(Z')] + nu [c(Z) + c(Z')] (terms: see `vicreg_terms`).
+
+    z_a, z_b: (N, D), N >= 2; weights lambda, mu, nu >= 0 (the paper's 25, 25, 1; 0 turns a term off).
+    Returns a scalar.
+    """
+    weights = {"invariance": invariance_weight, "variance": variance_weight, "covariance": covariance_weight}
+    for name, weight in weights.items():
+        if not float(weight) >= 0:
+            raise ValueError(f"{name}_weight must be >= 0, got {weight}")
+    terms = vicreg_terms(z_a, z_b, gamma, eps)
+    return sum(float(weights[name]) * terms[name] for name in weights)

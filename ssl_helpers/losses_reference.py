@@ -2,7 +2,8 @@
 
 `nt_xent_loop` is SimCLR's equation written as loops, one term at a time, in float64: the yardstick that
 `ssl_helpers.losses.nt_xent` is checked against. `nt_xent_naive` is the tempting broadcast version that
-materialises a (2N, 2N, D) tensor to get the similarities: right, but memory-bound.
+materialises a (2N, 2N, D) tensor to get the similarities: right, but memory-bound. `moco_loop`,
+`negative_cosine_loop`, `barlow_twins_loop` and `vicreg_loop` do the same for the losses of notebook 07.
 """
 from __future__ import annotations
 
@@ -54,3 +55,83 @@ def nt_xent_naive(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float) -> t
     s = s.masked_fill(torch.eye(n2, dtype=torch.bool, device=z.device), -math.inf)
     positive = torch.cat([torch.arange(n2 // 2, n2), torch.arange(0, n2 // 2)]).to(z.device)
     return (torch.logsumexp(s, dim=1) - s[torch.arange(n2), positive]).mean()
+
+
+# ----------------------------------------------------------------------------------------------------
+# Beyond negatives (notebook 07): each loss written term by term from its paper, in float64
+# ----------------------------------------------------------------------------------------------------
+
+__all__ += ["moco_loop", "negative_cosine_loop", "barlow_twins_loop", "vicreg_loop"]
+
+
+def _unit(v: torch.Tensor) -> torch.Tensor:
+    return v / torch.linalg.vector_norm(v)
+
+
+def moco_loop(query: torch.Tensor, key: torch.Tensor, queue: torch.Tensor, temperature: float) -> torch.Tensor:
+    """MoCo (He et al. 2020, eq. 1): L_q = -log exp(q.k+/T) / (exp(q.k+/T) + sum_j exp(q.n_j/T)), mean over queries."""
+    total = 0.0
+    for b in range(query.shape[0]):
+        q = _unit(query[b].double())
+        positive = torch.exp(torch.dot(q, _unit(key[b].double())) / temperature)
+        negatives = sum(torch.exp(torch.dot(q, _unit(n.double())) / temperature) for n in queue)
+        total = total - torch.log(positive / (positive + negatives))
+    return total / query.shape[0]
+
+
+def negative_cosine_loop(p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """SimSiam (Chen & He 2021, eq. 1): D(p, z) = -mean_i (p_i / |p_i|) . (z_i / |z_i|)."""
+    return -sum(torch.dot(_unit(p[i].double()), _unit(z[i].double())) for i in range(p.shape[0])) / p.shape[0]
+
+
+def barlow_twins_loop(z_a: torch.Tensor, z_b: torch.Tensor, offdiag_weight: float) -> torch.Tensor:
+    """Barlow Twins (Zbontar et al. 2021, eq. 1 and 2), no epsilon:
+
+        C_ij = sum_b za_bi zb_bj / ( sqrt(sum_b za_bi^2) sqrt(sum_b zb_bj^2) )   on batch-centred z
+        L = sum_i (1 - C_ii)^2 + lambda sum_i sum_{j != i} C_ij^2
+    """
+    a = z_a.double() - z_a.double().mean(0)
+    b = z_b.double() - z_b.double().mean(0)
+    n, d = a.shape
+    loss = torch.zeros((), dtype=torch.float64)
+    for i in range(d):
+        for j in range(d):
+            c = sum(a[k, i] * b[k, j] for k in range(n)) / (
+                torch.sqrt(sum(a[k, i] ** 2 for k in range(n))) * torch.sqrt(sum(b[k, j] ** 2 for k in range(n))))
+            loss = loss + ((1 - c) ** 2 if i == j else offdiag_weight * c ** 2)
+    return loss
+
+
+def vicreg_loop(z_a: torch.Tensor, z_b: torch.Tensor, invariance_weight: float, variance_weight: float,
+                covariance_weight: float, gamma: float = 1.0, eps: float = 1e-4) -> dict:
+    """VICReg (Bardes et al. 2022, eq. 1-6), one term at a time; the invariance term as a mean over N*D entries.
+
+    Returns {"invariance", "variance", "covariance", "loss"} (variance and covariance summed over both branches).
+    """
+    n, d = z_a.shape
+
+    def variance(z):
+        total = 0.0
+        for j in range(d):
+            mean = sum(z[k, j] for k in range(n)) / n
+            var = sum((z[k, j] - mean) ** 2 for k in range(n)) / (n - 1)
+            total = total + max(0.0, gamma - float(torch.sqrt(var + eps)))
+        return total / d
+
+    def covariance(z):
+        means = [sum(z[k, j] for k in range(n)) / n for j in range(d)]
+        total = 0.0
+        for i in range(d):
+            for j in range(d):
+                if i != j:
+                    cov = sum((z[k, i] - means[i]) * (z[k, j] - means[j]) for k in range(n)) / (n - 1)
+                    total = total + cov ** 2
+        return total / d
+
+    a, b = z_a.double(), z_b.double()
+    invariance = sum(float(torch.dot(a[k] - b[k], a[k] - b[k])) for k in range(n)) / (n * d)
+    terms = {"invariance": invariance, "variance": variance(a) + variance(b),
+             "covariance": float(covariance(a) + covariance(b))}
+    terms["loss"] = (invariance_weight * terms["invariance"] + variance_weight * terms["variance"]
+                     + covariance_weight * terms["covariance"])
+    return terms

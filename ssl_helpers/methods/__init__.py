@@ -26,6 +26,12 @@ REGISTRY: Dict[str, str] = {
     "denoising": "ssl_helpers.pretext.perturbed:DenoisingTask",
     # contrastive (notebook 06)
     "simclr": "ssl_helpers.simclr:SimCLRMethod",
+    # beyond negatives (notebook 07): a queue of negatives, then none at all
+    "moco": "ssl_helpers.methods.moco:MoCoMethod",
+    "byol": "ssl_helpers.methods.byol:BYOLMethod",
+    "simsiam": "ssl_helpers.methods.simsiam:SimSiamMethod",
+    "barlow_twins": "ssl_helpers.methods.barlow_twins:BarlowTwinsMethod",
+    "vicreg": "ssl_helpers.methods.vicreg:VICRegMethod",
 }
 
 

@@ -1,0 +1,139 @@
+"""The mechanics of notebook 07's methods: the momentum update equation, MoCo's queue (first in, first out, fixed
+size), stop-gradient really stopping gradients, and momentum targets that are saved with the head."""
+import pytest
+import torch
+from torch import nn
+
+from ssl_helpers.methods import load_method, make_method, method_names, pretrain, save_method
+from ssl_helpers.methods.two_view import KeyQueue, frozen_copy, momentum_update
+
+BEYOND = ["moco", "byol", "simsiam", "barlow_twins", "vicreg"]
+
+
+def images(n=8, size=12, seed=0):
+    return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+def built(name, **options):
+    torch.manual_seed(0)
+    method = make_method(name, **options)
+    x = images()
+    encoder = method.make_encoder(tuple(x.shape[1:]), width=8)
+    method.build_head(encoder, tuple(x.shape[1:]))
+    return method, encoder, x
+
+
+def test_the_five_methods_are_registered_with_notebook_07_and_their_family():
+    assert [name for name in method_names() if name in BEYOND] == BEYOND
+    assert method_names("contrastive") == ["simclr", "moco"]
+    assert set(BEYOND[1:]) <= set(method_names("non-contrastive"))
+    for name in BEYOND:
+        assert make_method(name).notebook == "07_beyond_negatives"
+
+
+def test_momentum_update_is_the_exponential_moving_average_of_the_parameters():
+    online, target = nn.Linear(3, 2), nn.Linear(3, 2)
+    before = [p.clone() for p in target.parameters()]
+    momentum_update(target, online, 0.9)
+    for t, b, o in zip(target.parameters(), before, online.parameters()):
+        torch.testing.assert_close(t, 0.9 * b + 0.1 * o)
+    momentum_update(target, online, 0.0)
+    for t, o in zip(target.parameters(), online.parameters()):
+        torch.testing.assert_close(t, o)
+
+
+def test_momentum_update_copies_buffers_and_refuses_bad_arguments():
+    online, target = nn.BatchNorm1d(4), nn.BatchNorm1d(4)
+    online.running_mean.fill_(2.0)
+    momentum_update(target, online, 0.99)
+    assert torch.equal(target.running_mean, online.running_mean)
+    with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\]"):
+        momentum_update(target, online, 1.5)
+    with pytest.raises(ValueError, match="same architecture"):
+        momentum_update(nn.Linear(3, 2), nn.Linear(2, 2), 0.5)
+
+
+def test_a_frozen_copy_starts_equal_and_is_not_trained_by_gradients():
+    online = nn.Linear(3, 2)
+    target = frozen_copy(online)
+    assert all(not p.requires_grad for p in target.parameters())
+    assert all(torch.equal(t, o) for t, o in zip(target.parameters(), online.parameters()))
+
+
+def test_the_queue_is_first_in_first_out_and_keeps_its_size():
+    queue = KeyQueue(5, 2, torch.Generator().manual_seed(0))
+    assert queue.keys.shape == (5, 2) and torch.allclose(queue.keys.norm(dim=1), torch.ones(5))
+    batch = lambda start, n: torch.arange(start, start + n, dtype=torch.float32)[:, None].repeat(1, 2)  # noqa: E731
+    queue.enqueue(batch(0, 3))
+    queue.enqueue(batch(3, 3))             # wraps around: 5 overwrites the oldest entry (0)
+    assert queue.keys[:, 0].tolist() == [5, 1, 2, 3, 4] and int(queue.pointer) == 1
+    queue.enqueue(batch(10, 7))            # larger than the queue: its last 5 keys, in order from the pointer
+    assert sorted(queue.keys[:, 0].tolist()) == [12, 13, 14, 15, 16] and queue.keys.shape == (5, 2)
+    with pytest.raises(ValueError, match=r"keys must have shape \(B, 2\)"):
+        queue.enqueue(torch.ones(3, 4))
+
+
+def test_moco_queues_each_steps_keys_and_moves_its_target_by_the_momentum():
+    method, encoder, x = built("moco", queue_size=32, momentum=0.5)
+    head = method.head
+    old_queue = head["queue"].keys.clone()
+    target_before = [p.clone() for p in head["target_encoder"].parameters()]
+    with torch.no_grad():
+        for p in encoder.parameters():
+            p.add_(1.0)                     # as if an optimiser step had moved the online encoder
+    method.step(encoder, x, torch.Generator().manual_seed(0)).backward()
+    method.after_step(encoder)
+    assert int(head["queue"].pointer) == 2 * len(x)          # both views' keys
+    assert torch.equal(head["queue"].keys[2 * len(x):], old_queue[2 * len(x):])
+    assert torch.allclose(head["queue"].keys[:2 * len(x)].norm(dim=1), torch.ones(2 * len(x)))
+    for t, b, o in zip(head["target_encoder"].parameters(), target_before, encoder.parameters()):
+        torch.testing.assert_close(t, 0.5 * b + 0.5 * o)
+    assert all(p.grad is None for p in head["target_encoder"].parameters())
+
+
+@pytest.mark.parametrize("name", ["moco", "byol"])
+def test_the_momentum_target_gets_no_gradient(name):
+    method, encoder, x = built(name)
+    method.step(encoder, x, torch.Generator().manual_seed(0)).backward()
+    for key in ("target_encoder", "target_projector"):
+        assert all(p.grad is None for p in method.head[key].parameters()), key
+
+
+def _projector_gradient_through_the_target(stop_gradient):
+    """SimSiam's gradient on the projector when only the target side z (not the predictor's input) is kept."""
+    method, encoder, x = built("simsiam", stop_gradient=stop_gradient)
+    head = method.head
+    z = head["projector"](encoder(method.views(x, torch.Generator().manual_seed(0))))
+    p = head["predictor"](z.detach())       # cut the online path: what remains is the path through z
+    n = len(x)
+    from ssl_helpers.losses import negative_cosine
+
+    loss = negative_cosine(p[:n], z[n:], stop_gradient) + negative_cosine(p[n:], z[:n], stop_gradient)
+    loss.backward()
+    return [q.grad for q in head["projector"].parameters()]
+
+
+def test_simsiam_stop_gradient_really_stops_the_gradient_through_the_target():
+    assert all(g is None for g in _projector_gradient_through_the_target(True))
+    assert any(g is not None and g.abs().sum() > 0 for g in _projector_gradient_through_the_target(False))
+
+
+@pytest.mark.parametrize("name", ["moco", "byol"])
+def test_the_momentum_target_and_queue_are_saved_and_restored_with_the_head(name, tmp_path):
+    method = make_method(name)
+    encoder, _ = pretrain(method, images(16), epochs=1, batch_size=8, width=8, device="cpu", progress=False)
+    path = save_method(method, encoder, tmp_path / f"{name}.pt", image_shape=(3, 12, 12))
+    loaded, _, _ = load_method(name, path)
+    for key, value in method.head.state_dict().items():
+        torch.testing.assert_close(loaded.head.state_dict()[key], value, msg=key)
+    assert any(not torch.equal(t, o) for t, o in zip(method.head["target_encoder"].parameters(),
+                                                     encoder.parameters())), "the target lags the encoder"
+
+
+@pytest.mark.parametrize("name, options", [("simsiam", dict(predictor=False)), ("byol", dict(predictor=False)),
+                                           ("barlow_twins", dict(offdiag_weight=0.0)),
+                                           ("vicreg", dict(variance_weight=0.0))])
+def test_the_ablations_of_notebook_07_build_and_step(name, options):
+    method, encoder, x = built(name, **options)
+    loss = method.step(encoder, x, torch.Generator().manual_seed(0))
+    assert loss.ndim == 0 and torch.isfinite(loss)
