@@ -90,3 +90,23 @@ def test_simclr_loss_amp_is_a_no_op_on_the_cpu():
     model = SimCLR(SmallCNN(width=4), hidden_dim=8, out_dim=4).eval()
     x_a, x_b = torch.rand(2, 6, 3, 8, 8)
     assert torch.equal(simclr_loss(model, x_a, x_b, amp=True), simclr_loss(model, x_a, x_b, amp=False))
+
+
+def registered_methods():
+    from ssl_helpers.methods import method_names
+
+    return method_names()
+
+
+@pytest.mark.parametrize("name", registered_methods())
+def test_every_method_trains_under_mixed_precision(name, digits):
+    """Each registered method's step under autocast (bf16 on the CPU standing in for a GPU's bf16 or float16):
+    no dtype clash between half-precision activations and float32 buffers (queues, targets), a finite loss."""
+    from ssl_helpers.methods import make_method, pretrain
+
+    method = make_method(name)
+    images = digits[0].images[:48]
+    if images.shape[-1] != method.image_size:
+        images = F.interpolate(images, size=(method.image_size, method.image_size), mode="bilinear")
+    _, history = pretrain(method, images, epochs=1, batch_size=16, width=4, progress=False, precision="bfloat16")
+    assert torch.isfinite(torch.tensor(history["loss"].tolist())).all()
