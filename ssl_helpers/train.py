@@ -1,8 +1,10 @@
-"""One training loop for every method in the course, plus seeding, device choice and checkpoints.
+"""One training loop for every method in the course, plus seeding, device and precision choice, and checkpoints.
 
 A method supplies `loss_fn(batch) -> scalar loss`, where `batch` is a tuple of tensors already on the
 device (for example `(images, labels)`); `fit` does the rest: shuffled minibatches, the optimiser and
-learning-rate schedule, a progress bar, per-epoch history, and an optional callback for metrics.
+learning-rate schedule, mixed precision chosen for the GPU (`pick_precision`), a progress bar, per-epoch history,
+an optional callback for metrics, and, for long runs, a per-epoch checkpoint to resume from (`checkpoint=path`)
+and a timed warm-up that estimates the run's time (`estimate=True`, `estimate_step_seconds`).
 """
 from __future__ import annotations
 
