@@ -1,13 +1,18 @@
-"""Set up the course and open it, or set it up and run every test.
+"""Set up the course and open it, open the lecture demo, or set it up and run every test.
 
-    python3 course.py lab     # create .venv, install ssl_helpers, open JupyterLab on notebooks/
-    python3 course.py test    # create .venv, install ssl_helpers[test], run the whole test suite
+    python3 course.py lab     # create .venv, install ssl_helpers[test], open JupyterLab on notebooks/
+    python3 course.py demo    # the same set-up, then every explorer on one page (Voila), for a lecture
+    python3 course.py test    # the same set-up, then run the whole test suite
 
-With CI=true, `test` also installs Debian's Chromium for the real-browser widget test when it is missing.
+Every command installs the package with its `test` extra (pytest, Playwright, Voila, ...), so one set-up
+serves all three. `demo` first makes sure each encoder the page needs is saved: the notebooks' checkpoints in
+notebooks/checkpoints/, else a quick stand-in trained now (a progress bar each, once) and kept in
+demo/checkpoints/; then Voila opens demo/lecture.ipynb in the browser, so nothing trains during the lecture.
+With CI=true, `test` also installs Debian's Chromium for the real-browser tests when it is missing.
 Only the standard library is used here, so this works on a fresh machine with nothing but Python 3.
 The virtual environment lives in `.venv/` next to this file; set-up is skipped when `pyproject.toml`
 has not changed since the last install. Extra arguments after `test` go to pytest, after `lab` to
-JupyterLab.
+JupyterLab, after `demo` to Voila (e.g. `--no-browser --port 8867`).
 """
 from __future__ import annotations
 
@@ -69,8 +74,18 @@ def install_browser_for_ci() -> None:
     subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=True, env=env)
 
 
+def demo(voila_args: list[str]) -> int:
+    """Save the encoders the lecture page needs (quick stand-ins where the notebooks saved none), then serve it."""
+    python = str(venv_bin("python"))
+    prepared = subprocess.call([python, "-m", "ssl_helpers.lecture", "prepare", "--demo-dir", "demo/checkpoints",
+                                "--course-dir", "notebooks/checkpoints"], cwd=ROOT)
+    if prepared:
+        return prepared
+    return subprocess.call([python, "-m", "voila", "lecture.ipynb", *voila_args], cwd=ROOT / "demo")
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"lab", "test", "setup"}:
+    if not argv or argv[0] not in {"lab", "demo", "test", "setup"}:
         print(__doc__)
         return 2
     command, rest = argv[0], argv[1:]
@@ -80,6 +95,8 @@ def main(argv: list[str]) -> int:
     if command == "lab":
         as_root = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
         return subprocess.call([str(venv_bin("jupyter")), "lab", "notebooks/", *as_root, *rest], cwd=ROOT)
+    if command == "demo":
+        return demo(rest)
     install_browser_for_ci()
     return subprocess.call([str(venv_bin("python")), "-m", "pytest", *rest], cwd=ROOT)
 

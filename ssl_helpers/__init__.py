@@ -14,7 +14,8 @@ Modules (import what you need; nothing heavy is imported here), in layers:
     transfer   every registered method's encoder on one leaderboard
     pretrained ImageNet weights from torchvision's cache (never downloaded implicitly)
     plots      figures; widgets: thin ipywidgets explorers over pure functions
-    cli        the command line (`ssl-simclr`)
+    cli        the command line (`ssl-pretrain --method NAME`, `ssl-simclr`): any registered method
+    lecture    the lecture demo: every explorer on one page (`python3 course.py demo`, Voila)
 """
 __version__ = "0.1.0"
 
