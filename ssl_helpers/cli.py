@@ -202,6 +202,7 @@ def parse_args(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None,
 
     # Defaults that fit the dataset: the method's CPU recipe on the digits, the GPU recipe otherwise.
     cls = method_class(args.method)
+    warmup_given = args.warmup_epochs is not None
     if args.dataset in EMBEDDED:
         recipe = dict(cls.recipe)
         args.epochs = args.epochs or recipe.get("epochs", 8)
@@ -225,6 +226,8 @@ def parse_args(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None,
     args.weight_decay = 1e-4 if args.weight_decay is None else args.weight_decay
     if args.warmup_epochs is None:
         args.warmup_epochs = 10 if args.epochs >= 50 else 0
+    if not warmup_given:  # a recipe's warm-up never outlasts a shorter run asked for with --epochs
+        args.warmup_epochs = min(args.warmup_epochs, args.epochs - 1)
     if args.warmup_epochs >= args.epochs and args.warmup_epochs > 0:
         p.error(f"argument --warmup-epochs: must be fewer than --epochs ({args.epochs}), got {args.warmup_epochs}")
     if args.monitor is None:

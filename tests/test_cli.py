@@ -69,6 +69,16 @@ def test_cifar10_defaults_are_the_gpu_recipe():
     assert encoder.config["arch"] == "resnet18_cifar"
 
 
+def test_a_default_warmup_fits_a_short_run(monkeypatch):
+    assert cli.parse_args(["--dataset", "cifar10", "--epochs", "4"]).warmup_epochs == 0  # 10 only from 50 epochs
+    assert cli.parse_args(["--dataset", "cifar10", "--epochs", "60"]).warmup_epochs == 10
+    # a recipe's warm-up is cut to the run asked for (a warm-up the user asks for is checked instead, below)
+    rotation = method_class("rotation")
+    monkeypatch.setattr(rotation, "recipe", {**rotation.recipe, "warmup_epochs": 5})
+    assert cli.parse_args(["--method", "rotation", "--dataset", "digits"]).warmup_epochs == 5
+    assert cli.parse_args(["--method", "rotation", "--dataset", "digits", "--epochs", "3"]).warmup_epochs == 2
+
+
 def test_method_choices_come_from_the_registry(capsys):
     line = usage_error(capsys, ["--method", "simclrr"])
     assert "argument --method: invalid choice: 'simclrr'" in line
