@@ -78,7 +78,7 @@ from ssl_helpers.transfer import course_encoders, load_course_encoder
 started = time.perf_counter()
 encoders, sources = {}, {}
 for name in course_encoders():
-    encoders[name], info = load_course_encoder(name, CHECKPOINTS, device=DEVICE)
+    encoders[name], info = load_course_encoder(name, CHECKPOINTS, device=DEVICE, image_size=IMAGE_SIZE)
     sources[name] = "quick stand-in, trained just now" if info["quick"] else f"checkpoint {info['path']}"
 for name in encoders:
     print(f"{name:>13}: {sources[name]}")
