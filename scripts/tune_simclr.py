@@ -1,46 +1,93 @@
-"""One SimCLR tuning run on the digits, as used to choose notebook 06's recipe. Prints training time and the
-linear-probe / kNN accuracy at 1, 5, 10 labels per class (mean over 5 draws of the labeled subset).
+"""Tune on the validation split, never on test: SimCLR's recipe, fine-tuning, and the from-scratch baseline,
+each with the same number of candidates (6), on the digits.
 
-    NT=1 .venv/bin/python scripts/tune_simclr.py --size 12 --epochs 90 --aug '{"shear": 20, "degrees": 10}'
+The protocol (`ssl_helpers.data.validation_split`): train = fit + validation (20% of each class). A candidate
+trains on fit only (pre-training on fit's images, without labels; supervised runs on labels drawn from fit) and is
+scored on validation: mean accuracy over 1, 5 and 10 labels per class and 5 draws (`evaluate.tune_on_validation`).
+The test split is not loaded. Results go to `ssl_helpers/tuning/*.csv` (read by notebooks 01, 06 and 08):
 
-`--aug` changes the "digits" preset (JSON of `Augment` fields); NT sets torch's threads (default 1, so that two
-runs can share 2 cores). The runs behind the table in the notebook are listed in its markdown.
+- `simclr_validation.csv`: learning rate x temperature at `--epochs` (SmallCNN width 32, 12 px, batch 256,
+  the "digits" augmentation), frozen linear probe on validation;
+- `fine_tune_validation.csv`: steps x encoder learning rate for fine-tuning (LP-FT, head lr 1e-2) the chosen
+  SimCLR candidate's encoder; steps are capped by notebook 08's time budget (13 encoders x 15 runs);
+- `from_scratch_validation.csv`: learning rate x steps for the same network trained on the labels alone.
+
+The frozen probes' regularisation C is cheap to tune, so notebooks tune it themselves on validation for every
+encoder and for pixels alike (`transfer.tune_probe_C`).
+
+    nohup .venv/bin/python scripts/tune_simclr.py --epochs 30 > tune.log 2>&1 &
+
+NT sets torch's threads (default 1, so that runs can share 2 cores).
 """
 import argparse
-import json
+import copy
 import os
 import time
+from pathlib import Path
 
 import torch
 
 from ssl_helpers.augment import preset
-from ssl_helpers.data import load_dataset
-from ssl_helpers.evaluate import evaluate_encoder, mean_accuracy
-from ssl_helpers.models import SmallCNN
-from ssl_helpers.simclr import SimCLR, train_simclr
+from ssl_helpers.data import load_dataset, validation_split
+from ssl_helpers.evaluate import TUNING_SHOTS, chosen_setting, end_to_end_table, evaluate_encoder, tune_on_validation
+from ssl_helpers.models import SmallCNN, build_encoder
+from ssl_helpers.simclr import DIGITS_IMAGE_SIZE, SimCLR, train_simclr
+from ssl_helpers.train import seed_everything
 
 torch.set_num_threads(int(os.environ.get("NT", "1")))
-p = argparse.ArgumentParser()
-p.add_argument("--size", type=int, default=12)
-p.add_argument("--width", type=int, default=32)
-p.add_argument("--epochs", type=int, default=90)
-p.add_argument("--bs", type=int, default=256)
-p.add_argument("--lr", type=float, default=1e-3)
-p.add_argument("--T", type=float, default=0.5)
-p.add_argument("--hidden", type=int, default=128)
-p.add_argument("--out", type=int, default=64)
-p.add_argument("--aug", default="{}")
-p.add_argument("--data", default="digits")
+p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+p.add_argument("--epochs", type=int, default=30, help="SimCLR epochs per candidate (the recipe's 90 / 3)")
+p.add_argument("--seeds", type=int, default=5, help="draws of each labeled subset")
+p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "ssl_helpers" / "tuning"))
+p.add_argument("--only", choices=["simclr", "scratch"], default=None, help="run one part only")
 a = p.parse_args()
+out = Path(a.out)
+out.mkdir(parents=True, exist_ok=True)
+shots, seeds = TUNING_SHOTS, a.seeds
 
-train, test = load_dataset(a.data, image_size=a.size)
-torch.manual_seed(0)
-model = SimCLR(SmallCNN(width=a.width), a.hidden, a.out)
-augment = preset("digits", a.size, **json.loads(a.aug))
-wall, cpu = time.time(), time.process_time()
-train_simclr(model, train.images, augment, epochs=a.epochs, batch_size=a.bs, lr=a.lr, temperature=a.T,
-             progress=False, device="cpu")
-wall, cpu = time.time() - wall, time.process_time() - cpu
-scores = mean_accuracy(evaluate_encoder(model.encoder, train, test, "simclr", shots=(1, 5, 10), seeds=5))
-linear, knn = (100 * scores.loc[("simclr", probe)].values for probe in ("linear", "knn"))
-print(f"{vars(a)} train {wall:.0f} s wall, {cpu:.0f} s cpu; linear {linear.round(1)} knn {knn.round(1)}")
+
+def save(grid, name):
+    grid.to_csv(out / name, index=False, float_format="%.4f")
+    print(f"{out / name}:\n{grid.to_string(index=False)}\nchosen: {chosen_setting(grid)}\n", flush=True)
+
+
+if a.only in (None, "simclr"):
+    train, _ = load_dataset("digits", image_size=DIGITS_IMAGE_SIZE)
+    fit_set, validation = validation_split(train)
+    encoders = {}
+
+    def simclr_candidate(lr, temperature, epochs):
+        seed_everything(0)
+        model = SimCLR(SmallCNN(width=32), 128, 64)
+        started = time.process_time()
+        train_simclr(model, fit_set.images, preset("digits", DIGITS_IMAGE_SIZE), epochs=epochs, batch_size=256,
+                     lr=lr, temperature=temperature, progress=False, device="cpu")
+        print(f"simclr lr={lr} T={temperature}: {time.process_time() - started:.0f} s cpu", flush=True)
+        encoders[(lr, temperature)] = model.encoder
+        return evaluate_encoder(model.encoder, fit_set, validation, "simclr", shots, seeds, probes=("linear",))
+
+    candidates = [{"lr": lr, "temperature": t, "epochs": a.epochs} for lr in (1e-3, 2e-3, 4e-3) for t in (0.3, 0.5)]
+    grid = tune_on_validation(candidates, simclr_candidate)
+    save(grid, "simclr_validation.csv")
+    best = chosen_setting(grid)
+    pretrained = encoders[(best["lr"], best["temperature"])]
+
+    def fine_tune_candidate(steps, encoder_lr):
+        return end_to_end_table(lambda: copy.deepcopy(pretrained), fit_set, validation, "simclr", shots, seeds,
+                                probe="fine-tune", steps=steps, lr=1e-2, encoder_lr=encoder_lr, probe_first=True,
+                                device="cpu")
+
+    candidates = [{"steps": s, "encoder_lr": e} for s in (10, 20, 40) for e in (1e-4, 1e-3)]
+    save(tune_on_validation(candidates, fine_tune_candidate), "fine_tune_validation.csv")
+
+if a.only in (None, "scratch"):
+    train, _ = load_dataset("digits", image_size=16)
+    fit_set, validation = validation_split(train)
+    config = SmallCNN(width=32).config
+
+    def scratch_candidate(lr, steps):
+        return end_to_end_table(lambda: build_encoder(config), fit_set, validation, "from scratch", shots, seeds,
+                                steps=steps, lr=lr, device="cpu")
+
+    candidates = [{"lr": lr, "steps": s} for lr in (1e-3, 3e-3, 1e-2) for s in (50, 100)]
+    save(tune_on_validation(candidates, scratch_candidate), "from_scratch_validation.csv")

@@ -33,6 +33,8 @@ __all__ = [
     "load_colour_digits",
     "colourise",
     "stratified_split",
+    "VALIDATION_FRACTION",
+    "validation_split",
     "labeled_subset",
     "TwoViews",
     "default_data_root",
@@ -147,6 +149,29 @@ def stratified_split(labels: torch.Tensor, test_fraction: float = 0.3, seed: int
         test.append(members[:n_test])
         train.append(members[n_test:])
     return torch.sort(torch.cat(train)).values, torch.sort(torch.cat(test)).values
+
+
+VALIDATION_FRACTION = 0.2
+"""The share of each class of train that the protocol holds out as the validation split."""
+
+
+def validation_split(train: "ImageSet", fraction: float = VALIDATION_FRACTION, seed: int = 0):
+    """Carve the fixed, stratified validation split out of train: `(fit, validation)`, two disjoint `ImageSet`s.
+
+    `round(fraction * n_c)` images of each class c of `train` go to validation (`stratified_split`), the rest to
+    fit. Every tuning decision (recipes, epochs, learning rates, probe regularisation) trains on labels drawn
+    from fit and is scored on validation; the test split is scored once, at the end, for the tables.
+    The same train and seed give the same split on every machine.
+    """
+    if not isinstance(train, ImageSet):
+        raise TypeError(f"train must be an ImageSet (from load_dataset), got {type(train).__name__}")
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction (the validation share of train) must be in (0, 1), got {fraction}")
+    fit_idx, val_idx = stratified_split(train.labels, fraction, seed)
+    base = train.name.rsplit("/", 1)[0] if train.name else "data"
+    fit, validation = train.subset(fit_idx), train.subset(val_idx)
+    fit.name, validation.name = f"{base}/fit", f"{base}/validation"
+    return fit, validation
 
 
 def labeled_subset(labels: torch.Tensor, per_class: Union[int, str, None], seed: int = 0) -> torch.Tensor:

@@ -14,6 +14,7 @@ initialised encoder, and the same encoder trained supervised from scratch on the
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Dict, Iterable, Optional, Sequence, Tuple, Union
 
 import pandas as pd
@@ -40,6 +41,12 @@ __all__ = [
     "end_to_end_table",
     "baseline_table",
     "summarize",
+    "TUNING_SHOTS",
+    "tune_on_validation",
+    "chosen_setting",
+    "PROBE_CS",
+    "tune_probe_C",
+    "tuning_grid",
     "embedding_diagnostics",
 ]
 
@@ -137,13 +144,16 @@ PROBES = {"linear": linear_probe_accuracy, "knn": knn_accuracy}
 
 def label_efficiency(features: Dict[str, Tuple[torch.Tensor, torch.Tensor]], train_labels: torch.Tensor,
                      test_labels: torch.Tensor, shots: Sequence = SHOTS, seeds: Union[int, Iterable] = 5,
-                     probes: Sequence[str] = ("linear", "knn")) -> pd.DataFrame:
+                     probes: Sequence[str] = ("linear", "knn"),
+                     probe_options: Optional[Dict[str, dict]] = None) -> pd.DataFrame:
     """Probe accuracies of frozen features with k labels per class, over seeded draws of the labeled subset.
 
     features: {method name: (train features (N, D), test features (M, D))}, one entry per encoder.
-    Returns a tidy table: columns method, probe, labels_per_class, seed, accuracy. With all labels there is
-    only one subset, so it is scored once (seed 0).
+    probe_options: keyword arguments per probe, e.g. {"linear": {"C": 0.3}} (the regularisation chosen on
+    validation, see `tune_on_validation`). Returns a tidy table: columns method, probe, labels_per_class,
+    seed, accuracy. With all labels there is only one subset, so it is scored once (seed 0).
     """
+    probe_options = probe_options or {}
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     unknown = set(probes) - set(PROBES)
     if unknown:
@@ -155,7 +165,8 @@ def label_efficiency(features: Dict[str, Tuple[torch.Tensor, torch.Tensor]], tra
             for seed in (seeds[:1] if shot == "all" else seeds):
                 subset = labeled_subset(train_labels, shot, seed)
                 for probe in probes:
-                    score = PROBES[probe](train_z[subset], train_labels[subset], test_z, test_labels)
+                    score = PROBES[probe](train_z[subset], train_labels[subset], test_z, test_labels,
+                                          **probe_options.get(probe, {}))
                     rows.append({"method": method, "probe": probe, "labels_per_class": shot,
                                  "seed": seed, "accuracy": score})
     return pd.DataFrame(rows)
@@ -259,22 +270,116 @@ def end_to_end_table(make_encoder, train: ImageSet, test: ImageSet, name: str, s
 
 
 def baseline_table(train: ImageSet, test: ImageSet, encoder_config: dict, shots: Sequence = SHOTS,
-                   seeds: Union[int, Iterable] = 5, supervised_steps: int = 100, device=None) -> pd.DataFrame:
+                   seeds: Union[int, Iterable] = 5, supervised_steps: int = 100, supervised_lr: float = 3e-3,
+                   probe_C: Optional[Dict[str, float]] = None, device=None) -> pd.DataFrame:
     """The three baselines on the protocol's split and labels, as one tidy table (see `label_efficiency`).
 
     - "pixels": logistic regression on raw pixels (probe "linear");
     - "random encoder": the encoder with random weights, frozen (probes "linear" and "knn");
-    - "supervised from scratch": the encoder trained on the labeled subset only (probe "end-to-end").
+    - "supervised from scratch": the encoder trained on the labeled subset only (probe "end-to-end"), for
+      `supervised_steps` at `supervised_lr`.
+    probe_C: the linear probe's C per baseline name ("pixels", "random encoder"), chosen on validation
+    (`tune_probe_C`); default 0.1. Pass `train` = the fit part of `validation_split` to keep validation unseen.
     """
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    probe_C = probe_C or {}
+
+    def options(name):
+        return {"linear": {"C": probe_C[name]}} if name in probe_C else None
+
     pixels = {"pixels": pixel_features(train, test)}
-    table = [label_efficiency(pixels, train.labels, test.labels, shots, seeds, probes=("linear",))]
+    table = [label_efficiency(pixels, train.labels, test.labels, shots, seeds, probes=("linear",),
+                              probe_options=options("pixels"))]
     seed_everything(0)
     random_encoder = build_encoder(encoder_config)
-    table.append(evaluate_encoder(random_encoder, train, test, "random encoder", shots, seeds, device=device))
-    table.append(end_to_end_table(lambda: build_encoder(encoder_config), train, test,
-                                  "supervised from scratch", shots, seeds, steps=supervised_steps, device=device))
+    table.append(label_efficiency({"random encoder": embed_split(random_encoder, train, test, device)},
+                                  train.labels, test.labels, shots, seeds, probe_options=options("random encoder")))
+    table.append(end_to_end_table(lambda: build_encoder(encoder_config), train, test, "supervised from scratch",
+                                  shots, seeds, steps=supervised_steps, lr=supervised_lr, device=device))
     return pd.concat(table, ignore_index=True)
+
+
+TUNING_SHOTS = (1, 5, 10)
+"""Labels per class that tuning on validation averages over (the few-label regime the course is about)."""
+
+
+def tune_on_validation(candidates: Sequence[dict], score) -> pd.DataFrame:
+    """Score every candidate setting on the validation split and mark the best: the protocol's one tuning rule.
+
+        chosen = argmax over candidates c of  mean over labels-per-class k of  mean over seeds of  acc_val(c, k)
+
+    candidates: a list of settings, e.g. [{"lr": 1e-3, "steps": 50}, ...]; score(**candidate) -> a tidy table
+    (columns labels_per_class, accuracy, as `label_efficiency` returns) measured on **validation**, never test.
+    Returns one row per candidate: its settings, the mean validation accuracy per labels-per-class count, their
+    mean ("validation"), and "chosen" (True for exactly one row: the best, the first one on ties).
+    """
+    candidates = list(candidates)
+    if not candidates or not all(isinstance(c, dict) for c in candidates):
+        raise ValueError(f"candidates must be a non-empty list of dicts of settings, got {candidates!r}")
+    rows = []
+    for candidate in candidates:
+        table = score(**candidate)
+        per_shot = table.groupby("labels_per_class", sort=False)["accuracy"].mean()
+        rows.append({**candidate, **{k: float(v) for k, v in per_shot.items()}, "validation": float(per_shot.mean())})
+    grid = pd.DataFrame(rows)
+    grid["chosen"] = False
+    grid.loc[grid["validation"].idxmax(), "chosen"] = True
+    return grid
+
+
+def chosen_setting(grid: pd.DataFrame, keys: Optional[Sequence[str]] = None) -> dict:
+    """The settings of the row `tune_on_validation` chose, as a dict (only `keys` if given).
+
+    keys default to the grid's setting columns: every column before the first per-shot score.
+    """
+    if "chosen" not in grid or int(grid["chosen"].sum()) != 1:
+        raise ValueError("grid must come from tune_on_validation: a 'chosen' column with exactly one True")
+    row = grid[grid["chosen"]].iloc[0]
+    if keys is None:
+        score_columns = {"validation", "chosen", *TUNING_SHOTS, *[str(k) for k in SHOTS], *SHOTS}
+        keys = [column for column in grid.columns if column not in score_columns]
+    return {key: row[key].item() if hasattr(row[key], "item") else row[key] for key in keys}
+
+
+PROBE_CS = (0.01, 0.1, 1.0)
+"""The candidate regularisations C of the linear probe; every feature set (pixels included) gets the same."""
+
+
+def tune_probe_C(features: Dict[str, Tuple[torch.Tensor, torch.Tensor]], fit_labels: torch.Tensor,
+                 validation_labels: torch.Tensor, Cs: Sequence[float] = PROBE_CS, shots: Sequence = TUNING_SHOTS,
+                 seeds: Union[int, Iterable] = 5):
+    """Choose the linear probe's C for each feature set on validation (`tune_on_validation` over `Cs`).
+
+    features: {name: (fit features (N, D), validation features (V, D))}. Returns `(grid, chosen)`: the tidy grid
+    (one row per name and C, with "method" and "chosen") and {name: chosen C}.
+    """
+    grids, chosen = [], {}
+    for name, pair in features.items():
+        def score(C, pair=pair):
+            return label_efficiency({name: pair}, fit_labels, validation_labels, shots, seeds, probes=("linear",),
+                                    probe_options={"linear": {"C": C}})
+        grid = tune_on_validation([{"C": C} for C in Cs], score)
+        chosen[name] = float(chosen_setting(grid)["C"])
+        grids.append(grid.assign(method=name))
+    grid = pd.concat(grids, ignore_index=True)
+    return grid[["method", *[c for c in grid.columns if c != "method"]]], chosen
+
+
+TUNING_DIR = Path(__file__).resolve().parent / "tuning"
+"""Where `scripts/tune_simclr.py` writes its validation grids (`<name>_validation.csv`), shipped with the package."""
+
+
+def tuning_grid(name: str) -> pd.DataFrame:
+    """A validation grid written by `scripts/tune_simclr.py`: name in "simclr", "fine_tune", "from_scratch".
+
+    One row per candidate: its settings, mean validation accuracy at 1, 5, 10 labels per class, their mean, chosen.
+    """
+    path = TUNING_DIR / f"{name}_validation.csv"
+    if not path.is_file():
+        known = sorted(p.name[:-len("_validation.csv")] for p in TUNING_DIR.glob("*_validation.csv"))
+        raise FileNotFoundError(f"no tuning grid {name!r} ({path}); known: {known}. "
+                                f"Run scripts/tune_simclr.py to write it.")
+    return pd.read_csv(path)
 
 
 def summarize(table: pd.DataFrame, spread: str = "std") -> pd.DataFrame:

@@ -5,6 +5,8 @@
 - `transfer_table`: every way of using an encoder on the same split and labels, as one tidy table:
   frozen + linear probe, frozen + kNN, full fine-tuning (encoder at a lower learning rate than the new head),
   the same network trained from scratch, and logistic regression on pixels.
+- `protocol_table`: the same over the protocol's fit / validation / test split: every choice (probe C,
+  fine-tuning and from-scratch settings) made on validation, the test split scored once, for the tables.
 - `leaderboard`: the mean accuracy of every (method, probe) per labels-per-class count, best first.
 """
 from __future__ import annotations
@@ -17,12 +19,14 @@ import pandas as pd
 from torch import nn
 
 from .data import ImageSet
-from .evaluate import SHOTS, embed_split, end_to_end_table, label_efficiency, mean_accuracy, pixel_features
+from .evaluate import (PROBE_CS, SHOTS, chosen_setting, embed, embed_split, end_to_end_table, label_efficiency,
+                       mean_accuracy, pixel_features, tune_probe_C, tuning_grid)
 from .methods import load_or_pretrain, method_names
 from .models import ResizeInput, build_encoder
 from .train import default_checkpoint_dir
 
-__all__ = ["course_encoders", "load_course_encoder", "transfer_table", "leaderboard"]
+__all__ = ["course_encoders", "load_course_encoder", "transfer_table", "protocol_table", "leaderboard",
+           "leaderboard_markdown"]
 
 
 def course_encoders() -> list:
@@ -81,6 +85,54 @@ def transfer_table(encoders: Dict[str, nn.Module], train: ImageSet, test: ImageS
     return pd.concat(tables, ignore_index=True)
 
 
+def protocol_table(encoders: Dict[str, nn.Module], fit: ImageSet, validation: ImageSet, test: ImageSet, *,
+                   fine_tune: Union[str, Sequence[str]] = "all", scratch_config: Optional[dict] = None,
+                   shots: Sequence = SHOTS, seeds: Union[int, Iterable] = 5, Cs: Sequence[float] = PROBE_CS,
+                   fine_tune_settings: Optional[dict] = None, scratch_settings: Optional[dict] = None,
+                   fine_tune_shots: Optional[Sequence] = None, pixels: bool = True, device=None):
+    """The course's whole protocol: tune on validation, then score the test split once. Returns `(table, tuning)`.
+
+    fit, validation: `ssl_helpers.data.validation_split(train)`; test: the test split.
+    1. Frozen features of fit, validation and test, once per encoder (and raw pixels).
+    2. Tuning, on validation only: the linear probe's C per feature set among `Cs` (`tune_probe_C`, labels drawn
+       from fit at 1, 5, 10 per class); fine-tuning and from-scratch settings come from the validation grids of
+       `scripts/tune_simclr.py` (`tuning_grid`) unless given: {"steps", "encoder_lr"} and {"steps", "lr"}.
+    3. Test, once: every frozen feature set with its chosen C ("linear") and kNN ("knn"); every encoder in
+       `fine_tune` ("all" = every one) fine-tuned end to end ("fine-tune", LP-FT, head at lr 1e-2); the network
+       of `scratch_config` trained from scratch ("from scratch", "end-to-end"); the trained ones at
+       `fine_tune_shots` (default `shots`: fine-tuning is the expensive part). Every method sees the same
+       labeled subsets of fit (same seeds), as a tidy table like `label_efficiency`'s.
+    `tuning` is the probe's validation grid (method, C, accuracy per labels-per-class count, chosen).
+    """
+    names = list(encoders) if fine_tune == "all" else list(fine_tune)
+    unknown = [name for name in names if name not in encoders]
+    if unknown:
+        raise ValueError(f"fine_tune names {unknown} that are not in encoders {list(encoders)}")
+    fine_tune_settings = fine_tune_settings or chosen_setting(tuning_grid("fine_tune"), ["steps", "encoder_lr"])
+    scratch_settings = scratch_settings or chosen_setting(tuning_grid("from_scratch"), ["steps", "lr"])
+    trained_shots = shots if fine_tune_shots is None else fine_tune_shots
+    splits = (fit, validation, test)
+    features = {"pixels": tuple(images.images.flatten(1) for images in splits)} if pixels else {}
+    features.update({name: tuple(embed(encoder, images.images, device=device) for images in splits)
+                     for name, encoder in encoders.items()})
+    tuning, chosen = tune_probe_C({name: (f, v) for name, (f, v, _) in features.items()}, fit.labels,
+                                  validation.labels, Cs, seeds=seeds)
+    tables = []
+    for name, (f, _, t) in features.items():
+        probes = ("linear",) if name == "pixels" else ("linear", "knn")
+        tables.append(label_efficiency({name: (f, t)}, fit.labels, test.labels, shots, seeds, probes=probes,
+                                       probe_options={"linear": {"C": chosen[name]}}))
+    for name in names:
+        pretrained = encoders[name]
+        tables.append(end_to_end_table(lambda: copy.deepcopy(pretrained), fit, test, name, trained_shots, seeds,
+                                       probe="fine-tune", lr=1e-2, probe_first=True, device=device,
+                                       **fine_tune_settings))
+    if scratch_config is not None:
+        tables.append(end_to_end_table(lambda: build_encoder(scratch_config), fit, test, "from scratch",
+                                       trained_shots, seeds, probe="end-to-end", device=device, **scratch_settings))
+    return pd.concat(tables, ignore_index=True), tuning
+
+
 def leaderboard(table: pd.DataFrame, sort_by=10) -> pd.DataFrame:
     """Mean accuracy (%) of every (method, probe) per labels-per-class count, sorted best first by `sort_by`.
 
@@ -93,3 +145,14 @@ def leaderboard(table: pd.DataFrame, sort_by=10) -> pd.DataFrame:
     board.index = range(1, len(board) + 1)
     board.columns.name = "labels per class"
     return board
+
+
+def leaderboard_markdown(board: pd.DataFrame) -> str:
+    """A `leaderboard` as a markdown table (rank, method, probe, accuracy % per labels per class; "—" = not run)."""
+    columns = [c for c in board.columns if c not in ("method", "probe")]
+    lines = ["| # | method | probe | " + " | ".join(f"{c} labels/class" for c in columns) + " |",
+             "|---:|---|---|" + "---:|" * len(columns)]
+    for rank, row in board.iterrows():
+        cells = ["—" if pd.isna(row[c]) else f"{row[c]:.1f}" for c in columns]
+        lines.append(f"| {rank} | {row['method']} | {row['probe']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

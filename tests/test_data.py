@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from ssl_helpers.data import (ImageSet, TwoViews, colourise, labeled_subset, load_colour_digits, load_dataset,
-                              load_digits, stratified_split)
+from ssl_helpers.data import (VALIDATION_FRACTION, ImageSet, TwoViews, colourise, labeled_subset, load_colour_digits,
+                              load_dataset, load_digits, stratified_split, validation_split)
 
 
 def test_digits_are_the_1797_real_images_in_a_fixed_split(digits):
@@ -28,6 +28,30 @@ def test_split_is_the_same_every_time():
     a_train, a_test = load_digits()
     b_train, b_test = load_digits()
     assert torch.equal(a_train.images, b_train.images) and torch.equal(a_test.labels, b_test.labels)
+
+
+def test_validation_split_is_a_fixed_stratified_part_of_train(digits):
+    train, test = digits
+    fit, validation = validation_split(train)
+    assert len(fit) + len(validation) == len(train) and fit.name == "digits/fit"
+    expected = [round(VALIDATION_FRACTION * n) for n in torch.bincount(train.labels).tolist()]
+    assert torch.bincount(validation.labels).tolist() == expected
+    # disjoint and within train: every train image lands in exactly one part (the digits have no duplicates
+    # within train; compare flattened images as rows)
+    rows = lambda s: {tuple(x.tolist()) for x in s.images[:, 0].flatten(1)}  # noqa: E731
+    assert rows(fit).isdisjoint(rows(validation)) and rows(fit) | rows(validation) == rows(train)
+    assert rows(validation).isdisjoint(rows(test))
+    again, _ = validation_split(train)
+    assert torch.equal(again.images, fit.images) and torch.equal(again.labels, fit.labels)
+    other, _ = validation_split(train, seed=1)
+    assert not torch.equal(other.labels, fit.labels) or not torch.equal(other.images, fit.images)
+
+
+def test_validation_split_errors(digits):
+    with pytest.raises(TypeError, match="train must be an ImageSet"):
+        validation_split(digits[0].images)
+    with pytest.raises(ValueError, match=r"fraction \(the validation share of train\) must be in \(0, 1\), got 1.0"):
+        validation_split(digits[0], fraction=1.0)
 
 
 def test_image_size_is_a_choice():

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from ssl_helpers.data import labeled_subset
-from ssl_helpers.evaluate import (baseline_table, embed, embedding_diagnostics, knn_accuracy, label_efficiency,
-                                  linear_probe_accuracy, mean_accuracy, standardize, summarize,
-                                  supervised_from_scratch)
+from ssl_helpers.evaluate import (baseline_table, chosen_setting, embed, embedding_diagnostics, knn_accuracy,
+                                  label_efficiency, linear_probe_accuracy, mean_accuracy, standardize, summarize,
+                                  supervised_from_scratch, tune_on_validation, tune_probe_C, tuning_grid)
 from ssl_helpers.models import SmallCNN
 
 
@@ -113,3 +113,73 @@ def test_embedding_diagnostics_detect_collapse():
     assert abs(diagnostics["mean_cosine"]) < 0.05 and diagnostics["effective_rank"] > 7
     with pytest.raises(ValueError, match="N >= 2"):
         embedding_diagnostics(torch.ones(1, 3))
+
+
+def scores(accuracies):
+    """A tidy validation table with the given accuracy per labels-per-class count (1, 5, 10)."""
+    return pd.DataFrame({"labels_per_class": [1, 5, 10], "accuracy": accuracies})
+
+
+def test_tune_on_validation_chooses_the_best_mean_over_label_counts():
+    by_lr = {0.1: [0.2, 0.9, 0.9], 0.01: [0.6, 0.7, 0.8], 0.001: [0.1, 0.2, 0.3]}  # means 0.667, 0.7, 0.2
+    grid = tune_on_validation([{"lr": lr} for lr in by_lr], lambda lr: scores(by_lr[lr]))
+    assert grid["lr"].tolist() == [0.1, 0.01, 0.001] and grid["chosen"].tolist() == [False, True, False]
+    assert grid.loc[1, "validation"] == pytest.approx(0.7) and grid.loc[0, 1] == pytest.approx(0.2)
+    assert chosen_setting(grid) == {"lr": 0.01}
+
+
+def test_tune_on_validation_ties_go_to_the_first_candidate_and_bad_input_is_an_error():
+    grid = tune_on_validation([{"C": 1}, {"C": 2}], lambda C: scores([0.5, 0.5, 0.5]))
+    assert chosen_setting(grid) == {"C": 1}
+    with pytest.raises(ValueError, match="candidates must be a non-empty list of dicts"):
+        tune_on_validation([], lambda: scores([0.5] * 3))
+    with pytest.raises(ValueError, match="exactly one True"):
+        chosen_setting(grid.assign(chosen=True))
+
+
+def test_probe_options_reach_the_probe():
+    x, y = clusters(n_per_class=10, spread=3.0, seed=0)
+    xt, yt = clusters(n_per_class=30, spread=3.0, seed=1)
+    table = label_efficiency({"f": (x, xt)}, y, yt, shots=("all",), seeds=1, probes=("linear",),
+                             probe_options={"linear": {"C": 1e-4}})
+    train_z, test_z = standardize(x, xt)
+    assert table["accuracy"].item() == linear_probe_accuracy(train_z, y, test_z, yt, C=1e-4)
+
+
+def test_tune_probe_C_scores_each_feature_set_on_validation_only():
+    x, y = clusters(n_per_class=20, spread=2.0, seed=0)
+    xv, yv = clusters(n_per_class=20, spread=2.0, seed=1)
+    noise = torch.randn(60, 5, generator=torch.Generator().manual_seed(2))
+    grid, chosen = tune_probe_C({"signal": (x, xv), "noise": (noise[:60], noise[:60].flip(0))}, y, yv,
+                                Cs=(1e-3, 1.0), shots=(1, 5), seeds=2)
+    assert set(chosen) == {"signal", "noise"} and all(C in (1e-3, 1.0) for C in chosen.values())
+    assert grid.groupby("method")["chosen"].sum().to_dict() == {"noise": 1, "signal": 1}
+    signal = grid[grid["method"] == "signal"]
+    assert signal.loc[signal["chosen"], "validation"].item() == signal["validation"].max()
+    expected = label_efficiency({"signal": (x, xv)}, y, yv, (1, 5), 2, probes=("linear",),
+                                probe_options={"linear": {"C": 1.0}})["accuracy"].groupby(
+                                    [[1, 1, 5, 5]]).mean().mean()
+    assert signal.loc[signal["C"] == 1.0, "validation"].item() == pytest.approx(expected)
+
+
+def test_the_committed_tuning_grids_each_choose_one_setting():
+    for name, keys in {"simclr": {"lr", "temperature", "epochs"}, "fine_tune": {"steps", "encoder_lr"},
+                       "from_scratch": {"lr", "steps"}}.items():
+        grid = tuning_grid(name)
+        assert len(grid) == 6 and set(chosen_setting(grid)) == keys  # the same tuning budget for each
+        assert grid.loc[grid["chosen"], "validation"].item() == grid["validation"].max()
+    with pytest.raises(FileNotFoundError, match="no tuning grid 'nothing'.*Run scripts/tune_simclr.py"):
+        tuning_grid("nothing")
+
+
+def test_baseline_table_uses_the_settings_chosen_on_validation(digits):
+    train, test = tiny_digits(digits)
+    config = {"arch": "small_cnn", "in_channels": 3, "width": 4}
+    table = baseline_table(train, test, config, shots=(5,), seeds=1, supervised_steps=3, supervised_lr=1e-2,
+                           probe_C={"pixels": 1e-4})
+    pixels_train, pixels_test = standardize(train.images.flatten(1), test.images.flatten(1))
+    subset = labeled_subset(train.labels, 5, seed=0)
+    expected = linear_probe_accuracy(pixels_train[subset], train.labels[subset], pixels_test, test.labels, C=1e-4)
+    assert table.query("method == 'pixels'")["accuracy"].item() == expected
+    scratch = supervised_from_scratch(config, train, test, subset, steps=3, lr=1e-2, seed=0)
+    assert table.query("method == 'supervised from scratch'")["accuracy"].item() == scratch

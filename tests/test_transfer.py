@@ -4,11 +4,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ssl_helpers.data import labeled_subset
+from ssl_helpers.data import labeled_subset, validation_split
+from ssl_helpers.evaluate import linear_probe_accuracy, standardize
 from ssl_helpers.methods import make_method, save_method
 from ssl_helpers.models import ResizeInput, SmallCNN
 from ssl_helpers.train import load_checkpoint, save_checkpoint
-from ssl_helpers.transfer import leaderboard, load_course_encoder, transfer_table
+from ssl_helpers.transfer import (leaderboard, leaderboard_markdown, load_course_encoder, protocol_table,
+                                  transfer_table)
 
 
 def test_resize_input_feeds_the_encoder_its_training_size():
@@ -80,3 +82,48 @@ def test_leaderboard_ranks_by_the_chosen_label_count():
     assert leaderboard(table, sort_by=1)["method"].tolist() == ["a", "b"]
     with pytest.raises(ValueError, match="sort_by=50 is not a labels-per-class count"):
         leaderboard(table, sort_by=50)
+
+
+def tiny_protocol(digits):
+    train, test = digits
+    fit, validation = validation_split(train.subset(labeled_subset(train.labels, 15, seed=0)))
+    return fit, validation, test.subset(torch.arange(120))
+
+
+def test_protocol_table_tunes_on_validation_and_scores_test_for_every_encoder(digits):
+    fit, validation, test = tiny_protocol(digits)
+    torch.manual_seed(0)
+    encoders = {"a": SmallCNN(width=4), "b": SmallCNN(width=4)}
+    settings = dict(fine_tune_settings={"steps": 2, "encoder_lr": 1e-3}, scratch_settings={"steps": 2, "lr": 1e-3})
+    table, tuning = protocol_table(encoders, fit, validation, test, scratch_config=encoders["a"].config,
+                                   shots=(1, 5, "all"), fine_tune_shots=(1,), seeds=2, Cs=(0.01, 1.0), **settings)
+    pairs = table.groupby(["method", "probe"]).size().to_dict()
+    assert pairs == {("pixels", "linear"): 5, ("a", "linear"): 5, ("a", "knn"): 5, ("b", "linear"): 5,
+                     ("b", "knn"): 5, ("a", "fine-tune"): 2, ("b", "fine-tune"): 2, ("from scratch", "end-to-end"): 2}
+    assert tuning.groupby("method")["chosen"].sum().to_dict() == {"pixels": 1, "a": 1, "b": 1}
+    # the test score is the reference probe with the C chosen on validation, labels drawn from fit
+    C = tuning.query("method == 'pixels' and chosen")["C"].item()
+    subset = labeled_subset(fit.labels, 5, seed=1)
+    fit_z, test_z = standardize(fit.images.flatten(1), test.images.flatten(1))
+    expected = linear_probe_accuracy(fit_z[subset], fit.labels[subset], test_z, test.labels, C=C)
+    assert table.query("method == 'pixels' and labels_per_class == 5 and seed == 1")["accuracy"].item() == expected
+    # tuning never sees test: another test split leaves every tuning score unchanged
+    _, tuning_again = protocol_table(encoders, fit, validation, test.subset(torch.arange(60, 120)), fine_tune=(),
+                                     shots=(1,), seeds=2, Cs=(0.01, 1.0), **settings)
+    pd.testing.assert_frame_equal(tuning, tuning_again)
+    with pytest.raises(ValueError, match=r"fine_tune names \['c'\]"):
+        protocol_table(encoders, fit, validation, test, fine_tune=["c"], **settings)
+
+
+def test_protocol_table_reads_the_settings_chosen_by_the_tuning_script(digits):
+    fit, validation, test = tiny_protocol(digits)
+    table, _ = protocol_table({"a": SmallCNN(width=4)}, fit, validation, test, shots=(1,), seeds=1, Cs=(0.1,))
+    assert set(table["probe"]) == {"linear", "knn", "fine-tune"}
+
+
+def test_leaderboard_markdown_is_one_row_per_method_and_probe():
+    table = pd.DataFrame({"method": ["a", "a", "b"], "probe": ["linear", "linear", "fine-tune"],
+                          "labels_per_class": [1, 50, 1], "seed": [0] * 3, "accuracy": [0.5, 0.75, 0.25]})
+    lines = leaderboard_markdown(leaderboard(table, sort_by=1)).splitlines()
+    assert lines[0] == "| # | method | probe | 1 labels/class | 50 labels/class |"
+    assert lines[2:] == ["| 1 | a | linear | 50.0 | 75.0 |", "| 2 | b | fine-tune | 25.0 | — |"]
