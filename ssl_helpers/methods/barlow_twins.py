@@ -23,9 +23,9 @@ class BarlowTwinsMethod(TwoViewMethod):
 
     name = "barlow_twins"
     title = "Barlow Twins"
-    recipe = dict(epochs=20, batch_size=128, lr=2e-3)
+    recipe = dict(epochs=20, batch_size=64, lr=2e-3)
 
-    def __init__(self, offdiag_weight: float = 0.02, hidden_dim: int = 128, out_dim: int = 64, augment="digits"):
+    def __init__(self, offdiag_weight: float = 0.05, hidden_dim: int = 128, out_dim: int = 64, augment="digits"):
         super().__init__(augment=augment, offdiag_weight=offdiag_weight, hidden_dim=hidden_dim, out_dim=out_dim)
 
     def build_modules(self, encoder, image_shape):

@@ -25,7 +25,7 @@ class BYOLMethod(TwoViewMethod):
 
     name = "byol"
     title = "BYOL"
-    recipe = dict(epochs=20, batch_size=128, lr=2e-3)
+    recipe = dict(epochs=20, batch_size=64, lr=2e-3)
 
     def __init__(self, momentum: float = 0.99, hidden_dim: int = 128, out_dim: int = 64, predictor: bool = True,
                  augment="digits"):

@@ -29,7 +29,7 @@ class MoCoMethod(TwoViewMethod):
     name = "moco"
     title = "MoCo v2"
     family = "contrastive"
-    recipe = dict(epochs=20, batch_size=128, lr=2e-3)
+    recipe = dict(epochs=20, batch_size=64, lr=2e-3)
 
     def __init__(self, queue_size: int = 1024, momentum: float = 0.99, temperature: float = 0.2,
                  hidden_dim: int = 128, out_dim: int = 64, augment="digits"):

@@ -24,7 +24,7 @@ class SimSiamMethod(TwoViewMethod):
 
     name = "simsiam"
     title = "SimSiam"
-    recipe = dict(epochs=20, batch_size=128, lr=2e-3)
+    recipe = dict(epochs=20, batch_size=64, lr=2e-3)
 
     def __init__(self, hidden_dim: int = 128, out_dim: int = 64, stop_gradient: bool = True, predictor: bool = True,
                  augment="digits"):

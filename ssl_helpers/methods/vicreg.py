@@ -23,7 +23,7 @@ class VICRegMethod(TwoViewMethod):
 
     name = "vicreg"
     title = "VICReg"
-    recipe = dict(epochs=20, batch_size=128, lr=2e-3)
+    recipe = dict(epochs=20, batch_size=64, lr=2e-3)
 
     def __init__(self, invariance_weight: float = 25.0, variance_weight: float = 25.0, covariance_weight: float = 1.0,
                  hidden_dim: int = 128, out_dim: int = 64, augment="digits"):
