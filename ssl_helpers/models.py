@@ -153,7 +153,9 @@ class ResizeInput(nn.Module):
         return self.encoder(x)
 
 
-ENCODERS = {"small_cnn": SmallCNN, "resnet18_cifar": ResNet18Cifar, "resize_input": ResizeInput}
+from .mae import ViTEncoder  # noqa: E402  (the masked autoencoder's Vision Transformer; imports only torch)
+
+ENCODERS = {"small_cnn": SmallCNN, "resnet18_cifar": ResNet18Cifar, "resize_input": ResizeInput, "vit": ViTEncoder}
 """Every encoder architecture by its config's "arch": a new architecture is one class and one entry here."""
 
 

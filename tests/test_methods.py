@@ -14,7 +14,7 @@ def images(n=16, size=16, seed=0):
 
 
 def test_the_registry_names_every_course_method_once_in_teaching_order():
-    assert NAMES[:7] == ["masked", "rotation", "jigsaw", "inpainting", "colorization", "denoising", "simclr"]
+    assert NAMES[:8] == ["masked", "mae", "rotation", "jigsaw", "inpainting", "colorization", "denoising", "simclr"]
     assert len(set(NAMES)) == len(NAMES)
     for name in NAMES:
         cls = method_class(name)

@@ -43,8 +43,8 @@ def test_build_encoder_rebuilds_the_same_architecture():
 
 
 def test_build_encoder_rejects_bad_configs():
-    with pytest.raises(ValueError, match="unknown encoder arch 'vit'"):
-        build_encoder({"arch": "vit"})
+    with pytest.raises(ValueError, match="unknown encoder arch 'transformer'"):
+        build_encoder({"arch": "transformer"})
     with pytest.raises(ValueError, match="config must be a dict with an 'arch' key"):
         build_encoder({"width": 3})
     with pytest.raises(ValueError, match="in_channels and width must be positive"):

@@ -19,6 +19,7 @@ from .base import Method
 REGISTRY: Dict[str, str] = {
     # self-prediction (notebooks 02-04)
     "masked": "ssl_helpers.pretext.masked:MaskedTask",
+    "mae": "ssl_helpers.methods.mae:MAEMethod",
     "rotation": "ssl_helpers.pretext.augmented:RotationTask",
     "jigsaw": "ssl_helpers.pretext.augmented:JigsawTask",
     "inpainting": "ssl_helpers.pretext.obscured:InpaintingTask",

@@ -1,0 +1,237 @@
+"""A tiny masked autoencoder (He et al. 2022, "Masked Autoencoders Are Scalable Vision Learners"): the maths and
+the two networks. The training method around them is `ssl_helpers.methods.mae.MAEMethod` (registry name "mae").
+
+    images (N, C, H, W) --patchify--> patches (N, L, p*p*C)          L = (H/p) * (W/p) tokens
+    random_masking: keep K = round((1 - mask_ratio) * L) tokens per image, drawn by argsort of noise
+    ViTEncoder.forward_visible: embed + position, transformer over the K visible tokens only -> (N, K, D)
+    MAEDecoder: project to the decoder width, append L - K shared mask tokens, unshuffle with ids_restore,
+                add positions, a light transformer, predict every patch's pixels -> (N, L, p*p*C)
+    mae_loss: mean squared error over the HIDDEN patches only, on (optionally per-patch normalised) pixels
+
+The encoder never sees a mask token: at mask ratio 0.75 it processes a quarter of the tokens, which is why MAE
+pre-trains several times faster than a model over all tokens (`benchmarks/bench_mae.py` measures it).
+`ViTEncoder.forward(x)` on full images returns mean-pooled features (N, D), so the course's linear probe, kNN and
+fine-tuning use it like any other encoder. This module imports only torch (`ssl_helpers.models` registers
+`ViTEncoder` as arch "vit").
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+from torch import nn
+
+__all__ = ["patchify", "unpatchify", "random_masking", "visible_tokens", "normalize_patches", "mae_loss",
+           "sincos_positions", "ViTEncoder", "MAEDecoder", "mae_forward"]
+
+
+def _check_patch_size(images: torch.Tensor, patch_size: int) -> None:
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+    if not isinstance(patch_size, int) or patch_size < 1:
+        raise ValueError(f"patch_size must be a positive integer, got {patch_size!r}")
+    if images.shape[-2] % patch_size or images.shape[-1] % patch_size:
+        raise ValueError(f"patch_size={patch_size} must divide the image size {tuple(images.shape[-2:])}")
+
+
+def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """Cut images into non-overlapping patches, row by row: (N, C, H, W) -> (N, L, p*p*C).
+
+    L = (H/p)(W/p); token l = r*(W/p) + c is the patch at row r, column c; its vector lists pixels in (y, x, channel)
+    order (as in MAE's code).
+    """
+    _check_patch_size(images, patch_size)
+    n, c, h, w = images.shape
+    p = patch_size
+    x = images.reshape(n, c, h // p, p, w // p, p)
+    return x.permute(0, 2, 4, 3, 5, 1).reshape(n, (h // p) * (w // p), p * p * c)
+
+
+def unpatchify(patches: torch.Tensor, patch_size: int, channels: int, grid: Tuple[int, int]) -> torch.Tensor:
+    """The inverse of `patchify`: (N, L, p*p*C) with L = rows * cols -> (N, C, rows*p, cols*p)."""
+    rows, cols = grid
+    n, length, dim = patches.shape
+    p = patch_size
+    if length != rows * cols or dim != p * p * channels:
+        raise ValueError(f"patches of shape {tuple(patches.shape)} do not match grid {grid}, patch_size {p} and "
+                         f"{channels} channels (expected (N, {rows * cols}, {p * p * channels}))")
+    x = patches.reshape(n, rows, cols, p, p, channels).permute(0, 5, 1, 3, 2, 4)
+    return x.reshape(n, channels, rows * p, cols * p)
+
+
+def random_masking(n: int, length: int, mask_ratio: float, generator: Optional[torch.Generator] = None,
+                   device=None):
+    """MAE's random masking by sorting noise: which tokens each image keeps, and how to put them back.
+
+        noise ~ U(0, 1): (N, L);  ids_shuffle = argsort(noise);  ids_restore = argsort(ids_shuffle)
+        keep K = round((1 - mask_ratio) * L):  ids_keep = ids_shuffle[:, :K]            (N, K)
+        mask[n, l] = 0 if token l is kept, 1 if hidden                                  (N, L)
+    `ids_restore` inverts the shuffle: shuffled.gather(1, ids_restore) puts token l back at position l.
+    Returns `(ids_keep, mask, ids_restore)`.
+    """
+    if not 0.0 <= mask_ratio < 1.0:
+        raise ValueError(f"mask_ratio must be in [0, 1) so that at least one token stays visible, got {mask_ratio}")
+    keep = int(round((1.0 - mask_ratio) * length))
+    if keep < 1:
+        raise ValueError(f"mask_ratio={mask_ratio} leaves no visible token out of {length}")
+    device = generator.device if generator is not None and device is None else device
+    noise = torch.rand(n, length, generator=generator, device=device)
+    ids_shuffle = noise.argsort(dim=1)
+    ids_restore = ids_shuffle.argsort(dim=1)
+    mask = torch.ones(n, length, device=noise.device)
+    mask[:, :keep] = 0
+    mask = mask.gather(1, ids_restore)
+    return ids_shuffle[:, :keep], mask, ids_restore
+
+
+def visible_tokens(tokens: torch.Tensor, ids_keep: torch.Tensor) -> torch.Tensor:
+    """The kept tokens of each image, in shuffled order: (N, L, D), ids_keep (N, K) -> (N, K, D)."""
+    return tokens.gather(1, ids_keep.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+
+
+def normalize_patches(patches: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """MAE's per-patch normalised target: each patch's pixels minus their mean, over their standard deviation.
+
+        t = (x - mean(x)) / sqrt(var(x) + eps),  mean and var over the p*p*C values of one patch;
+        var = sum (x - mean)^2 / (p*p*C - 1)   (the unbiased variance, as in MAE's code)
+    patches: (N, L, p*p*C) -> same shape.
+    """
+    mean = patches.mean(dim=-1, keepdim=True)
+    var = patches.var(dim=-1, keepdim=True)
+    return (patches - mean) / (var + eps).sqrt()
+
+
+def mae_loss(prediction: torch.Tensor, patches: torch.Tensor, mask: torch.Tensor,
+             norm_pix: bool = True) -> torch.Tensor:
+    """Mean squared error on the hidden patches only.
+
+        e_nl = mean over the p*p*C values of (prediction_nl - target_nl)^2,   target = normalize_patches(x) or x
+        L = sum_nl m_nl e_nl / sum_nl m_nl        (m = 1 for a hidden patch, 0 for a visible one)
+    prediction, patches: (N, L, p*p*C); mask: (N, L). Visible patches do not enter the loss at all.
+    """
+    if prediction.shape != patches.shape or mask.shape != patches.shape[:2]:
+        raise ValueError(f"prediction {tuple(prediction.shape)} and patches {tuple(patches.shape)} must have the "
+                         f"same shape (N, L, D), and mask {tuple(mask.shape)} must be (N, L)")
+    target = normalize_patches(patches) if norm_pix else patches
+    per_patch = (prediction - target).pow(2).mean(dim=-1)
+    return (per_patch * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def sincos_positions(rows: int, cols: int, dim: int) -> torch.Tensor:
+    """Fixed 2-D sine-cosine position embeddings (MAE's): (rows*cols, dim), half the channels for each axis.
+
+    For the axis coordinate u and frequency w_k = 1 / 10000^(k / (dim/4)), k < dim/4: [sin(u w_k), cos(u w_k)].
+    """
+    if dim % 4:
+        raise ValueError(f"dim must be a multiple of 4 for 2-D sine-cosine positions, got {dim}")
+    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim // 4))
+    y, x = torch.meshgrid(torch.arange(rows, dtype=torch.float64), torch.arange(cols, dtype=torch.float64),
+                          indexing="ij")
+
+    def axis(u):
+        angles = u.reshape(-1, 1) * omega
+        return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+    return torch.cat([axis(y), axis(x)], dim=1).float()
+
+
+def _blocks(dim: int, depth: int, heads: int, mlp_ratio: float) -> nn.ModuleList:
+    """`depth` pre-norm transformer blocks: x + MHSA(LN(x)), then x + MLP(LN(x)) with GELU, no dropout."""
+    return nn.ModuleList(
+        nn.TransformerEncoderLayer(dim, heads, dim_feedforward=int(dim * mlp_ratio), dropout=0.0,
+                                   activation="gelu", batch_first=True, norm_first=True)
+        for _ in range(depth))
+
+
+class ViTEncoder(nn.Module):
+    """A small Vision Transformer: patch embedding, fixed 2-D positions, pre-norm blocks, final LayerNorm.
+
+    forward(x): (N, C, H, W) -> mean over all L tokens of the final tokens -> (N, dim): the course's encoder
+    interface (linear probe, kNN, fine-tuning). forward_visible(x, ids_keep): the final tokens of only the kept
+    patches, (N, K, dim): what MAE pre-trains, at K/L of the cost per block. `config` rebuilds it with
+    `ssl_helpers.models.build_encoder`; `out_dim = dim`.
+    """
+
+    def __init__(self, in_channels: int = 3, image_size: int = 16, patch_size: int = 4, dim: int = 64,
+                 depth: int = 4, heads: int = 4, mlp_ratio: float = 2.0):
+        super().__init__()
+        if image_size % patch_size:
+            raise ValueError(f"patch_size={patch_size} must divide image_size={image_size}")
+        if dim % heads:
+            raise ValueError(f"dim={dim} must be divisible by heads={heads}")
+        self.grid = (image_size // patch_size, image_size // patch_size)
+        self.patch_size = patch_size
+        self.out_dim = dim
+        self.config = {"arch": "vit", "in_channels": in_channels, "image_size": image_size,
+                       "patch_size": patch_size, "dim": dim, "depth": depth, "heads": heads, "mlp_ratio": mlp_ratio}
+        self.patch_embed = nn.Linear(patch_size * patch_size * in_channels, dim)
+        self.register_buffer("positions", sincos_positions(*self.grid, dim).unsqueeze(0), persistent=False)
+        self.blocks = _blocks(dim, depth, heads, mlp_ratio)
+        self.norm = nn.LayerNorm(dim)
+
+    @property
+    def num_tokens(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Embedded patches plus positions: (N, C, H, W) -> (N, L, dim)."""
+        if tuple(x.shape[-2:]) != (self.grid[0] * self.patch_size, self.grid[1] * self.patch_size):
+            raise ValueError(f"this ViT takes {self.grid[0] * self.patch_size} px images, got {tuple(x.shape)}")
+        return self.patch_embed(patchify(x, self.patch_size)) + self.positions
+
+    def transform(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The transformer blocks and the final norm on any set of tokens: (N, K, dim) -> (N, K, dim)."""
+        for block in self.blocks:
+            tokens = block(tokens)
+        return self.norm(tokens)
+
+    def forward_visible(self, x: torch.Tensor, ids_keep: torch.Tensor) -> torch.Tensor:
+        """Encode only the kept patches: x (N, C, H, W), ids_keep (N, K) -> (N, K, dim)."""
+        return self.transform(visible_tokens(self.tokens(x), ids_keep))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features of full images: (N, C, H, W) -> mean over tokens -> (N, dim)."""
+        return self.transform(self.tokens(x)).mean(dim=1)
+
+
+class MAEDecoder(nn.Module):
+    """MAE's light decoder: visible latents plus mask tokens, unshuffled, -> pixels of every patch.
+
+        y = Linear(latent) (N, K, d);  append L - K copies of the learned mask token -> (N, L, d) in shuffled order;
+        unshuffle: y.gather(1, ids_restore);  + fixed positions;  blocks;  LayerNorm;  Linear -> (N, L, p*p*C)
+    """
+
+    def __init__(self, encoder_dim: int, patch_dim: int, grid: Tuple[int, int], dim: int = 64, depth: int = 1,
+                 heads: int = 4, mlp_ratio: float = 2.0):
+        super().__init__()
+        self.embed = nn.Linear(encoder_dim, dim)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
+        nn.init.normal_(self.mask_token, std=0.02)
+        self.register_buffer("positions", sincos_positions(*grid, dim).unsqueeze(0), persistent=False)
+        self.blocks = _blocks(dim, depth, heads, mlp_ratio)
+        self.norm = nn.LayerNorm(dim)
+        self.predict = nn.Linear(dim, patch_dim)
+
+    def forward(self, latent: torch.Tensor, ids_restore: torch.Tensor) -> torch.Tensor:
+        """latent (N, K, encoder_dim) in shuffled order, ids_restore (N, L) -> predicted patches (N, L, patch_dim)."""
+        y = self.embed(latent)
+        n, keep, dim = y.shape
+        y = torch.cat([y, self.mask_token.expand(n, ids_restore.shape[1] - keep, dim)], dim=1)
+        y = y.gather(1, ids_restore.unsqueeze(-1).expand(-1, -1, dim)) + self.positions
+        for block in self.blocks:
+            y = block(y)
+        return self.predict(self.norm(y))
+
+
+def mae_forward(encoder: ViTEncoder, decoder: MAEDecoder, images: torch.Tensor, mask_ratio: float = 0.75,
+                generator: Optional[torch.Generator] = None, norm_pix: bool = True):
+    """One MAE pass: mask, encode the visible tokens, decode all, score the hidden ones.
+
+    images: (N, C, H, W) -> `(loss, prediction (N, L, p*p*C), mask (N, L))`.
+    """
+    ids_keep, mask, ids_restore = random_masking(images.shape[0], encoder.num_tokens, mask_ratio, generator,
+                                                 device=images.device if generator is None else None)
+    ids_keep, mask, ids_restore = ids_keep.to(images.device), mask.to(images.device), ids_restore.to(images.device)
+    prediction = decoder(encoder.forward_visible(images, ids_keep), ids_restore)
+    return mae_loss(prediction, patchify(images, encoder.patch_size), mask, norm_pix), prediction, mask
+

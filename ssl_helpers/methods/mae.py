@@ -1,0 +1,95 @@
+"""MAE as a course method (registry name "mae"): a small ViT that sees only the visible patches, a light decoder.
+
+    method = make_method("mae", mask_ratio=0.75)
+    encoder, history = pretrain(method, train.images)    # ViTEncoder + MAEDecoder, the course's one loop
+    loss = method.step(encoder, images, generator)       # mask, encode visible tokens, decode, hidden-patch MSE
+
+The maths and the networks are in `ssl_helpers/mae.py`.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from ..mae import MAEDecoder, ViTEncoder, mae_forward, patchify, unpatchify
+from .base import Method
+
+__all__ = ["MAEMethod"]
+
+
+class MAEMethod(Method):
+    """Masked autoencoder: hide `mask_ratio` of the `patch_size` px patches, reconstruct them from the rest.
+
+    Options: mask_ratio (0.75), patch_size (4 px: 16 tokens at 16 px, 64 at 32 px), norm_pix (True: the target is
+    each patch normalised by its own mean and standard deviation), depth and heads of the encoder, decoder_dim and
+    decoder_depth of the decoder. The encoder width is `2 * width` (`make_encoder`'s argument, 32 -> 64).
+    """
+
+    name = "mae"
+    title = "MAE (ViT)"
+    family = "self-prediction"
+    notebook = "02_masked_autoencoding"
+    data = "digits"
+    image_size = 16
+    recipe = dict(epochs=60, batch_size=128, lr=2e-3, weight_decay=0.05, warmup_epochs=5)
+    quick_epochs = 20
+
+    def __init__(self, mask_ratio: float = 0.75, patch_size: int = 4, norm_pix: bool = True, depth: int = 4,
+                 heads: int = 4, decoder_dim: int = 64, decoder_depth: int = 1):
+        if not 0.0 <= mask_ratio < 1.0:
+            raise ValueError(f"mask_ratio must be in [0, 1), got {mask_ratio}")
+        super().__init__(mask_ratio=mask_ratio, patch_size=patch_size, norm_pix=norm_pix, depth=depth, heads=heads,
+                         decoder_dim=decoder_dim, decoder_depth=decoder_depth)
+
+    def make_encoder(self, image_shape, width: int = 32) -> nn.Module:
+        """A `ViTEncoder` of width 2 * `width` over `patch_size` px patches of (C, H, W) images."""
+        channels, height, _ = image_shape
+        return ViTEncoder(in_channels=channels, image_size=height, patch_size=self.options["patch_size"],
+                          dim=2 * width, depth=self.options["depth"], heads=self.options["heads"])
+
+    def build_head(self, encoder: nn.Module, image_shape) -> nn.Module:
+        if not isinstance(encoder, ViTEncoder):
+            raise ValueError(f"the mae method needs a ViTEncoder (it encodes only the visible patches); got "
+                             f"{type(encoder).__name__}: use method.make_encoder(image_shape)")
+        if encoder.patch_size != self.options["patch_size"]:
+            raise ValueError(f"the encoder's patch_size {encoder.patch_size} differs from the method's "
+                             f"{self.options['patch_size']}")
+        channels = image_shape[0]
+        device = next(encoder.parameters()).device
+        self.head = MAEDecoder(encoder.out_dim, encoder.patch_size ** 2 * channels, encoder.grid,
+                               dim=self.options["decoder_dim"], depth=self.options["decoder_depth"],
+                               heads=self.options["heads"]).to(device)
+        return self.head
+
+    def step(self, encoder: nn.Module, images: torch.Tensor,
+             generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        loss, _, _ = mae_forward(encoder, self._require_head(), images, self.options["mask_ratio"], generator,
+                                 self.options["norm_pix"])
+        return loss
+
+    @torch.no_grad()
+    def reconstruct(self, encoder: ViTEncoder, images: torch.Tensor,
+                    generator: Optional[torch.Generator] = None, mask_ratio: Optional[float] = None):
+        """For figures: `(masked, reconstruction, pasted)`, three (N, C, H, W) images.
+
+        masked: hidden patches grey (0.5); reconstruction: the decoder's output for every patch; pasted: the visible
+        patches kept and the predicted hidden ones pasted in. With norm_pix, a predicted patch is in normalised
+        units, so it is shown with the true patch's mean and standard deviation put back (as MAE's figures do):
+        the shape is predicted, the brightness and contrast are borrowed.
+        """
+        head = self._require_head()
+        was_training = encoder.training, head.training
+        encoder.eval(), head.eval()
+        ratio = self.options["mask_ratio"] if mask_ratio is None else mask_ratio
+        _, prediction, mask = mae_forward(encoder, head, images, ratio, generator, self.options["norm_pix"])
+        patches = patchify(images, encoder.patch_size)
+        if self.options["norm_pix"]:
+            prediction = prediction * (patches.var(-1, keepdim=True) + 1e-6).sqrt() + patches.mean(-1, keepdim=True)
+        hidden = mask.unsqueeze(-1)
+        shape = (encoder.patch_size, images.shape[1], encoder.grid)
+        masked = unpatchify(patches * (1 - hidden) + 0.5 * hidden, *shape)
+        pasted = unpatchify(patches * (1 - hidden) + prediction * hidden, *shape)
+        encoder.train(was_training[0]), head.train(was_training[1])
+        return masked, unpatchify(prediction, *shape).clamp(0, 1), pasted.clamp(0, 1)
