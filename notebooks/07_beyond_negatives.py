@@ -87,7 +87,7 @@ else:
     make_encoder = lambda width: SmallCNN(width=width)
     WIDTH, SHORT_WIDTH = 32, 16
     RECIPE = {name: dict(method_class(name).recipe) for name in METHODS}  # each method's tuned recipe
-    SHORT = dict(epochs=10, batch_size=64, lr=2e-3)
+    SHORT = dict(epochs=8, batch_size=64, lr=2e-3)
     SMALL_BATCH = 32  # the queue experiment runs half the epochs at half the batch: the same number of steps
     QUEUE_SIZES = (32, 256, 1024)
     AUGMENT = A.preset("digits", 12)
