@@ -6,7 +6,7 @@ the course's estimate of their time on Colab's T4.
     pretrain(method, images, epochs=FULL["epochs"], **run_options("simclr", FULL_RUN))
 
 - `SSL_SMOKE=1` (the environment variable `SMOKE_VARIABLE`) caps every size a FULL_RUN recipe names (epochs, steps,
-  batch size, encoder width, warm-up epochs) at `SMOKE_LIMITS`, so that CI executes each notebook's FULL_RUN branch
+  batch size, encoder width, warm-up epochs, seeds) at `SMOKE_LIMITS`, so that CI executes each notebook's FULL_RUN branch
   on the CPU in seconds. It changes sizes only, never which code runs.
 - `run_options(name, enabled)`: the `fit` options of a FULL_RUN (a per-epoch checkpoint in
   `<checkpoint dir>/resume/<name>.pt`, so that running the cell again resumes; a timed warm-up that prints the
@@ -26,8 +26,9 @@ __all__ = ["SMOKE_VARIABLE", "SMOKE_LIMITS", "smoke", "full_run_settings", "run_
            "H200_SIMCLR_IMAGES_PER_SECOND", "T4_OVER_H200", "t4_images_per_second", "t4_minutes"]
 
 SMOKE_VARIABLE = "SSL_SMOKE"
-SMOKE_LIMITS = {"epochs": 2, "steps": 2, "batch_size": 32, "width": 8, "warmup_epochs": 1}
-"""The largest value each size takes under `SSL_SMOKE=1` (two epochs: notebooks show epoch 0, 1, 2 snapshots)."""
+SMOKE_LIMITS = {"epochs": 2, "steps": 2, "batch_size": 32, "width": 8, "warmup_epochs": 1, "seeds": 2}
+"""The largest value each size takes under `SSL_SMOKE=1` (two epochs: notebooks show epoch 0, 1, 2 snapshots;
+`seeds`: draws of each labeled subset)."""
 
 H200_SIMCLR_IMAGES_PER_SECOND = 29_200
 """SimCLR training step alone, ResNet-18 at 32 px, batch 512, bf16, one H200 (the course design's reference figure,
