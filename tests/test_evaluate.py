@@ -183,3 +183,16 @@ def test_baseline_table_uses_the_settings_chosen_on_validation(digits):
     assert table.query("method == 'pixels'")["accuracy"].item() == expected
     scratch = supervised_from_scratch(config, train, test, subset, steps=3, lr=1e-2, seed=0)
     assert table.query("method == 'supervised from scratch'")["accuracy"].item() == scratch
+
+
+@pytest.mark.parametrize("C", [0.01, 1.0])
+def test_linear_probe_matches_scikit_learns_logistic_regression(C):
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = clusters(n_per_class=15, num_classes=4, dim=12, spread=4.0, seed=0)
+    xt, yt = clusters(n_per_class=50, num_classes=4, dim=12, spread=4.0, seed=1)
+    reference = LogisticRegression(C=C, max_iter=5000, tol=1e-8).fit(x.numpy(), y.numpy())
+    expected = float((reference.predict(xt.numpy()) == yt.numpy()).mean())
+    assert linear_probe_accuracy(x, y, xt, yt, C=C) == pytest.approx(expected, abs=1 / len(yt))
+    with pytest.raises(ValueError, match="C .* must be > 0, got 0"):
+        linear_probe_accuracy(x, y, xt, yt, C=0)
