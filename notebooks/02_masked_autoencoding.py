@@ -75,10 +75,11 @@ from ssl_helpers.plots import image_grid, plot_history, plot_label_efficiency
 from ssl_helpers.train import pick_device, seed_everything, set_cpu_threads
 
 if FULL_RUN:
-    FULL = full_run_settings(epochs=400 if LONGER_RUN else 100, width=96, steps=100)  # SSL_SMOKE=1 shrinks
+    FULL = full_run_settings(epochs=400 if LONGER_RUN else 100, width=96, steps=100, batch_size=256)  # smoke: tiny
     DATA, OPTIONS, DEVICE = "cifar10", dict(image_size=32, download=True), pick_device()
     mae = make_method("mae", depth=6, heads=4, decoder_dim=128, decoder_depth=2)
     MAE_EPOCHS, CNN_EPOCHS, WIDTH, STEPS = FULL["epochs"], min(60, FULL["epochs"]), FULL["width"], FULL["steps"]
+    MAE_FIT = dict(batch_size=FULL["batch_size"], lr=1e-3)  # GPU recipe: not tuned or measured yet
     make_cnn = lambda: ResNet18Cifar(width=min(64, WIDTH))
     # one view per image, a quarter of the tokens: well under a SimCLR step (two views) per image
     print(f"course estimate on a T4 (not a measurement): {t4_minutes(MAE_EPOCHS + CNN_EPOCHS, relative_cost=0.5):.0f}"
@@ -87,6 +88,7 @@ else:
     DATA, OPTIONS, DEVICE = "digits", dict(image_size=16), torch.device("cpu")
     mae = make_method("mae", mask_ratio=0.5)  # tuned on validation: 16 tokens are few to hide 75% of
     MAE_EPOCHS, CNN_EPOCHS, WIDTH, STEPS = mae.recipe["epochs"], 8, 32, 100
+    MAE_FIT = {}  # the method's CPU recipe (mae.recipe)
     make_cnn = lambda: SmallCNN(width=32)
 SHOTS, SEEDS = (1, 5, 10), 3  # labels per class, seeded draws
 set_cpu_threads(1)  # tiny models: one CPU thread is about as fast as two, and far faster on a busy machine
@@ -193,9 +195,9 @@ def snapshot(epoch):
 seed_everything(0)
 mae_encoder = mae.make_encoder(tuple(train.images.shape[1:]), width=WIDTH).to(DEVICE)
 print(f"MAE: ViT encoder {mae_encoder.config}, {sum(p.numel() for p in mae_encoder.parameters()):,} parameters")
-print(f"options {mae.options}; recipe {mae.recipe}, {MAE_EPOCHS} epochs")
-mae_encoder, mae_history = pretrain(mae, train.images, encoder=mae_encoder, epochs=MAE_EPOCHS, seed=0,
-                                    device=DEVICE, on_epoch_end=snapshot, **run_options(mae.name, FULL_RUN))
+print(f"options {mae.options}; recipe {({**mae.recipe, **MAE_FIT})}, {MAE_EPOCHS} epochs")
+mae_encoder, mae_history = pretrain(mae, train.images, encoder=mae_encoder, epochs=MAE_EPOCHS, seed=0, device=DEVICE,
+                                    on_epoch_end=snapshot, **MAE_FIT, **run_options(mae.name, FULL_RUN))
 if MAE_EPOCHS not in snapshots:  # a resumed FULL_RUN skips the epochs it had already trained
     snapshot(MAE_EPOCHS)
 print(f"decoder {sum(p.numel() for p in mae.head.parameters()):,} parameters; loss "
