@@ -13,7 +13,7 @@ The test split is not loaded. Results go to `ssl_helpers/tuning/*.csv` (read by 
 - `from_scratch_validation.csv`: learning rate x steps for the same network trained on the labels alone.
 
 The frozen probes' regularisation C is cheap to tune, so notebooks tune it themselves on validation for every
-encoder and for pixels alike (`transfer.tune_probe_C`).
+encoder and for pixels alike (`evaluate.tune_probe_C`).
 
     nohup .venv/bin/python scripts/tune_simclr.py --epochs 30 > tune.log 2>&1 &
 
