@@ -56,23 +56,14 @@ import torch
 
 from ssl_helpers.data import load_dataset
 from ssl_helpers.evaluate import summarize
-from ssl_helpers.models import ResNet18Cifar, SmallCNN
 from ssl_helpers.plots import plot_label_efficiency
-from ssl_helpers.train import pick_device, seed_everything, set_cpu_threads
-from ssl_helpers.config import full_run_settings, run_options, t4_minutes
+from ssl_helpers.train import seed_everything, set_cpu_threads
+from ssl_helpers.config import pretext_tier, run_options
 from ssl_helpers import pretext
 from ssl_helpers.methods import pretrain, save_method
 
-if FULL_RUN:
-    FULL = full_run_settings(epochs=100 if LONGER_RUN else 30, width=64)  # SSL_SMOKE=1 (tests) shrinks sizes
-    DATA, OPTIONS, EPOCHS, DEVICE = "cifar10", dict(image_size=32, download=True), FULL["epochs"], pick_device()
-    make_encoder = lambda: ResNet18Cifar(width=FULL["width"])
-    # one view per image: about half a SimCLR step (two views) per image
-    print(f"course estimate on a T4 (not a measurement): {t4_minutes(2 * EPOCHS, relative_cost=0.5):.0f} min "
-          f"of training steps (2 tasks x {EPOCHS} epochs each)")
-else:
-    DATA, OPTIONS, EPOCHS, DEVICE = "digits", dict(image_size=16), 6, torch.device("cpu")
-    make_encoder = lambda: SmallCNN(width=32)
+# the two tiers (ssl_helpers.config.pretext_tier): digits + small CNN on the CPU, or CIFAR-10 + ResNet-18 on the GPU
+DATA, OPTIONS, EPOCHS, DEVICE, make_encoder = pretext_tier(FULL_RUN, cpu_epochs=6, gpu_epochs=100 if LONGER_RUN else 30, tasks=2)
 SHOTS, SEEDS = (1, 5, 10), 5  # the course protocol: linear probe with 1, 5, 10 labels per class, 5 draws
 set_cpu_threads(1)  # tiny models: one CPU thread is about as fast as two, and far faster on a busy machine
 _ = seed_everything(0)

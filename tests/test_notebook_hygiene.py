@@ -143,7 +143,8 @@ def test_course_notebook_was_executed_top_to_bottom_with_settings(path):
         f"`.venv/bin/python scripts/execute_notebooks.py {path.name}`")
     source = "\n".join(cell.source for cell in code_cells(nb))
     assert "FULL_RUN = False" in source, f"{path.name}: the settings cell (`FULL_RUN = False`) is missing"
-    assert "pick_device(" in source, f"{path.name}: use `pick_device()` so a GPU is used where there is one"
+    assert "pick_device(" in source or "pretext_tier(" in source, (
+        f"{path.name}: use `pick_device()` (or `pretext_tier`, which calls it) so a GPU is used where there is one")
 
 
 def test_every_course_notebook_has_its_jupytext_source_and_back():
