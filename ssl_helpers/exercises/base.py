@@ -1,0 +1,102 @@
+"""A small exercise framework: `Exercise.check(fn)` runs a student's function against the course's implementation
+and names the mistake; `.hint()`, `.solution()`; `.use(fn)` returns the function the notebook goes on with.
+
+Mistakes are recognised by behaviour: each typical mistake is a known wrong implementation (a `Mistake`), and when
+the student's output matches one of them on the exercise's cases, the check prints that mistake's message.
+"""
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+import torch
+
+
+@dataclass
+class Mistake:
+    """A typical mistake: a wrong implementation `fn` (same signature as the exercise) and the message naming it."""
+    name: str
+    message: str
+    fn: Callable
+
+
+@dataclass
+class Exercise:
+    """One exercise: a reference, input cases (callables returning argument tuples), mistakes, hint, solution.
+
+    `check(fn)` returns one short line (also printed): "correct", "not attempted yet", or the specific mistake.
+    """
+    name: str
+    reference: Callable
+    cases: Sequence[Callable[[], tuple]]
+    mistakes: Sequence[Mistake] = field(default_factory=list)
+    hint_text: str = ""
+    solution_fn: Optional[Callable] = None
+    atol: float = 1e-5
+    _passed: bool = False
+
+    def _outputs(self, fn):
+        outs = []
+        for case in self.cases:
+            args = case()
+            outs.append(fn(*args))
+        return outs
+
+    def _same(self, got, want) -> bool:
+        try:
+            got = torch.as_tensor(got)
+            want = torch.as_tensor(want)
+            if got.shape != want.shape:
+                return False
+            return bool(torch.allclose(got.double(), want.double(), atol=self.atol, rtol=1e-4, equal_nan=True))
+        except Exception:
+            return False
+
+    def verdict(self, fn) -> str:
+        """The one-line answer for `fn` (no printing)."""
+        if fn is None:
+            return f"{self.name}: not attempted yet; the notebook uses the course's implementation."
+        try:
+            got = self._outputs(fn)
+        except NotImplementedError:
+            return f"{self.name}: not attempted yet; the notebook uses the course's implementation."
+        except Exception as err:  # a student's error, reported in one line
+            return f"{self.name}: your function raised {type(err).__name__}: {err}"
+        want = self._outputs(self.reference)
+        if all(self._same(g, w) for g, w in zip(got, want)):
+            return f"{self.name}: correct."
+        for mistake in self.mistakes:
+            try:
+                wrong = self._outputs(mistake.fn)
+            except Exception:
+                continue
+            if all(self._same(g, w) for g, w in zip(got, wrong)):
+                return f"{self.name}: not yet. {mistake.message}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            if not self._same(g, w):
+                shape = tuple(torch.as_tensor(g).shape) if isinstance(g, torch.Tensor) else type(g).__name__
+                return (f"{self.name}: not yet. On test case {i + 1} your result (shape {shape}) differs from the "
+                        f"course's; try ex.hint().")
+        return f"{self.name}: not yet."
+
+    def check(self, fn) -> str:
+        """Print and return the verdict; remember whether `fn` passed (for `use`)."""
+        start = time.perf_counter()
+        line = self.verdict(fn)
+        self._passed = line.endswith("correct.")
+        self.last_seconds = time.perf_counter() - start
+        print(line)
+        return line
+
+    def use(self, fn):
+        """The function the notebook continues with: the student's if it passed the check, else the course's."""
+        return fn if (fn is not None and self.verdict(fn).endswith("correct.")) else self.reference
+
+    def hint(self) -> None:
+        print(self.hint_text)
+
+    def solution(self) -> None:
+        """Print the solution's source (only when asked)."""
+        print(inspect.getsource(self.solution_fn) if self.solution_fn else "No solution recorded.")

@@ -1,0 +1,104 @@
+"""Exercises of notebooks 05 and 06: NT-Xent from a cosine-similarity matrix.
+
+    z = [z_a; z_b]: (2N, D),  s_ij = cos(z_i, z_j),  l_i = -log softmax_{k != i}(s_ik / T)[pos(i)],
+    L = mean over the 2N rows.  The course's implementation: `ssl_helpers.losses.nt_xent`.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ssl_helpers.losses import nt_xent as _course_nt_xent
+from .base import Exercise, Mistake
+
+
+def _reference(z_a, z_b, temperature):
+    return _course_nt_xent(z_a, z_b, temperature, gather=False)
+
+
+def _targets(n, device):
+    return torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)]).to(device)
+
+
+def solution_nt_xent(z_a, z_b, temperature):
+    # BEGIN SOLUTION
+    z = F.normalize(torch.cat([z_a, z_b]), dim=1)                       # (2N, D), unit rows
+    sim = z @ z.T / temperature                                         # (2N, 2N)
+    sim = sim.masked_fill(torch.eye(len(z), dtype=torch.bool, device=z.device), float("-inf"))
+    return F.cross_entropy(sim, _targets(len(z_a), z.device))           # mean over 2N rows
+    # END SOLUTION
+
+
+def _diagonal_left(z_a, z_b, t):
+    z = F.normalize(torch.cat([z_a, z_b]), dim=1)
+    return F.cross_entropy(z @ z.T / t, _targets(len(z_a), z.device))
+
+
+def _no_normalise(z_a, z_b, t):
+    z = torch.cat([z_a, z_b])
+    sim = (z @ z.T / t).masked_fill(torch.eye(len(z), dtype=torch.bool), float("-inf"))
+    return F.cross_entropy(sim, _targets(len(z_a), z.device))
+
+
+def _temperature_twice(z_a, z_b, t):
+    return solution_nt_xent(z_a, z_b, t * t)
+
+
+def _temperature_on_loss(z_a, z_b, t):
+    return solution_nt_xent(z_a, z_b, 1.0) / t
+
+
+def _positive_same_view(z_a, z_b, t):
+    z = F.normalize(torch.cat([z_a, z_b]), dim=1)
+    return F.cross_entropy(z @ z.T / t, torch.arange(len(z)))
+
+
+def _mean_over_n(z_a, z_b, t):
+    return solution_nt_xent(z_a, z_b, t) * 2
+
+
+def _one_direction(z_a, z_b, t):
+    z = F.normalize(torch.cat([z_a, z_b]), dim=1)
+    sim = (z @ z.T / t).masked_fill(torch.eye(len(z), dtype=torch.bool), float("-inf"))
+    n = len(z_a)
+    return F.cross_entropy(sim[:n], _targets(n, z.device)[:n])
+
+
+def _cases():
+    def random(n, d, t, dtype=torch.float32, seed=0):
+        def make():
+            g = torch.Generator().manual_seed(seed)
+            return (torch.randn(n, d, generator=g, dtype=dtype), torch.randn(n, d, generator=g, dtype=dtype), t)
+        return make
+
+    def identical():                      # a batch of identical images: every softmax is uniform
+        z = torch.ones(3, 4)
+        return z, z.clone(), 0.5
+
+    return [random(2, 3, 0.5), random(8, 16, 0.1, seed=1), random(5, 4, 2.0, torch.float64, seed=2), identical]
+
+
+nt_xent_exercise = Exercise(
+    name="NT-Xent",
+    reference=_reference,
+    cases=_cases(),
+    mistakes=[
+        Mistake("diagonal", "The diagonal s_ii is still in the softmax: mask it with -inf (a view is never its own "
+                "candidate).", _diagonal_left),
+        Mistake("normalise", "The embeddings are not L2-normalised: s_ij must be a cosine similarity "
+                "(F.normalize(z, dim=1)).", _no_normalise),
+        Mistake("temperature twice", "The temperature is applied twice: divide the similarities by T once.",
+                _temperature_twice),
+        Mistake("temperature on loss", "The temperature divides the loss, not the similarities inside the softmax.",
+                _temperature_on_loss),
+        Mistake("positive same view", "The positive of row i is row i itself (the same view): it must be the "
+                "other view, i + N for i < N and i - N otherwise.", _positive_same_view),
+        Mistake("mean over N", "The loss is averaged over N rows; NT-Xent averages over all 2N rows.",
+                _mean_over_n),
+        Mistake("one direction", "Only the N rows of z_a are scored: the z_b rows are anchors too (2N rows).",
+                _one_direction),
+    ],
+    hint_text=("Stack z = [z_a; z_b] (2N, D), L2-normalise the rows, sim = z @ z.T / T (2N, 2N), set the diagonal "
+               "to -inf, and use F.cross_entropy with targets [N..2N-1, 0..N-1]."),
+    solution_fn=solution_nt_xent,
+)

@@ -1,0 +1,77 @@
+"""Exercises: every typical mistake, written here as its own wrong implementation, is named by the check."""
+import time
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ssl_helpers.exercises import EXERCISES, nt_xent_exercise
+from ssl_helpers.losses import nt_xent
+
+
+def _targets(n):
+    return torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
+
+
+def _sim(z_a, z_b, t, normalise=True, mask=True):
+    z = torch.cat([z_a, z_b])
+    if normalise:
+        z = F.normalize(z, dim=1)
+    s = z @ z.T / t
+    return s.masked_fill(torch.eye(len(z), dtype=torch.bool), float("-inf")) if mask else s
+
+
+def student_correct(z_a, z_b, t):
+    z = torch.cat([z_a, z_b])
+    s = F.cosine_similarity(z[:, None], z[None], dim=-1) / t          # the (2N, 2N, D) route, right at small N
+    s = s - torch.diag(torch.full((len(z),), float("inf"), dtype=z.dtype))
+    return -torch.log_softmax(s, dim=1)[torch.arange(len(z)), _targets(len(z_a))].mean()
+
+
+WRONG = {
+    "diagonal": lambda a, b, t: F.cross_entropy(_sim(a, b, t, mask=False), _targets(len(a))),
+    "L2-normalised": lambda a, b, t: F.cross_entropy(_sim(a, b, t, normalise=False), _targets(len(a))),
+    "applied twice": lambda a, b, t: F.cross_entropy(_sim(a, b, t) / t, _targets(len(a))),
+    "divides the loss": lambda a, b, t: F.cross_entropy(_sim(a, b, 1.0), _targets(len(a))) / t,
+    "same view": lambda a, b, t: F.cross_entropy(_sim(a, b, t, mask=False), torch.arange(2 * len(a))),
+    "over N rows": lambda a, b, t: F.cross_entropy(_sim(a, b, t), _targets(len(a)), reduction="sum") / len(a),
+    "z_b rows are anchors": lambda a, b, t: F.cross_entropy(_sim(a, b, t)[:len(a)], _targets(len(a))[:len(a)]),
+}
+
+
+def test_unattempted_says_so_and_notebook_falls_back(capsys):
+    def stub(z_a, z_b, temperature):
+        raise NotImplementedError
+    assert "not attempted yet" in nt_xent_exercise.check(stub)
+    assert nt_xent_exercise.use(stub) is nt_xent_exercise.reference
+
+
+def test_correct_student_passes_and_is_used():
+    assert nt_xent_exercise.check(student_correct).endswith("correct.")
+    assert nt_xent_exercise.use(student_correct) is student_correct
+    z_a, z_b = torch.randn(4, 3), torch.randn(4, 3)
+    torch.testing.assert_close(student_correct(z_a, z_b, 0.5), nt_xent(z_a, z_b, 0.5))
+
+
+@pytest.mark.parametrize("phrase", sorted(WRONG))
+def test_each_typical_mistake_is_named(phrase):
+    line = nt_xent_exercise.check(WRONG[phrase])
+    assert "not yet" in line and phrase in line, line
+    assert nt_xent_exercise.use(WRONG[phrase]) is nt_xent_exercise.reference
+
+
+def test_student_error_is_one_line_not_a_traceback():
+    line = nt_xent_exercise.check(lambda a, b, t: a @ b)          # shape error
+    assert "raised RuntimeError" in line and "\n" not in line
+
+
+def test_report_exercises_per_notebook_and_mistakes_and_timing():
+    """Printed (not asserted) report: exercises per notebook, mistakes named per exercise, check time."""
+    for notebook, exercises in EXERCISES.items():
+        print(f"{notebook}: {len(exercises)} exercise(s)")
+        for ex in exercises:
+            start = time.perf_counter()
+            ex.check(WRONG["same view"])
+            print(f"  {ex.name}: {len(ex.mistakes)} typical mistakes named; one check "
+                  f"{time.perf_counter() - start:.3f} s")
+    assert all(len(ex.mistakes) >= 4 for exs in EXERCISES.values() for ex in exs)
