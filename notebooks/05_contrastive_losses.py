@@ -221,6 +221,28 @@ draw_forces(ax, points, torch.cat([torch.zeros(1, 2), -keys.grad]),
 ax.set_xlim(-1.6, 1.6); ax.set_ylim(-1.6, 1.6);
 
 # %% [markdown]
+# ### Exercise: NT-Xent from a cosine-similarity matrix
+#
+# Write `my_nt_xent(z_a, z_b, temperature)`: stack $z = [z_a; z_b]$ of shape $(2N, D)$, take the cosine
+# similarities $s_{ij}$ as a $(2N, 2N)$ matrix, and return
+# $L = \frac{1}{2N} \sum_i -\log \frac{\exp(s_{i,\mathrm{pos}(i)} / T)}{\sum_{k \ne i} \exp(s_{ik} / T)}$, where
+# $\mathrm{pos}(i)$ is the other view of row $i$. The notebook trains with your function if the check passes,
+# and with the course's `nt_xent` otherwise. `ex.hint()` gives a hint, `ex.solution()` the solution.
+
+# %%
+from ssl_helpers.exercises import nt_xent_exercise as ex
+
+
+def my_nt_xent(z_a, z_b, temperature):
+    """z_a, z_b: (N, D) two views; temperature T > 0 -> scalar loss."""
+    raise NotImplementedError  # EXERCISE nt_xent: your code here
+
+
+# %%
+ex.check(my_nt_xent)
+nt_xent_used = ex.use(my_nt_xent)
+
+# %% [markdown]
 # The negatives near the anchor get the largest softmax weight and so the largest push: InfoNCE mines **hard
 # negatives** by itself, while the margin losses treat every violating negative alike.
 #
@@ -249,7 +271,7 @@ LOSSES = {
     "pair": lambda z_a, z_b: pair_contrastive_loss(torch.cat([z_a, z_a]), torch.cat([z_b, z_b.roll(1, 0)]),
                                                    torch.arange(2 * len(z_a)) < len(z_a), margin=MARGIN),
     "triplet": lambda z_a, z_b: triplet_loss(z_a, z_b, z_b.roll(1, 0), margin=MARGIN),
-    "NT-Xent": lambda z_a, z_b: nt_xent(z_a, z_b, TEMPERATURE),
+    "NT-Xent": lambda z_a, z_b: nt_xent_used(z_a, z_b, TEMPERATURE),
 }
 print(f"view bank: {tuple(view_bank.shape)}")
 

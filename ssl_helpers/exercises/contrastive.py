@@ -22,10 +22,14 @@ def _targets(n, device):
 
 def solution_nt_xent(z_a, z_b, temperature):
     # BEGIN SOLUTION
+    import torch
+    import torch.nn.functional as F
+    n = len(z_a)
     z = F.normalize(torch.cat([z_a, z_b]), dim=1)                       # (2N, D), unit rows
-    sim = z @ z.T / temperature                                         # (2N, 2N)
-    sim = sim.masked_fill(torch.eye(len(z), dtype=torch.bool, device=z.device), float("-inf"))
-    return F.cross_entropy(sim, _targets(len(z_a), z.device))           # mean over 2N rows
+    sim = z @ z.T / temperature                                         # (2N, 2N) cosine / T
+    sim = sim.masked_fill(torch.eye(2 * n, dtype=torch.bool, device=z.device), float("-inf"))
+    targets = torch.cat([torch.arange(n, 2 * n), torch.arange(n)]).to(z.device)   # pos(i)
+    return F.cross_entropy(sim, targets)                                # mean over 2N rows
     # END SOLUTION
 
 
