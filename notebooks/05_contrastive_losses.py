@@ -221,6 +221,27 @@ draw_forces(ax, points, torch.cat([torch.zeros(1, 2), -keys.grad]),
 ax.set_xlim(-1.6, 1.6); ax.set_ylim(-1.6, 1.6);
 
 # %% [markdown]
+# ### Exercise: the triplet loss
+#
+# Write `my_triplet(anchor, positive, negative, margin)` for $a, p, n$ of shape $(B, D)$:
+# $L = \frac{1}{B} \sum_b \max(0, \lVert a_b - p_b \rVert_2 - \lVert a_b - n_b \rVert_2 + m)$.
+# The notebook trains its triplet embedding with your function if the check passes, with the course's
+# `triplet_loss` otherwise (`triplet_ex.hint()`, `triplet_ex.solution()`).
+
+# %%
+from ssl_helpers.exercises import triplet_exercise as triplet_ex
+
+
+def my_triplet(anchor, positive, negative, margin):
+    """anchor, positive, negative: (B, D); margin m > 0 -> scalar loss."""
+    raise NotImplementedError  # EXERCISE triplet: your code here
+
+
+# %%
+triplet_ex.check(my_triplet)
+triplet_used = triplet_ex.use(my_triplet)
+
+# %% [markdown]
 # ### Exercise: NT-Xent from a cosine-similarity matrix
 #
 # Write `my_nt_xent(z_a, z_b, temperature)`: stack $z = [z_a; z_b]$ of shape $(2N, D)$, take the cosine
@@ -270,7 +291,7 @@ def two_views(bank):
 LOSSES = {
     "pair": lambda z_a, z_b: pair_contrastive_loss(torch.cat([z_a, z_a]), torch.cat([z_b, z_b.roll(1, 0)]),
                                                    torch.arange(2 * len(z_a)) < len(z_a), margin=MARGIN),
-    "triplet": lambda z_a, z_b: triplet_loss(z_a, z_b, z_b.roll(1, 0), margin=MARGIN),
+    "triplet": lambda z_a, z_b: triplet_used(z_a, z_b, z_b.roll(1, 0), MARGIN),
     "NT-Xent": lambda z_a, z_b: nt_xent_used(z_a, z_b, TEMPERATURE),
 }
 print(f"view bank: {tuple(view_bank.shape)}")

@@ -71,7 +71,33 @@ def test_report_exercises_per_notebook_and_mistakes_and_timing():
         print(f"{notebook}: {len(exercises)} exercise(s)")
         for ex in exercises:
             start = time.perf_counter()
-            ex.check(WRONG["same view"])
+            ex.check(ex.reference)                                  # a full check: every case compared
             print(f"  {ex.name}: {len(ex.mistakes)} typical mistakes named; one check "
                   f"{time.perf_counter() - start:.3f} s")
     assert all(len(ex.mistakes) >= 4 for exs in EXERCISES.values() for ex in exs)
+
+
+def _d(x, y):
+    return torch.linalg.vector_norm(x - y, dim=1)
+
+
+TRIPLET_WRONG = {
+    "squared distances": lambda a, p, n, m: F.relu(_d(a, p) ** 2 - _d(a, n) ** 2 + m).mean(),
+    "hinge": lambda a, p, n, m: (_d(a, p) - _d(a, n) + m).mean(),
+    "swapped": lambda a, p, n, m: F.relu(_d(a, n) - _d(a, p) + m).mean(),
+    "summed": lambda a, p, n, m: F.relu(_d(a, p) - _d(a, n) + m).sum(),
+    "margin is subtracted": lambda a, p, n, m: F.relu(_d(a, p) - _d(a, n) - m).mean(),
+}
+
+
+def test_triplet_correct_student_passes():
+    from ssl_helpers.exercises import triplet_exercise
+    line = triplet_exercise.check(lambda a, p, n, m: F.triplet_margin_loss(a, p, n, margin=m, eps=0.0))
+    assert line.endswith("correct."), line
+
+
+@pytest.mark.parametrize("phrase", sorted(TRIPLET_WRONG))
+def test_each_triplet_mistake_is_named(phrase):
+    from ssl_helpers.exercises import triplet_exercise
+    line = triplet_exercise.check(TRIPLET_WRONG[phrase])
+    assert "not yet" in line and phrase in line, line

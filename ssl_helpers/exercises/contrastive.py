@@ -106,3 +106,58 @@ nt_xent_exercise = Exercise(
                "to -inf, and use F.cross_entropy with targets [N..2N-1, 0..N-1]."),
     solution_fn=solution_nt_xent,
 )
+
+
+# ----------------------------------------------------------------------------------------------------
+# Triplet loss:  L = (1 / B) sum_b max(0, |a_b - p_b| - |a_b - n_b| + m);  a, p, n: (B, D)
+# ----------------------------------------------------------------------------------------------------
+from ssl_helpers.losses import triplet_loss as _course_triplet  # noqa: E402
+
+
+def solution_triplet(anchor, positive, negative, margin):
+    # BEGIN SOLUTION
+    import torch
+    d_pos = (anchor - positive).pow(2).sum(dim=1).clamp_min(1e-12).sqrt()    # (B,) Euclidean distances
+    d_neg = (anchor - negative).pow(2).sum(dim=1).clamp_min(1e-12).sqrt()
+    return torch.relu(d_pos - d_neg + margin).mean()
+    # END SOLUTION
+
+
+def _dist(x, y):
+    return (x - y).pow(2).sum(dim=1).clamp_min(1e-12).sqrt()
+
+
+def _triplet_cases():
+    def random(b, d, m, dtype=torch.float32, seed=0):
+        def make():
+            g = torch.Generator().manual_seed(seed)
+            return tuple(torch.randn(b, d, generator=g, dtype=dtype) for _ in range(3)) + (m,)
+        return make
+
+    def ties():                           # positive and negative at the same distance: loss = margin
+        a = torch.zeros(2, 2)
+        return a, torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([[0.0, 1.0], [-1.0, 0.0]]), 0.5
+
+    return [random(2, 3, 1.0), random(16, 4, 0.5, seed=1), random(6, 5, 2.0, torch.float64, seed=2), ties]
+
+
+triplet_exercise = Exercise(
+    name="Triplet loss",
+    reference=lambda a, p, n, m: _course_triplet(a, p, n, margin=m),
+    cases=_triplet_cases(),
+    mistakes=[
+        Mistake("squared", "You used squared distances; the course's triplet loss uses Euclidean distances "
+                "|a - p|_2 (take the square root).", lambda a, p, n, m: torch.relu(
+                    (a - p).pow(2).sum(1) - (a - n).pow(2).sum(1) + m).mean()),
+        Mistake("no hinge", "The hinge max(0, .) is missing: triplets already satisfied must contribute 0, not a "
+                "negative loss.", lambda a, p, n, m: (_dist(a, p) - _dist(a, n) + m).mean()),
+        Mistake("swapped", "Positive and negative are swapped: the loss must grow with |a - p| and shrink with "
+                "|a - n|.", lambda a, p, n, m: torch.relu(_dist(a, n) - _dist(a, p) + m).mean()),
+        Mistake("sum", "The loss is summed over the batch; take the mean over the B triplets.",
+                lambda a, p, n, m: torch.relu(_dist(a, p) - _dist(a, n) + m).sum()),
+        Mistake("margin sign", "The margin is subtracted; it must be added: |a - p| - |a - n| + m.",
+                lambda a, p, n, m: torch.relu(_dist(a, p) - _dist(a, n) - m).mean()),
+    ],
+    hint_text="Row-wise Euclidean distances d(a, p) and d(a, n), each (B,); then relu(d_ap - d_an + margin).mean().",
+    solution_fn=solution_triplet,
+)
