@@ -65,19 +65,42 @@ def mask_patches(images: torch.Tensor, mask_ratio: float = 0.5, patch_size: int 
 
 
 class MaskedTask(ReconstructionTask):
-    """Reconstruct hidden patches. corrupt: images -> (masked images, images, mask); loss: `masked_mse`."""
+    """Reconstruct hidden patches. corrupt: images -> (masked images, images, mask); loss: `masked_mse`.
+
+    patch_sizes: optional tuple of patch sizes; when given, each batch draws its patch size uniformly from it
+    (with the step's generator) instead of always using `patch_size`, so one model knows every size (the mask
+    explorer's model is trained this way over the sizes its slider offers). Default None: always `patch_size`.
+    """
 
     name = "masked"
     title = "masked autoencoding (CNN)"
     notebook = "02_masked_autoencoding"
 
-    def __init__(self, mask_ratio: float = 0.5, patch_size: int = 4, fill: float = 0.5):
+    def __init__(self, mask_ratio: float = 0.5, patch_size: int = 4, fill: float = 0.5,
+                 patch_sizes: Optional[tuple] = None):
         check_mask_options(mask_ratio, patch_size)
-        super().__init__(mask_ratio=mask_ratio, patch_size=patch_size, fill=fill)
-        self.mask_ratio, self.patch_size, self.fill = mask_ratio, patch_size, fill
+        options = dict(mask_ratio=mask_ratio, patch_size=patch_size, fill=fill)
+        if patch_sizes is not None:
+            patch_sizes = tuple(patch_sizes)
+            if not patch_sizes:
+                raise ValueError("patch_sizes must hold at least one patch size, got an empty sequence")
+            for size in patch_sizes:
+                check_mask_options(mask_ratio, size)
+            options["patch_sizes"] = patch_sizes
+        super().__init__(**options)
+        self.mask_ratio, self.patch_size, self.fill, self.patch_sizes = mask_ratio, patch_size, fill, patch_sizes
+
+    def trained_patch_sizes(self) -> tuple:
+        """The patch sizes this task trains on: `patch_sizes`, or `(patch_size,)`."""
+        return self.patch_sizes or (self.patch_size,)
 
     def corrupt(self, images, generator=None, mask_ratio=None, patch_size=None) -> Corrupted:
-        """The task's masking; `mask_ratio` and `patch_size` override the task's own (e.g. in a widget)."""
+        """The task's masking; `mask_ratio` and `patch_size` override the task's own (e.g. in a widget).
+        Without an override and with `patch_sizes`, the patch size is drawn per batch from `patch_sizes`."""
+        if patch_size is None and self.patch_sizes:
+            draw = torch.randint(len(self.patch_sizes), (1,), generator=generator,
+                                 device=generator.device if generator is not None else "cpu")
+            patch_size = self.patch_sizes[int(draw)]
         masked, mask = mask_patches(images, self.mask_ratio if mask_ratio is None else mask_ratio,
                                     self.patch_size if patch_size is None else patch_size, generator, self.fill)
         return Corrupted(masked, images, mask)
