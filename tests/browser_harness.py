@@ -166,3 +166,15 @@ def chromium_page(executable: str, viewport=(1280, 900)):
                 yield page
             finally:
                 context.close()
+
+
+def browser_or_skip() -> str:
+    """Debian's Chromium and the playwright package, or a skip (a failure in CI) saying which is missing."""
+    executable = find_chromium()
+    require_or_skip(executable is not None,
+                    "Chromium not found (install Debian's `chromium` package or set SSL_CHROMIUM)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        require_or_skip(False, "the `playwright` package is missing (pip install -e '.[test]')")
+    return executable

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from browser_harness import chromium_page, find_chromium, jupyter_lab, require_or_skip
+from browser_harness import browser_or_skip, chromium_page, jupyter_lab
 
 NOTEBOOK = "browser_widget.ipynb"
 WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class")
@@ -34,13 +34,7 @@ KERNEL_READY = """() => {
 
 @pytest.fixture(scope="module")
 def chromium():
-    executable = find_chromium()
-    require_or_skip(executable is not None,
-                    "Chromium not found (install Debian's `chromium` package or set SSL_CHROMIUM)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        require_or_skip(False, "the `playwright` package is missing (pip install -e '.[test]')")
+    executable = browser_or_skip()
     return executable
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from browser_harness import chromium_page, find_chromium, free_port, require_or_skip
+from browser_harness import browser_or_skip, chromium_page, free_port, require_or_skip
 from ssl_helpers import lecture
 from ssl_helpers.lecture import SECTIONS, Section, build_section, lecture_page, prepare, section_methods
 
@@ -91,13 +91,7 @@ def test_demo_notebook_builds_the_page_from_the_lecture_module():
 
 @pytest.fixture(scope="module")
 def chromium():
-    executable = find_chromium()
-    require_or_skip(executable is not None,
-                    "Chromium not found (install Debian's `chromium` package or set SSL_CHROMIUM)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        require_or_skip(False, "the `playwright` package is missing (pip install -e '.[test]')")
+    executable = browser_or_skip()
     try:
         import voila  # noqa: F401
     except ImportError:
