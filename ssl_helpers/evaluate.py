@@ -33,6 +33,7 @@ __all__ = [
     "standardize",
     "linear_probe_accuracy",
     "knn_accuracy",
+    "knn_monitor",
     "label_efficiency",
     "evaluate_encoder",
     "train_classifier",
@@ -444,3 +445,9 @@ def embedding_diagnostics(features: torch.Tensor) -> dict:
     cosine = (unit @ unit.T).sum() - n
     return {"effective_rank": float(entropy.exp()), "mean_cosine": float(cosine / (n * (n - 1))),
             "dead_dimensions": int((x.std(0) < 1e-4).sum())}
+
+
+def knn_monitor(encoder: nn.Module, train: ImageSet, test: ImageSet, device=None, k: int = 20) -> float:
+    """kNN accuracy (cosine, all train labels) of the frozen encoder: a cheap signal during training."""
+    train_h, test_h = embed_split(encoder, train, test, device)
+    return knn_accuracy(train_h, train.labels, test_h, test.labels, k=k)

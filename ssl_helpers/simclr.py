@@ -20,14 +20,13 @@ import torch
 from torch import nn
 
 from .augment import Augment, preset
-from .data import ImageSet
-from .evaluate import embed_split, knn_accuracy
+from .evaluate import knn_monitor
 from .losses import distributed_world, nt_xent
 from .methods.base import Method
 from .models import ProjectionHead
 from .train import Precision, fit, pick_device, pick_precision
 
-__all__ = ["SimCLR", "SimCLRMethod", "simclr_loss", "knn_monitor", "train_simclr", "DIGITS_IMAGE_SIZE",
+__all__ = ["SimCLR", "SimCLRMethod", "simclr_loss", "train_simclr", "DIGITS_IMAGE_SIZE",
            "DIGITS_RECIPE"]
 
 DIGITS_IMAGE_SIZE = 12
@@ -110,12 +109,6 @@ def simclr_loss(model: nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, temperat
     with precision.autocast(x.device.type):
         z = model(x)
     return nt_xent(z[:n].float(), z[n:].float(), temperature)
-
-
-def knn_monitor(encoder: nn.Module, train: ImageSet, test: ImageSet, device=None, k: int = 20) -> float:
-    """kNN accuracy (cosine, all train labels) of the frozen encoder: a cheap signal during training."""
-    train_h, test_h = embed_split(encoder, train, test, device)
-    return knn_accuracy(train_h, train.labels, test_h, test.labels, k=k)
 
 
 def train_simclr(model: SimCLR, images: torch.Tensor, augment: Augment, *, epochs: int = 30,

@@ -62,11 +62,9 @@ def pretrain(method: Union[str, Method], train_images, *, encoder: Optional[nn.M
     def epoch_end(epoch):
         row = {}
         if monitor is not None:
-            from ..evaluate import embed_split, knn_accuracy
+            from ..evaluate import knn_monitor
 
-            train, test = monitor
-            train_h, test_h = embed_split(encoder, train, test, device)
-            row["knn"] = knn_accuracy(train_h, train.labels, test_h, test.labels, k=20)
+            row["knn"] = knn_monitor(encoder, *monitor, device=device)
         if on_epoch_end is not None:
             row.update(on_epoch_end(epoch) or {})
         return row
