@@ -181,12 +181,9 @@ def test_voila_shows_every_explorer_in_chromium(checkpoints, chromium):
 
 
 def load_course_py():
-    import importlib.util
+    from scripts_loader import load_script
 
-    spec = importlib.util.spec_from_file_location("course_py", ROOT / "course.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("course.py")
 
 
 def test_course_py_demo_saves_the_encoders_then_serves_the_page(monkeypatch, capsys):

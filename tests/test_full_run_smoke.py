@@ -147,11 +147,9 @@ def test_t4_estimate_follows_its_stated_formula():
 def test_gpu_check_script_runs_on_the_cpu(capsys):
     """scripts/gpu_check.py (the GPU measurements, ready for a GPU) on a tiny CPU setting: it runs, reports the
     precision it chose, and its resume check finds the resumed run equal to the uninterrupted one."""
-    import importlib.util
+    from scripts_loader import load_script
 
-    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "scripts" / "gpu_check.py")
-    gpu_check = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gpu_check)
+    gpu_check = load_script("scripts/gpu_check.py")
     result = gpu_check.main(["--device", "cpu", "--batch-size", "16", "--width", "4", "--steps", "2",
                              "--images", "128"])
     assert result["precision"] == "float32" and result["grad_scaler"] is False

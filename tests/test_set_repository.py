@@ -1,5 +1,4 @@
 """scripts/set_repository.py: one command points the badges, the Colab cells and the setting at a fork."""
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -7,12 +6,11 @@ import jupytext
 import nbformat
 import pytest
 
+from scripts_loader import load_script
 from test_notebook_hygiene import run_colab_cell
 
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("set_repository", ROOT / "scripts" / "set_repository.py")
-set_repository = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(set_repository)
+set_repository = load_script("scripts/set_repository.py")
 
 
 @pytest.fixture
