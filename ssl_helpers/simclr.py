@@ -19,10 +19,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .augment import Augment, preset
+from .augment import Augment
 from .evaluate import knn_monitor
 from .losses import distributed_world, nt_xent
 from .methods.base import Method
+from .methods.two_view import augment_for, two_views
 from .models import ProjectionHead
 from .train import Precision, fit, pick_device, pick_precision
 
@@ -63,7 +64,7 @@ class SimCLRMethod(Method):
 
     def build_head(self, encoder: nn.Module, image_shape) -> nn.Module:
         if self.augment is None:
-            self.augment = preset(self.options["augment"], int(image_shape[-1]))
+            self.augment = augment_for(self.options["augment"], image_shape[-1])
         device = next(encoder.parameters()).device
         o = self.options
         self.head = (ProjectionHead(encoder.out_dim, o["hidden_dim"], o["out_dim"]) if o["projection"]
@@ -73,8 +74,7 @@ class SimCLRMethod(Method):
     def step(self, encoder: nn.Module, images: torch.Tensor, generator: Optional[torch.Generator] = None):
         head = self._require_head()
         n = images.shape[0]
-        views = torch.cat([self.augment(images, generator), self.augment(images, generator)])
-        z = head(encoder(views)).float()
+        z = head(encoder(two_views(self.augment, images, generator))).float()
         return nt_xent(z[:n], z[n:], self.options["temperature"])
 
 

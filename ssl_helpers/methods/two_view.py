@@ -17,10 +17,24 @@ from torch import nn
 
 from .base import Method
 
-__all__ = ["TwoViewMethod", "momentum_update", "frozen_copy", "KeyQueue", "BEYOND_IMAGE_SIZE"]
+__all__ = ["TwoViewMethod", "augment_for", "two_views", "momentum_update", "frozen_copy", "KeyQueue",
+           "BEYOND_IMAGE_SIZE"]
 
 BEYOND_IMAGE_SIZE = 12
 """Notebook 07's methods train on the digits at 12 px, like SimCLR (notebook 06)."""
+
+
+def augment_for(augment, image_size: int):
+    """The `Augment` a two-view method uses: `augment` itself, or the preset of that name at `image_size` px."""
+    from ..augment import preset
+
+    return preset(augment, int(image_size)) if isinstance(augment, str) else augment
+
+
+def two_views(augment, images: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+    """Two independently augmented views of a batch, stacked: images (N, C, H, W) -> (2N, C, size, size), rows
+    [t(x_1..x_N); t'(x_1..x_N)] (both drawn from `generator`, first view first)."""
+    return torch.cat([augment(images, generator), augment(images, generator)])
 
 
 @torch.no_grad()
@@ -101,10 +115,8 @@ class TwoViewMethod(Method):
         raise NotImplementedError
 
     def build_head(self, encoder: nn.Module, image_shape) -> nn.Module:
-        from ..augment import preset
-
         if self.augment is None:
-            self.augment = preset(self.options["augment"], int(image_shape[-1]))
+            self.augment = augment_for(self.options["augment"], image_shape[-1])
         device = next(encoder.parameters()).device
         self.head = nn.ModuleDict(self.build_modules(encoder, image_shape)).to(device)
         return self.head
@@ -112,4 +124,4 @@ class TwoViewMethod(Method):
     def views(self, images: torch.Tensor, generator: Optional[torch.Generator] = None):
         """Two augmented views (N, C, H, W) each, stacked: (2N, C, H, W)."""
         self._require_head()
-        return torch.cat([self.augment(images, generator), self.augment(images, generator)])
+        return two_views(self.augment, images, generator)
