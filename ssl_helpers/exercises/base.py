@@ -35,6 +35,7 @@ class Exercise:
     hint_text: str = ""
     solution_fn: Optional[Callable] = None
     atol: float = 1e-5
+    diagnose: Optional[Callable] = None
     _passed: bool = False
 
     def _outputs(self, fn):
@@ -45,14 +46,27 @@ class Exercise:
         return outs
 
     def _same(self, got, want) -> bool:
+        """Equal within tolerance; tuples, lists and dicts are compared item by item, numbers and tensors as
+        tensors (same shape, allclose), anything else with ==."""
+        if isinstance(want, (tuple, list)):
+            return (isinstance(got, (tuple, list)) and len(got) == len(want)
+                    and all(self._same(g, w) for g, w in zip(got, want)))
+        if isinstance(want, dict):
+            return (isinstance(got, dict) and set(got) == set(want)
+                    and all(self._same(got[k], want[k]) for k in want))
         try:
             got = torch.as_tensor(got)
             want = torch.as_tensor(want)
             if got.shape != want.shape:
                 return False
+            if want.dtype == torch.bool or got.dtype == torch.bool:
+                return bool(torch.equal(got.bool(), want.bool())) and got.dtype == want.dtype
             return bool(torch.allclose(got.double(), want.double(), atol=self.atol, rtol=1e-4, equal_nan=True))
         except Exception:
-            return False
+            try:
+                return bool(got == want)
+            except Exception:
+                return False
 
     def verdict(self, fn) -> str:
         """The one-line answer for `fn` (no printing)."""
@@ -74,6 +88,12 @@ class Exercise:
                 continue
             if all(self._same(g, w) for g, w in zip(got, wrong)):
                 return f"{self.name}: not yet. {mistake.message}"
+        if self.diagnose is not None:
+            for case, g, w in zip(self.cases, got, want):
+                if not self._same(g, w):
+                    message = self.diagnose(case(), g, w)
+                    if message:
+                        return f"{self.name}: not yet. {message}"
         for i, (g, w) in enumerate(zip(got, want)):
             if not self._same(g, w):
                 shape = tuple(torch.as_tensor(g).shape) if isinstance(g, torch.Tensor) else type(g).__name__

@@ -161,3 +161,6 @@ triplet_exercise = Exercise(
     hint_text="Row-wise Euclidean distances d(a, p) and d(a, n), each (B,); then relu(d_ap - d_an + margin).mean().",
     solution_fn=solution_triplet,
 )
+
+EXERCISES = {"05_contrastive_losses": [triplet_exercise, nt_xent_exercise]}
+SOLUTIONS = {"nt_xent": solution_nt_xent, "triplet": solution_triplet}
