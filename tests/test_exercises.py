@@ -22,10 +22,20 @@ def _sim(z_a, z_b, t, normalise=True, mask=True):
 
 
 def student_correct(z_a, z_b, t):
+    z = F.normalize(torch.cat([z_a, z_b]), dim=1)
+    s = z @ z.T / t
+    s = s - torch.diag(torch.full((len(z),), float("inf"), dtype=z.dtype, device=z.device))
+    rows = torch.arange(len(z), device=z.device)
+    return -torch.log_softmax(s, dim=1)[rows, _targets(len(z_a)).to(z.device)].mean()
+
+
+def student_pairwise(z_a, z_b, t):
+    """Right numbers through the (2N, 2N, D) pairwise tensor: 34 GB at N = 4096, D = 128."""
     z = torch.cat([z_a, z_b])
-    s = F.cosine_similarity(z[:, None], z[None], dim=-1) / t          # the (2N, 2N, D) route, right at small N
-    s = s - torch.diag(torch.full((len(z),), float("inf"), dtype=z.dtype))
-    return -torch.log_softmax(s, dim=1)[torch.arange(len(z)), _targets(len(z_a))].mean()
+    s = F.cosine_similarity(z[:, None], z[None], dim=-1) / t
+    s = s - torch.diag(torch.full((len(z),), float("inf"), dtype=z.dtype, device=z.device))
+    rows = torch.arange(len(z), device=z.device)
+    return -torch.log_softmax(s, dim=1)[rows, _targets(len(z_a)).to(z.device)].mean()
 
 
 WRONG = {
@@ -51,6 +61,20 @@ def test_correct_student_passes_and_is_used():
     assert nt_xent_exercise.use(student_correct) is student_correct
     z_a, z_b = torch.randn(4, 3), torch.randn(4, 3)
     torch.testing.assert_close(student_correct(z_a, z_b, 0.5), nt_xent(z_a, z_b, 0.5))
+
+
+def test_pairwise_tensor_that_will_not_fit_is_named_without_allocating_it():
+    line = nt_xent_exercise.check(student_pairwise)
+    assert "not yet" in line and "(2N, 2N, D)" in line and "34 GB" in line, line
+    z_a, z_b = torch.randn(4, 3), torch.randn(4, 3)
+    torch.testing.assert_close(student_pairwise(z_a, z_b, 0.5), nt_xent(z_a, z_b, 0.5))  # right at small N
+
+
+def test_largest_intermediate_counts_shapes_only():
+    from ssl_helpers.exercises.base import largest_intermediate
+    z = torch.empty(1000, 1000, device="meta")
+    assert largest_intermediate(lambda x: (x @ x.T).sum(), z) == 1_000_000
+    assert largest_intermediate(lambda x: x.cpu() + torch.ones(1), z) is None     # fails on meta: no verdict
 
 
 @pytest.mark.parametrize("phrase", sorted(WRONG))

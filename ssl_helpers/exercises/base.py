@@ -14,6 +14,30 @@ from typing import Callable, Optional, Sequence
 import torch
 
 
+def largest_intermediate(fn: Callable, *args) -> Optional[int]:
+    """The number of elements of the largest tensor `fn(*args)` creates, measured without allocating anything:
+    pass tensors on the "meta" device (shapes only) and every operation's output size is recorded. None when `fn`
+    fails on meta tensors (e.g. it builds CPU tensors itself): then nothing can be said."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+
+    class _Largest(TorchDispatchMode):
+        numel = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            sizes = [t.numel() for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+            self.numel = max([self.numel, *sizes])
+            return out
+
+    try:
+        with _Largest() as mode:
+            fn(*args)
+    except Exception:
+        return None
+    return mode.numel
+
+
 @dataclass
 class Mistake:
     """A typical mistake: a wrong implementation `fn` (same signature as the exercise) and the message naming it."""
@@ -36,6 +60,7 @@ class Exercise:
     solution_fn: Optional[Callable] = None
     atol: float = 1e-5
     diagnose: Optional[Callable] = None
+    probes: Sequence[Callable] = field(default_factory=list)
     _passed: bool = False
 
     def _outputs(self, fn):
@@ -80,6 +105,10 @@ class Exercise:
             return f"{self.name}: your function raised {type(err).__name__}: {err}"
         want = self._outputs(self.reference)
         if all(self._same(g, w) for g, w in zip(got, want)):
+            for probe in self.probes:
+                message = probe(fn)
+                if message:
+                    return f"{self.name}: not yet. {message}"
             return f"{self.name}: correct."
         for mistake in self.mistakes:
             try:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ssl_helpers.losses import nt_xent as _course_nt_xent
-from .base import Exercise, Mistake
+from .base import Exercise, Mistake, largest_intermediate
 
 
 def _reference(z_a, z_b, temperature):
@@ -82,6 +82,18 @@ def _cases():
     return [random(2, 3, 0.5), random(8, 16, 0.1, seed=1), random(5, 4, 2.0, torch.float64, seed=2), identical]
 
 
+def _memory_probe(fn, n: int = 4096, d: int = 128):
+    """Names the (2N, 2N, D) route: at N = 4096, D = 128 a pairwise tensor of 8192 x 8192 x 128 floats is 34 GB,
+    where the (2N, 2N) similarity matrix is 0.27 GB. Measured on shapes only (meta tensors), nothing allocated."""
+    z = torch.empty(n, d, device="meta")
+    numel = largest_intermediate(fn, z, z, 0.5)
+    if numel is not None and numel > 4 * (2 * n) ** 2:
+        return (f"Right at small N, but it builds a tensor of {numel:,} numbers (a (2N, 2N, D) pairwise tensor?): "
+                f"{4 * numel / 1e9:.0f} GB at N = {n}, D = {d}. Normalise the rows, then one matrix product "
+                f"z @ z.T gives the (2N, 2N) cosine similarities.")
+    return None
+
+
 nt_xent_exercise = Exercise(
     name="NT-Xent",
     reference=_reference,
@@ -105,6 +117,7 @@ nt_xent_exercise = Exercise(
     hint_text=("Stack z = [z_a; z_b] (2N, D), L2-normalise the rows, sim = z @ z.T / T (2N, 2N), set the diagonal "
                "to -inf, and use F.cross_entropy with targets [N..2N-1, 0..N-1]."),
     solution_fn=solution_nt_xent,
+    probes=[_memory_probe],
 )
 
 
