@@ -34,3 +34,18 @@ def test_solved_notebook_runs_and_every_check_passes(source, tmp_path):
                         for out in cell.get("outputs", []) if out.get("output_type") == "stream")
     verdicts = re.findall(r"^[\w -]+: (correct\.|not yet.*|not attempted yet.*)$", printed, flags=re.M)
     assert verdicts and all(v == "correct." for v in verdicts), verdicts
+
+
+def test_one_command_writes_instructor_and_student_versions(tmp_path):
+    """`exercise_versions.py --solved I --student S`: I has the solutions and no stubs, S has the stubs and no
+    solution code, each as .py and .ipynb."""
+    source = NOTEBOOKS[0]
+    _versions().main(["--solved", str(tmp_path / "instructor"), "--student", str(tmp_path / "student"), str(source)])
+    instructor = (tmp_path / "instructor" / source.name).read_text()
+    student = (tmp_path / "student" / source.name).read_text()
+    assert "# EXERCISE " not in instructor and "# EXERCISE " in student
+    first_solution = _versions().solution_lines(re.search(r"# EXERCISE (\w+)", student)[1])
+    assert all(line in instructor for line in first_solution if line.strip())
+    assert not any(line.strip() and line in student for line in first_solution if len(line.strip()) > 20)
+    for folder in ("instructor", "student"):
+        assert (tmp_path / folder / source.with_suffix(".ipynb").name).is_file()
