@@ -3,11 +3,13 @@
     .venv/bin/python scripts/readme_tables.py            # rewrite the tables between the README's markers
     .venv/bin/python scripts/readme_tables.py --check    # exit 1 when the README disagrees with the notebooks
 
-Three tables, each between `<!-- BEGIN name -->` and `<!-- END name -->` in README.md:
+Four tables, each between `<!-- BEGIN name -->` and `<!-- END name -->` in README.md:
 - `notebooks`: the list of notebooks (title from each notebook's first heading, Colab badge from `ssl_helpers.REPOSITORY`);
 - `results`: the markdown table printed by the cell of notebook 08 whose source starts with `# README: results`;
 - `budgets`: wall time, peak memory and kernel CPU time of every notebook, stored in each executed notebook's
-  metadata (`ssl_budget`) by `scripts/execute_notebooks.py`.
+  metadata (`ssl_budget`) by `scripts/execute_notebooks.py`;
+- `exercises`: every notebook's exercises and how many typical mistakes each check names, from
+  `ssl_helpers.exercises.EXERCISES` (the checks themselves).
 Nothing in these tables is typed by hand: change the notebook, re-execute it, run this script.
 """
 from __future__ import annotations
@@ -85,7 +87,21 @@ def budgets_table() -> str:
     return "\n".join(lines)
 
 
-TABLES = {"notebooks": notebooks_table, "results": results_table, "budgets": budgets_table}
+def exercises_table() -> str:
+    sys.path.insert(0, str(ROOT))
+    from ssl_helpers.exercises import EXERCISES
+
+    lines = ["| notebook | exercise | typical mistakes the check names |", "|---|---|---:|"]
+    for notebook, exercises in EXERCISES.items():
+        for exercise in exercises:
+            lines.append(f"| `{notebook}` | {exercise.name} | {len(exercise.mistakes) + len(exercise.probes)} |")
+    total = sum(len(exercises) for exercises in EXERCISES.values())
+    lines.append(f"| **{len(EXERCISES)} notebooks** | **{total} exercises** | |")
+    return "\n".join(lines)
+
+
+TABLES = {"notebooks": notebooks_table, "results": results_table, "budgets": budgets_table,
+          "exercises": exercises_table}
 
 
 def replace_between_markers(text: str, name: str, content: str) -> str:
