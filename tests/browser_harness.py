@@ -138,6 +138,9 @@ def jupyter_lab(root_dir: Path, python: str = sys.executable, timeout: float = 1
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI runs as root in a throwaway container
             command.append("--allow-root")
+        notification = scratch / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+        notification.parent.mkdir(parents=True)
+        notification.write_text('{"fetchNews": "false", "checkForUpdates": false}')  # no toast over screenshots
         log = scratch / "lab.log"
         with open(log, "wb") as log_file:
             process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env,
@@ -178,3 +181,61 @@ def browser_or_skip() -> str:
     except ImportError:
         require_or_skip(False, "the `playwright` package is missing (pip install -e '.[test]')")
     return executable
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Notebooks in the page, and screenshots kept when a browser test fails
+# ----------------------------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"  # ignored by git; CI keeps it as the run's artifacts
+
+KERNEL_READY = """() => {
+    const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+    const context = panel && panel.sessionContext;
+    const kernel = context && context.session && context.session.kernel;
+    return Boolean(context && context.isReady && kernel
+                   && kernel.connectionStatus === 'connected' && kernel.status === 'idle');
+}"""
+
+
+def open_notebook(page, lab: Lab, notebook: str) -> None:
+    """Open `notebook` (a path under the lab's root) and wait until its kernel is connected and idle.
+
+    The status bar's "Idle" comes earlier, from the REST API; a cell run before the kernel's websocket is up is
+    silently dropped, hence the wait on the session context.
+    """
+    page.goto(lab.url(f"lab/tree/{notebook}"))
+    page.wait_for_selector(".jp-Notebook .jp-Cell")
+    page.wait_for_function(KERNEL_READY)
+
+
+def run_all_cells(page) -> None:
+    """Run every cell of the current notebook (JupyterLab's own command, as the Run menu does)."""
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
+def collapse_left_sidebar(page) -> None:
+    """Close the file browser, as a lecturer does on a projector: the notebook takes the window's width."""
+    page.evaluate("() => { window.jupyterapp.shell.collapseLeft(); }")
+
+
+def save_screenshot(page, name: str, folder: Optional[Path] = None, element=None) -> list:
+    """A screenshot `<name>.png` in `folder` (a test's tmp_path) and in `test-artifacts/`; returns the paths written.
+
+    Of the whole page by default (JupyterLab scrolls inside the notebook panel, so that is the window), or of
+    `element` (a Playwright locator, scrolled into view first). Never raises: a failing test must still report
+    its own message."""
+    written = []
+    for target in ([Path(folder)] if folder is not None else []) + [ARTIFACTS]:
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            path = target / f"{name}.png"
+            if element is not None:
+                element.screenshot(path=str(path))
+            else:
+                page.screenshot(path=str(path), full_page=True)
+            written.append(path)
+        except Exception as error:  # a closed page, a full disk: say so in the list instead
+            written.append(f"{target / name}.png not written ({type(error).__name__}: {error})")
+    return written
