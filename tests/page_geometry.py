@@ -9,6 +9,9 @@ or clipped)":
   displayed box (clientWidth x clientHeight) and nw x nh its natural size (naturalWidth x naturalHeight);
 - a control's text fits its box: scrollWidth <= clientWidth + 1 px for every `.widget-label`, `.widget-readout`,
   `button`, `.ssl-caption` and `.widget-html` (an ellipsis "temperat..." or text running out of its box fails);
+- no image, dropdown or text is cut off by a container: the part of its width (of its text, for a label) left
+  visible by every ancestor that clips (overflow not visible) is its whole width, within 1 px (row labels pushed
+  out of a row fail);
 - a slider keeps a track a student can drag (at least 80 px);
 - no widget error text and no "explorer not available" note in the section.
 
@@ -21,23 +24,44 @@ ASPECT_TOLERANCE = 0.05
 CLIP_TOLERANCE_PX = 1
 MIN_TRACK_PX = 80
 LABEL_SELECTORS = (".widget-label", ".widget-readout", "button", ".ssl-caption", ".widget-html",
-                   ".widget-html-content")
+                   ".widget-html-content", "select")
 WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class", "Traceback")
 
 MEASURE_JS = """([labelSelectors, errorTexts]) => {
     const shown = el => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
     const text = el => (el.innerText || el.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 80);
+    // The part of el's width (of its text, for an element with text) left visible by every ancestor that clips
+    // (overflow other than visible): a readout box wider than its text is fine, text pushed out of a row is not.
+    const visibleWidth = el => {
+        let rect = el.getBoundingClientRect();
+        if (el.tagName !== 'IMG' && el.tagName !== 'SELECT' && text(el) !== '') {
+            const range = document.createRange();
+            range.selectNodeContents(el);
+            const extent = range.getBoundingClientRect();
+            if (extent.width > 0) rect = extent;
+        }
+        let left = rect.left, right = rect.right;
+        for (let a = el.parentElement; a && a !== document.documentElement; a = a.parentElement) {
+            if (getComputedStyle(a).overflowX === 'visible') continue;
+            const box = a.getBoundingClientRect();
+            left = Math.max(left, box.left + a.clientLeft);
+            right = Math.min(right, box.left + a.clientLeft + a.clientWidth);
+        }
+        return {width: Math.round(rect.width), visible: Math.max(0, Math.round(right - left))};
+    };
     return [...document.querySelectorAll('.ssl-demo-section')].map(box => {
         const key = [...box.classList].filter(c => c.startsWith('ssl-demo-')).map(c => c.slice(9))
             .find(c => c !== 'section' && c !== 'missing');
         const images = [...box.querySelectorAll('img.widget-image')].filter(shown).map((img, index) => ({
             index, natural: [img.naturalWidth, img.naturalHeight], client: [img.clientWidth, img.clientHeight],
+            ...visibleWidth(img),
         }));
         const labels = [];
         for (const selector of labelSelectors) {
             box.querySelectorAll(selector).forEach((el, index) => {
                 if (!shown(el) || (el.clientWidth === 0 && text(el) === '')) return;
-                labels.push({selector, index, text: text(el), scroll: el.scrollWidth, client: el.clientWidth});
+                labels.push({selector, index, text: text(el), scroll: el.scrollWidth, client: el.clientWidth,
+                             ...visibleWidth(el)});
             });
         }
         const tracks = [...box.querySelectorAll('.widget-slider .noUi-target')].filter(shown).map((el, index) => {
@@ -69,8 +93,10 @@ def geometry_problems(geometry: dict, aspect_tolerance: float = ASPECT_TOLERANCE
     """One line per broken rule, naming the explorer, the element and the window size; [] when all hold.
 
     geometry: {"window": [w, h], "sections": [{"key", "images": [{"index", "natural": [nw, nh], "client":
-    [cw, ch]}], "labels": [{"selector", "index", "text", "scroll", "client"}], "tracks": [{"index", "label",
-    "width"}], "missing": str | None, "errors": [str]}]}.
+    [cw, ch], "width", "visible"}], "labels": [{"selector", "index", "text", "scroll", "client", "width",
+    "visible"}], "tracks": [{"index", "label", "width"}], "missing": str | None, "errors": [str]}]};
+    "width" is the element's rendered width and "visible" the part of it no clipping ancestor hides (both
+    optional: without them the cut-off rule is not applied).
     """
     if not 0 < aspect_tolerance < 1:
         raise ValueError(f"aspect_tolerance must be in (0, 1), got {aspect_tolerance!r}")
@@ -90,6 +116,9 @@ def geometry_problems(geometry: dict, aspect_tolerance: float = ASPECT_TOLERANCE
                 problems.append(f"{where}: .widget-image #{image['index']} is empty (natural {nw}x{nh}, "
                                 f"shown {cw}x{ch})")
                 continue
+            if image.get("visible", image.get("width", 0)) < image.get("width", 0) - clip_tolerance:
+                problems.append(f"{where}: .widget-image #{image['index']} is cut off by its container: "
+                                f"{image['visible']} of its {image['width']} px are visible")
             ratio = (cw / ch) / (nw / nh)
             if abs(ratio - 1) > aspect_tolerance:
                 axis = "vertically" if ratio < 1 else "horizontally"
@@ -97,10 +126,20 @@ def geometry_problems(geometry: dict, aspect_tolerance: float = ASPECT_TOLERANCE
                 problems.append(f"{where}: .widget-image #{image['index']} drawn {nw}x{nh} is shown {cw}x{ch}: "
                                 f"stretched {stretch:.2f}x {axis} (aspect off by {abs(ratio - 1):.0%}, "
                                 f"allowed {aspect_tolerance:.0%})")
+        reported = set()  # (text, rule): a `.widget-html` and its `.widget-html-content` hold one text
         for label in section["labels"]:
+            name = f"{label['selector']} #{label['index']} {label['text']!r}"
             if label["scroll"] > label["client"] + clip_tolerance:
-                problems.append(f"{where}: {label['selector']} #{label['index']} {label['text']!r} is clipped: "
-                                f"its text needs {label['scroll']} px, its box is {label['client']} px")
+                rule, problem = "clipped", (f"{where}: {name} is clipped: its text needs {label['scroll']} px, "
+                                            f"its box is {label['client']} px")
+            elif label.get("visible", label.get("width", 0)) < label.get("width", 0) - clip_tolerance:
+                rule, problem = "cut off", (f"{where}: {name} is cut off by its container: {label['visible']} of "
+                                            f"its {label['width']} px are visible")
+            else:
+                continue
+            if (label["text"], rule) not in reported:
+                reported.add((label["text"], rule))
+                problems.append(problem)
         for track in section.get("tracks", []):
             if track["width"] < min_track:
                 problems.append(f"{where}: slider #{track['index']} {track['label']!r} has a {track['width']:.0f} "

@@ -94,6 +94,22 @@ def test_a_clipped_label_a_short_slider_and_widget_errors_are_reported():
     ]
 
 
+def test_a_label_or_image_cut_off_by_its_container_is_reported():
+    """Issue 11's mask explorer: row labels beside an 810 px picture in an 844 px row show "row / mas / reco"."""
+    geometry = good_geometry()
+    section = geometry["sections"][0]
+    section["labels"].append({"selector": ".widget-html", "index": 1, "text": "row 1: masked input",
+                              "scroll": 94, "client": 94, "width": 94, "visible": 34})
+    section["labels"].append(dict(section["labels"][-1], selector=".widget-html-content"))  # same text: once
+    section["images"][0].update(width=516, visible=515)  # 1 px: within the tolerance
+    assert geometry_problems(geometry) == [
+        "augment at window 1024x768: .widget-html #1 'row 1: masked input' is cut off by its container: 34 of its "
+        "94 px are visible"]
+    section["images"][0].update(visible=400)
+    assert "augment at window 1024x768: .widget-image #0 is cut off by its container: 400 of its 516 px are " \
+           "visible" in geometry_problems(geometry)
+
+
 def test_a_missing_explorer_or_an_empty_image_is_reported():
     geometry = good_geometry()
     missing = copy.deepcopy(geometry["sections"][0])
