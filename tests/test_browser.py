@@ -17,19 +17,12 @@ import time
 
 import pytest
 
-from browser_harness import browser_or_skip, chromium_page, jupyter_lab
+from browser_harness import browser_or_skip, chromium_page, jupyter_lab, open_notebook, run_all_cells
 
 NOTEBOOK = "browser_widget.ipynb"
 WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class")
 TIMEOUT_MS = 120_000  # a loaded 2-core machine takes a while to start a kernel and build the page
 WIDGET_TIMEOUT_MS = 30_000  # from the cell's first output to the widget view
-KERNEL_READY = """() => {
-    const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-    const context = panel && panel.sessionContext;
-    const kernel = context && context.session && context.session.kernel;
-    return Boolean(context && context.isReady && kernel
-                   && kernel.connectionStatus === 'connected' && kernel.status === 'idle');
-}"""  # a loaded 2-core machine takes a while to start a kernel and build the page
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +48,8 @@ def test_widget_renders_and_answers_the_slider_in_chromium(tmp_path, chromium, r
     shutil.copy(request.path.parent / NOTEBOOK, tmp_path / NOTEBOOK)
     with jupyter_lab(tmp_path) as lab, chromium_page(chromium) as page:
         page.set_default_timeout(TIMEOUT_MS)
-        page.goto(lab.url(f"lab/tree/{NOTEBOOK}"))
-        page.wait_for_selector(".jp-Notebook .jp-Cell")
-        # Run the notebook once its kernel is connected and idle (the status bar's "Idle" comes earlier, from
-        # the REST API; a cell run before the kernel's websocket is up is silently dropped).
-        page.wait_for_function(KERNEL_READY)
-        page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+        open_notebook(page, lab, NOTEBOOK)  # waits for the kernel's websocket: a cell run earlier is dropped
+        run_all_cells(page)
 
         # The cell's output appears whatever happens; the widget view only with a working front-end.
         page.wait_for_selector(".jp-OutputArea-output")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_harness import browser_or_skip, chromium_page, jupyter_lab, open_notebook, save_screenshot
+from browser_harness import browser_or_skip, chromium_page, jupyter_lab, open_notebook, run_all_cells, save_screenshot
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "notebooks" / "05_contrastive_losses.py"
@@ -137,7 +137,7 @@ def test_a_student_types_nt_xent_and_reads_the_check_in_chromium(tmp_path):
     with jupyter_lab(tmp_path) as lab, chromium_page(chromium, (1024, 768)) as page:
         page.set_default_timeout(TIMEOUT_MS)
         open_notebook(page, lab, NOTEBOOK)
-        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        run_all_cells(page)
         page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell')[2]"
                                ".querySelector('.jp-OutputArea').innerText.includes('not attempted yet')")
 
