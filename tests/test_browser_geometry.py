@@ -175,18 +175,48 @@ def test_no_explorer_is_stretched_or_clipped(explorer_page, window, tmp_path):
                     f"\nmeasured:\n{describe(geometry)}\nscreenshots: {shots}")
 
 
-def test_the_browser_check_catches_a_stretched_image(explorer_page):
-    """Force one explorer's picture to a wrong height, as issue 11 found it, and the same check must fail."""
+KERNEL_EXECUTE = """async (code) => {
+    const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+    const reply = await kernel.requestExecute({code, silent: false, store_history: false}).done;
+    return reply.content.status === 'ok' ? 'ok' : `${reply.content.ename}: ${reply.content.evalue}`;
+}"""
+# The regression issue 11 found, made again from the kernel: the explorer's image given a plain layout with a fixed
+# height (what an ipywidgets.Image in a tall HBox row gets), twice the picture's natural height.
+STRETCH = """
+import io, ipywidgets
+from PIL import Image as _Picture
+_image = boxes[{key!r}].explorer.image
+_kept = _image.layout
+_image.layout = ipywidgets.Layout(height=f"{{2 * _Picture.open(io.BytesIO(_image.value)).height}}px")
+"""
+UNSTRETCH = "_image.layout = _kept"
+
+
+@pytest.mark.parametrize("how", ["css", "layout"])
+def test_the_browser_check_catches_a_stretched_image(explorer_page, how):
+    """Stretch one explorer's picture to twice its height, as issue 11 found it, and the same check must fail:
+    `css` overrides its height in the page; `layout` sets the widget's layout from the kernel, as an explorer's
+    code would. Both are undone afterwards."""
     page, _ = explorer_page
     page.set_viewport_size({"width": WINDOWS[0][0], "height": WINDOWS[0][1]})
     key = SECTIONS[0].key
-    height = page.locator(f".ssl-demo-{key} img.widget-image").first.evaluate("img => img.clientHeight")
-    style = page.add_style_tag(content=f".ssl-demo-{key} img.widget-image {{ height: {2 * height}px !important; }}")
+    image = page.locator(f".ssl-demo-{key} img.widget-image").first
+    height = image.evaluate("img => img.clientHeight")
+    if how == "css":
+        style = page.add_style_tag(content=f".ssl-demo-{key} img.widget-image {{ height: {2 * height}px !important; }}")
+        undo = lambda: style.evaluate("element => element.remove()")  # noqa: E731
+    else:
+        assert page.evaluate(KERNEL_EXECUTE, STRETCH.format(key=key)) == "ok"
+        undo = lambda: page.evaluate(KERNEL_EXECUTE, UNSTRETCH)  # noqa: E731
     try:
-        time.sleep(SETTLE_S)
+        page.wait_for_function("([img, before]) => img.clientHeight !== before", arg=[image.element_handle(), height],
+                               timeout=30_000)
         problems = geometry_problems(measure_sections(page))
     finally:
-        style.evaluate("element => element.remove()")
+        undo()
+    page.wait_for_function("([img, before]) => img.clientHeight === before", arg=[image.element_handle(), height],
+                           timeout=30_000)
     stretched = [p for p in problems if p.startswith(f"{key} at window 1024x768: .widget-image #0") and
                  "stretched" in p]
     assert stretched, f"a {key} image shown twice its height was not reported; the check said: {problems}"
+    assert "vertically" in stretched[0]
