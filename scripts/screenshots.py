@@ -3,13 +3,13 @@
     .venv/bin/python scripts/screenshots.py               # docs/images/<explorer>.png and the README's block
     .venv/bin/python scripts/screenshots.py --untrained --size 1920x1080 --out /tmp/shots --no-readme
 
-It opens `tests/browser_explorers.ipynb` (every section of `ssl_helpers.lecture.SECTIONS`) in JupyterLab in
-headless Chromium (Debian's `chromium`, driven by Playwright) with the file browser closed, runs it, and saves one
-picture per explorer: its section of the page (title, where its encoders come from, the explorer). The encoders
-are the course's saved ones in `notebooks/checkpoints/` when present (written by the notebooks), untrained ones
-built by the registry otherwise (`--untrained` forces that); each picture's heading says which, and so does the
-README block. The page's geometry is measured as the browser test does (tests/page_geometry.py) and any
-stretched image or clipped label is printed. The README block between `<!-- BEGIN screenshots -->` and
+It opens `tests/browser_explorers.ipynb` (the lecture demo's page: every section of `ssl_helpers.lecture.SECTIONS`)
+in JupyterLab in headless Chromium (Debian's `chromium`, driven by Playwright) with the file browser closed, runs it,
+and saves one picture per explorer: its section of the page (title, where its encoders come from, the explorer).
+The encoders are the course's saved ones in `notebooks/checkpoints/` when present (written by the notebooks),
+untrained ones built by the registry otherwise (`--untrained` forces that); each picture's heading says which, and
+so does the README block. The page's geometry is measured as the browser test does (tests/page_geometry.py) and
+any stretched image or clipped label is printed. The README block between `<!-- BEGIN screenshots -->` and
 `<!-- END screenshots -->` lists one picture per section, in page order.
 """
 from __future__ import annotations
@@ -90,13 +90,14 @@ def take(size: tuple, out: Path, checkpoints) -> tuple:
     chromium = find_chromium()
     if chromium is None:
         raise SystemExit("Chromium not found: install Debian's `chromium` package or set SSL_CHROMIUM")
-    if checkpoints is not None:
-        os.environ["SSL_EXPLORER_CHECKPOINTS"] = str(Path(checkpoints).resolve())  # read by the notebook's kernel
-    else:
-        os.environ.pop("SSL_EXPLORER_CHECKPOINTS", None)
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ssl-shots-") as folder:
         shutil.copy(NOTEBOOK, Path(folder) / NOTEBOOK.name)
+        if checkpoints is not None:  # a short relative path for the headings: "course checkpoint checkpoints/..."
+            (Path(folder) / "checkpoints").symlink_to(Path(checkpoints).resolve(), target_is_directory=True)
+            os.environ["SSL_EXPLORER_CHECKPOINTS"] = "checkpoints"  # read by the notebook's kernel
+        else:
+            os.environ.pop("SSL_EXPLORER_CHECKPOINTS", None)
         with jupyter_lab(Path(folder)) as lab, chromium_page(chromium, size) as page:
             page.set_default_timeout(TIMEOUT_MS)
             open_notebook(page, lab, NOTEBOOK.name)
