@@ -36,6 +36,7 @@ __all__ = [
     "VALIDATION_FRACTION",
     "validation_split",
     "labeled_subset",
+    "draw_per_class",
     "TwoViews",
     "default_data_root",
 ]
@@ -185,7 +186,21 @@ def labeled_subset(labels: torch.Tensor, per_class: Union[int, str, None], seed:
         return torch.arange(len(labels))
     if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1:
         raise ValueError(f"per_class must be a positive integer or 'all', got {per_class!r}")
-    generator = torch.Generator().manual_seed(seed)
+    return draw_per_class(labels, per_class, torch.Generator().manual_seed(seed))
+
+
+def draw_per_class(labels: torch.Tensor, per_class: int, generator: torch.Generator) -> torch.Tensor:
+    """Exactly `per_class` distinct indices of every class, drawn with `generator` (no global random state):
+
+        for each class c in increasing order: members_c = indices i with labels[i] = c (increasing),
+        chosen_c = members_c[randperm(|members_c|, generator)[:per_class]];   returns sort(cat_c chosen_c)
+
+    labels: (N,) integer labels of the pool to draw from (the fit split: never validation or test) ->
+    indices: (per_class * num_classes,), sorted. Raises `ValueError` when a class has fewer than `per_class`.
+    """
+    labels = torch.as_tensor(labels).cpu()
+    if isinstance(per_class, bool) or not isinstance(per_class, (int, np.integer)) or per_class < 1:
+        raise ValueError(f"per_class must be a positive integer, got {per_class!r}")
     chosen = []
     for c in torch.unique(labels).tolist():
         members = torch.nonzero(labels == c).flatten()

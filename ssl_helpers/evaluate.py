@@ -33,6 +33,7 @@ __all__ = [
     "standardize",
     "linear_probe_accuracy",
     "knn_accuracy",
+    "knn_predict",
     "knn_monitor",
     "label_efficiency",
     "evaluate_encoder",
@@ -135,24 +136,34 @@ def linear_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: 
     return float((predictions == test_y).double().mean())
 
 
-def knn_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
-                 k: int = 20, temperature: float = 0.1) -> float:
-    """Accuracy of a weighted kNN classifier on cosine similarity.
+def knn_predict(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, k: int = 20,
+                temperature: float = 0.1) -> torch.Tensor:
+    """Labels predicted by a weighted kNN classifier on cosine similarity.
 
-        s_ij = cos(x_i, t_j); vote_c(x_i) = sum over the k most similar j with y_j = c of exp(s_ij / T)
+        s_ij = cos(t_i, x_j); vote_c(t_i) = sum over the k most similar j with y_j = c of exp(s_ij / T);
+        prediction_i = argmax_c vote_c(t_i)   (a tie goes to the smallest label)
 
-    train_x: (n, D), test_x: (m, D). k is capped at n.
+    train_x: (n, D), train_y: (n,) integer labels >= 0, test_x: (m, D) -> (m,) int64 labels. Computed in
+    float32; k is capped at n.
     """
-    _check_features(train_x, train_y, test_x, test_y)
     if k < 1 or temperature <= 0:
         raise ValueError(f"k must be >= 1 and temperature > 0, got k={k}, temperature={temperature}")
     k = min(k, len(train_x))
     similarity = F.normalize(test_x.float(), dim=1) @ F.normalize(train_x.float(), dim=1).T  # (m, n)
     top_sim, top_idx = similarity.topk(k, dim=1)
-    num_classes = int(max(train_y.max(), test_y.max())) + 1
-    votes = torch.zeros(len(test_x), num_classes)
+    votes = torch.zeros(len(test_x), int(train_y.max()) + 1)
     votes.scatter_add_(1, train_y[top_idx], (top_sim / temperature).exp())
-    return float((votes.argmax(1) == test_y).float().mean())
+    return votes.argmax(1)
+
+
+def knn_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, test_y: torch.Tensor,
+                 k: int = 20, temperature: float = 0.1) -> float:
+    """Accuracy of `knn_predict` (weighted kNN on cosine similarity) on (test_x, test_y).
+
+    train_x: (n, D), test_x: (m, D). k is capped at n.
+    """
+    _check_features(train_x, train_y, test_x, test_y)
+    return float((knn_predict(train_x, train_y, test_x, k, temperature) == test_y).float().mean())
 
 
 PROBES = {"linear": linear_probe_accuracy, "knn": knn_accuracy}
