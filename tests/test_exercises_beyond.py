@@ -1,0 +1,190 @@
+"""Notebook 07's exercises: each typical mistake, written here again as its own wrong implementation, is named."""
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from ssl_helpers.exercises import EXERCISES
+from ssl_helpers.exercises.beyond import cross_correlation_exercise, momentum_exercise
+from ssl_helpers.losses import cross_correlation
+from ssl_helpers.methods.two_view import frozen_copy, momentum_update
+
+
+def test_notebook_07_has_both_exercises_each_with_at_least_4_mistakes():
+    assert EXERCISES["07_beyond_negatives"] == [momentum_exercise, cross_correlation_exercise]
+    assert all(len(ex.mistakes) >= 4 for ex in EXERCISES["07_beyond_negatives"])
+
+
+# ---------------------------------------------------------------------------- momentum update
+
+
+def student_momentum(target, online, m):
+    """Right, written differently: a state_dict pass, lerp for floating parameters."""
+    online_state = online.state_dict()
+    names = {name for name, _ in target.named_parameters()}
+    with torch.no_grad():
+        for name, value in target.state_dict().items():
+            if name in names:
+                value.lerp_(online_state[name], 1 - m)     # t + (1 - m)(o - t) = m t + (1 - m) o
+            else:
+                value.copy_(online_state[name])
+
+
+def _pairs(target, online):
+    return zip(target.parameters(), online.parameters())
+
+
+def _copy_buffers(target, online):
+    for t, o in zip(target.buffers(), online.buffers()):
+        t.copy_(o)
+
+
+@torch.no_grad()
+def wrong_swapped(target, online, m):
+    for t, o in _pairs(target, online):
+        t.copy_(m * o + (1 - m) * t)
+    _copy_buffers(target, online)
+
+
+@torch.no_grad()
+def wrong_copied(target, online, m):
+    target.load_state_dict(online.state_dict())
+
+
+@torch.no_grad()
+def wrong_online_updated(target, online, m):
+    for t, o in _pairs(target, online):
+        o.copy_(m * o + (1 - m) * t)
+
+
+@torch.no_grad()
+def wrong_buffers_left(target, online, m):
+    for t, o in _pairs(target, online):
+        t.copy_(m * t + (1 - m) * o)
+
+
+@torch.no_grad()
+def wrong_buffers_averaged(target, online, m):
+    for t, o in _pairs(target, online):
+        t.copy_(m * t + (1 - m) * o)
+    for t, o in zip(target.buffers(), online.buffers()):
+        t.copy_(m * t + (1 - m) * o if t.is_floating_point() else o)
+
+
+def wrong_not_in_place(target, online, m):
+    for t, o in _pairs(target, online):
+        t = m * t + (1 - m) * o  # noqa: F841  the mistake: a new tensor bound to the loop name
+
+
+def wrong_in_graph(target, online, m):
+    """Right values, but without no_grad: the frozen target's parameters join the autograd graph."""
+    for t, o in _pairs(target, online):
+        t.mul_(m).add_((1 - m) * o)
+    with torch.no_grad():
+        _copy_buffers(target, online)
+
+
+MOMENTUM_WRONG = {
+    "are swapped": wrong_swapped,
+    "copy of the online network": wrong_copied,
+    "changed the online network": wrong_online_updated,
+    "buffers (BatchNorm's running statistics": wrong_buffers_left,
+    "averaged too": wrong_buffers_averaged,
+    "did not change": wrong_not_in_place,
+    "require gradients": wrong_in_graph,
+}
+
+
+def test_momentum_correct_student_passes_and_is_used():
+    assert momentum_exercise.check(student_momentum).endswith("correct.")
+    assert momentum_exercise.use(student_momentum) is student_momentum
+
+
+def test_momentum_reference_known_answer():
+    """m = 0.9 on one weight: 0.9 * 1 + 0.1 * 11 = 2; the buffers are copied."""
+    online = nn.BatchNorm1d(1)
+    target = frozen_copy(online)
+    with torch.no_grad():
+        online.weight.fill_(11.0)
+        online.running_mean.fill_(5.0)
+    momentum_update(target, online, 0.9)
+    assert target.weight.item() == pytest.approx(2.0) and target.running_mean.item() == 5.0
+
+
+@pytest.mark.parametrize("phrase", sorted(MOMENTUM_WRONG))
+def test_each_momentum_mistake_is_named(phrase):
+    line = momentum_exercise.check(MOMENTUM_WRONG[phrase])
+    assert "not yet" in line and phrase in line, line
+    assert momentum_exercise.use(MOMENTUM_WRONG[phrase]) is momentum_exercise.reference
+
+
+# ---------------------------------------------------------------------------- cross-correlation
+
+
+def student_cc(z_a, z_b, eps):
+    """Right, written differently: an explicit (N, D, D) outer product averaged over the batch."""
+    def standardise(z):
+        centred = z - z.mean(dim=0, keepdim=True)
+        return centred / torch.sqrt((centred ** 2).mean(dim=0, keepdim=True) + eps)
+    a, b = standardise(z_a), standardise(z_b)
+    return (a[:, :, None] * b[:, None, :]).mean(dim=0)
+
+
+def _std(z, eps, correction=0, centre=True, dim=0):
+    m = z.mean(dim=dim, keepdim=True)
+    v = ((z - m) ** 2).sum(dim=dim, keepdim=True) / (z.shape[dim] - correction)
+    return ((z - m) if centre else z) / (v + eps) ** 0.5
+
+
+CC_WRONG = {
+    "unbiased variance": lambda a, b, e: torch.einsum("ni,nj->ij", _std(a, e, 1), _std(b, e, 1)) / len(a),
+    "not centred": lambda a, b, e: torch.einsum("ni,nj->ij", _std(a, e, centre=False), _std(b, e, centre=False))
+    / len(a),
+    "across its D features": lambda a, b, e: _std(a, e, dim=1).T @ _std(b, e, dim=1) / len(a),
+    "transposed": lambda a, b, e: (_std(a, e).T @ _std(b, e) / len(a)).T,
+    "gives NaN": lambda a, b, e: _std(a, 0.0).T @ _std(b, 0.0) / len(a),
+    "summed over the batch": lambda a, b, e: torch.einsum("ni,nj->ij", _std(a, e), _std(b, e)),
+    "covariance matrix": lambda a, b, e: torch.cov(torch.cat([a, b], 1).T, correction=0)[:a.shape[1], a.shape[1]:],
+}
+
+
+def test_cc_correct_student_passes_and_is_used():
+    assert cross_correlation_exercise.check(student_cc).endswith("correct.")
+    assert cross_correlation_exercise.use(student_cc) is student_cc
+
+
+def test_cc_identical_views_give_unit_diagonal():
+    z = torch.randn(64, 5, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(torch.diagonal(cross_correlation(z, z)), torch.ones(5), atol=1e-4, rtol=0)
+
+
+@pytest.mark.parametrize("phrase", sorted(CC_WRONG))
+def test_each_cc_mistake_is_named(phrase):
+    line = cross_correlation_exercise.check(CC_WRONG[phrase])
+    assert "not yet" in line and phrase in line, line
+
+
+# ---------------------------------------------------------------------------- both
+
+
+@pytest.mark.parametrize("ex", [momentum_exercise, cross_correlation_exercise], ids=lambda ex: ex.name)
+def test_unattempted_says_so_and_falls_back(ex):
+    def stub(*args):
+        raise NotImplementedError
+    assert "not attempted yet" in ex.check(stub)
+    assert ex.use(stub) is ex.reference
+
+
+def test_student_error_is_one_line():
+    line = cross_correlation_exercise.check(lambda a, b, e: a @ b)          # (N, D) @ (N, D): shape error
+    assert "raised RuntimeError" in line and "\n" not in line
+    line = momentum_exercise.check(lambda t, o, m: t.weight)                # modules are not subscriptable
+    assert "raised" in line and "\n" not in line
+
+
+@pytest.mark.parametrize("ex", [momentum_exercise, cross_correlation_exercise], ids=lambda ex: ex.name)
+def test_a_check_takes_under_a_second(ex):
+    start = time.perf_counter()
+    ex.check(ex.solution_fn)
+    assert time.perf_counter() - start < 1.0
