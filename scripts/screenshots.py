@@ -93,6 +93,7 @@ def take(size: tuple, out: Path, checkpoints) -> tuple:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ssl-shots-") as folder:
         shutil.copy(NOTEBOOK, Path(folder) / NOTEBOOK.name)
+        os.environ["SSL_EXPLORER_STAND_INS"] = "untrained"  # the headings say "quick stand-in untrained/<name>.pt"
         if checkpoints is not None:  # a short relative path for the headings: "course checkpoint checkpoints/..."
             (Path(folder) / "checkpoints").symlink_to(Path(checkpoints).resolve(), target_is_directory=True)
             os.environ["SSL_EXPLORER_CHECKPOINTS"] = "checkpoints"  # read by the notebook's kernel
