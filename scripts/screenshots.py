@@ -84,7 +84,7 @@ def take(size: tuple, out: Path, checkpoints) -> tuple:
     problems): [(section, path)], {key: heading text}, the geometry problems measured at `size`."""
     from browser_harness import (chromium_page, collapse_left_sidebar, find_chromium, jupyter_lab, open_notebook,
                                  run_all_cells)
-    from page_geometry import geometry_problems, measure_sections
+    from page_geometry import geometry_problems, measure_when_settled
     from ssl_helpers.lecture import SECTIONS
 
     chromium = find_chromium()
@@ -110,8 +110,7 @@ def take(size: tuple, out: Path, checkpoints) -> tuple:
                     return boxes.length >= count && boxes.every(box => box.classList.contains('ssl-demo-missing')
                         || [...box.querySelectorAll('img.widget-image')].every(i => i.complete && i.naturalWidth));
                 }""", arg=len(SECTIONS))
-            time.sleep(1.0)  # the last redraws settle
-            problems = geometry_problems(measure_sections(page))
+            problems = geometry_problems(measure_when_settled(page))
             page.set_viewport_size({"width": size[0], "height": max(size[1], TALL_PX)})  # same width, same layout
             time.sleep(1.0)
             shots, sources = [], {}

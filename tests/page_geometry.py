@@ -88,6 +88,22 @@ def measure_sections(page) -> dict:
     return {"window": [size["width"], size["height"]], "sections": sections}
 
 
+def measure_when_settled(page, interval: float = 0.3, timeout: float = 15.0) -> dict:
+    """`measure_sections` once two measurements `interval` s apart agree (the layout has settled after a resize or
+    a redraw), or the last one after `timeout` s."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    previous = measure_sections(page)
+    while time.monotonic() < deadline:
+        time.sleep(interval)
+        current = measure_sections(page)
+        if current == previous:
+            return current
+        previous = current
+    return previous
+
+
 def geometry_problems(geometry: dict, aspect_tolerance: float = ASPECT_TOLERANCE,
                       clip_tolerance: float = CLIP_TOLERANCE_PX, min_track: float = MIN_TRACK_PX) -> list[str]:
     """One line per broken rule, naming the explorer, the element and the window size; [] when all hold.

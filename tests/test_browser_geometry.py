@@ -17,20 +17,18 @@ from __future__ import annotations
 
 import copy
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 from browser_harness import (browser_or_skip, chromium_page, collapse_left_sidebar, jupyter_lab, open_notebook,
                              run_all_cells, save_screenshot)
-from page_geometry import describe, geometry_problems, measure_sections
+from page_geometry import describe, geometry_problems, measure_sections, measure_when_settled
 from ssl_helpers.lecture import SECTIONS
 
 NOTEBOOK = Path(__file__).resolve().parent / "browser_explorers.ipynb"
 WINDOWS = [(1024, 768), (1920, 1080)]
 TIMEOUT_MS = 180_000  # a loaded 2-core machine takes a while to start a kernel and build every explorer
-SETTLE_S = 1.0  # JupyterLab re-lays out the notebook after a resize
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -159,8 +157,7 @@ def explorer_page(tmp_path_factory):
 def test_no_explorer_is_stretched_or_clipped(explorer_page, window, tmp_path):
     page, _ = explorer_page
     page.set_viewport_size({"width": window[0], "height": window[1]})
-    time.sleep(SETTLE_S)
-    geometry = measure_sections(page)
+    geometry = measure_when_settled(page)
     print(describe(geometry))
     shown = [section["key"] for section in geometry["sections"]]
     problems = geometry_problems(geometry)
