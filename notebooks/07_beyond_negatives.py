@@ -64,7 +64,7 @@ from ssl_helpers import augment as A
 from ssl_helpers.config import full_run_settings, run_options
 from ssl_helpers.data import load_dataset
 from ssl_helpers.evaluate import embed, embedding_diagnostics, label_efficiency, mean_accuracy
-from ssl_helpers.losses import barlow_twins_loss, cross_correlation, moco_loss, negative_cosine, vicreg_terms
+from ssl_helpers.losses import barlow_twins_loss, moco_loss, negative_cosine, vicreg_terms
 from ssl_helpers.methods import load_or_pretrain, make_method, method_class, pretrain, save_method
 from ssl_helpers.models import ResNet18Cifar, SmallCNN
 from ssl_helpers.train import default_checkpoint_dir, pick_device, seed_everything, set_cpu_threads
@@ -186,6 +186,59 @@ pd.DataFrame(rows).T.round(3)
 # # after the optimiser step: momentum_update(target, online, m); queue.enqueue(k)
 # ```
 #
+# ### Exercise: the momentum update
+#
+# Write `my_momentum_update(target, online, m)` for two networks of the same architecture: for every parameter,
+# $\theta_t \leftarrow m\,\theta_t + (1 - m)\,\theta$, changed **in place** and outside the autograd graph
+# (`torch.no_grad()`), and every buffer (BatchNorm's running statistics) copied from `online`. It returns nothing;
+# $m \in [0, 1]$. The notebook then uses your update to watch how far a momentum target lags behind its online
+# network (with the course's `momentum_update` if the check does not pass). `momentum_ex.hint()` gives a hint,
+# `momentum_ex.solution()` the solution.
+
+# %%
+from ssl_helpers.exercises.beyond import momentum_exercise as momentum_ex
+
+
+def my_momentum_update(target, online, m):
+    """target, online: nn.Module of one architecture; m in [0, 1]. Changes target in place; returns None."""
+    raise NotImplementedError  # EXERCISE momentum_update: your code here
+
+
+# %%
+momentum_ex.check(my_momentum_update)
+momentum_update_used = momentum_ex.use(my_momentum_update)
+
+# %% [markdown]
+# How slowly does the target move? An online network's weight jumps from 0 to 1 and stays there; after every
+# step the target is updated with the update above. After t steps it has covered $1 - m^t$ of the jump: half of it
+# after $\ln 2 / (-\ln m)$ steps: the closer m is to 1, the longer the target remembers the online network's past.
+
+# %%
+import math
+from torch import nn
+from ssl_helpers.methods.two_view import frozen_copy
+
+fig, ax = plt.subplots(figsize=(6, 2.6))
+for m in (0.9, 0.99):
+    online = nn.Linear(1, 1, bias=False)
+    nn.init.zeros_(online.weight)
+    target = frozen_copy(online)
+    with torch.no_grad():
+        online.weight.fill_(1.0)                                        # the online network jumps
+    path = []
+    for _ in range(300):
+        momentum_update_used(target, online, m)
+        path.append(target.weight.item())
+    ax.plot(range(1, len(path) + 1), path, label=f"m = {m}")
+    half = next(step for step, w in enumerate(path, 1) if w >= 0.5)
+    print(f"m = {m}: the target covers half of the jump after {half} steps "
+          f"(ln 2 / -ln m = {math.log(2) / -math.log(m):.1f})")
+ax.set_xlabel("step"); ax.set_ylabel("target weight"); ax.grid(alpha=0.3); ax.legend()
+plt.show()
+print(f"MoCo's recipe: momentum {make_method('moco').options['momentum']}, "
+      f"{len(train) // RECIPE['moco']['batch_size']} steps per epoch")
+
+# %% [markdown]
 # **Experiment:** at a small batch, does the queue make up for the batch? SimCLR at batch B has 2B - 2 negatives
 # per view; MoCo at the same batch has K, whatever B. Short runs (width-16 encoder), scored with the protocol
 # (test split, mean of 5 draws of the labeled images).
@@ -265,6 +318,28 @@ collapse_table.astype(float).round(2)
 # close), **variance** (each dimension's standard deviation over the batch at least gamma, a hinge: this is what
 # forbids collapse) and **covariance** (off-diagonal covariances to 0).
 #
+# ### Exercise: the cross-correlation matrix
+#
+# Write `my_cross_correlation(z_a, z_b, eps)` for two views' projections $z_a, z_b$ of shape $(N, D)$: standardise
+# each dimension over the batch, $\hat z = (z - \mathrm{mean}_b\, z) / \sqrt{\mathrm{var}_b\, z + \epsilon}$ (the
+# variance with $1/N$, as BatchNorm), and return $C = \hat z_a^\top \hat z_b / N$ of shape $(D, D)$. The Barlow
+# Twins run below records C after every epoch with your function (with the course's `cross_correlation` if the
+# check does not pass). `cc_ex.hint()`, `cc_ex.solution()`.
+
+# %%
+from ssl_helpers.exercises.beyond import cross_correlation_exercise as cc_ex
+
+
+def my_cross_correlation(z_a, z_b, eps):
+    """z_a, z_b: (N, D), N >= 2; eps > 0 -> C: (D, D)."""
+    raise NotImplementedError  # EXERCISE cross_correlation: your code here
+
+
+# %%
+cc_ex.check(my_cross_correlation)
+cross_correlation_used = cc_ex.use(my_cross_correlation)
+
+# %% [markdown]
 # The main Barlow Twins run records C on a fixed batch of two views after every epoch:
 
 # %%
@@ -276,7 +351,7 @@ snapshots = {}
 def watch_correlation(method, encoder):
     with torch.no_grad():
         z_a, z_b = (method.head["projector"](encoder(v)).float() for v in views)
-        c = cross_correlation(z_a, z_b).cpu()
+        c = cross_correlation_used(z_a, z_b, 1e-5).cpu()
     snapshots[len(snapshots) + 1] = c
     off = c - torch.diag(torch.diagonal(c))
     return {"mean C_ii": float(torch.diagonal(c).mean()), "mean |C_ij|, i != j": float(off.abs().sum() / (c.numel() - len(c)))}
