@@ -21,8 +21,8 @@ from typing import Optional, Tuple
 import torch
 from torch import nn
 
-__all__ = ["patchify", "unpatchify", "random_masking", "visible_tokens", "normalize_patches", "mae_loss",
-           "sincos_positions", "ViTEncoder", "MAEDecoder", "mae_forward", "encoder_step_seconds"]
+__all__ = ["patchify", "unpatchify", "masking_from_noise", "random_masking", "visible_tokens", "normalize_patches",
+           "mae_loss", "sincos_positions", "ViTEncoder", "MAEDecoder", "mae_forward", "encoder_step_seconds"]
 
 
 def _check_patch_size(images: torch.Tensor, patch_size: int) -> None:
@@ -59,29 +59,43 @@ def unpatchify(patches: torch.Tensor, patch_size: int, channels: int, grid: Tupl
     return x.reshape(n, channels, rows * p, cols * p)
 
 
-def random_masking(n: int, length: int, mask_ratio: float, generator: Optional[torch.Generator] = None,
-                   device=None):
-    """MAE's random masking by sorting noise: which tokens each image keeps, and how to put them back.
+def masking_from_noise(noise: torch.Tensor, mask_ratio: float):
+    """MAE's random masking by sorting given noise: which tokens each image keeps, and how to put them back.
 
-        noise ~ U(0, 1): (N, L);  ids_shuffle = argsort(noise);  ids_restore = argsort(ids_shuffle)
-        keep K = round((1 - mask_ratio) * L):  ids_keep = ids_shuffle[:, :K]            (N, K)
-        mask[n, l] = 0 if token l is kept, 1 if hidden                                  (N, L)
+        noise: (N, L), one number per token;  ids_shuffle = argsort(noise) (ascending, stable: ties keep token order)
+        ids_restore = argsort(ids_shuffle)                                              (N, L)
+        keep K = round((1 - mask_ratio) * L):  ids_keep = ids_shuffle[:, :K]            (N, K), in shuffled order
+        mask[n, l] = 0 if token l is kept, 1 if hidden, in image order (float)          (N, L)
     `ids_restore` inverts the shuffle: shuffled.gather(1, ids_restore) puts token l back at position l.
-    Returns `(ids_keep, mask, ids_restore)`.
+    Returns `(ids_keep, mask, ids_restore)`. A pure function: the same noise gives the same mask.
     """
+    if noise.ndim != 2:
+        raise ValueError(f"noise must have shape (N, L), got {tuple(noise.shape)}")
     if not 0.0 <= mask_ratio < 1.0:
         raise ValueError(f"mask_ratio must be in [0, 1) so that at least one token stays visible, got {mask_ratio}")
-    keep = int(round((1.0 - mask_ratio) * length))
+    n, length = noise.shape
+    keep = round((1.0 - mask_ratio) * length)
     if keep < 1:
         raise ValueError(f"mask_ratio={mask_ratio} leaves no visible token out of {length}")
-    device = generator.device if generator is not None and device is None else device
-    noise = torch.rand(n, length, generator=generator, device=device)
-    ids_shuffle = noise.argsort(dim=1)
-    ids_restore = ids_shuffle.argsort(dim=1)
+    ids_shuffle = noise.argsort(dim=1, stable=True)
+    ids_restore = ids_shuffle.argsort(dim=1, stable=True)
     mask = torch.ones(n, length, device=noise.device)
     mask[:, :keep] = 0
     mask = mask.gather(1, ids_restore)
     return ids_shuffle[:, :keep], mask, ids_restore
+
+
+def random_masking(n: int, length: int, mask_ratio: float, generator: Optional[torch.Generator] = None,
+                   device=None):
+    """MAE's random masking: `masking_from_noise` on noise ~ U(0, 1) of shape (N, L) drawn from `generator`.
+
+    Returns `(ids_keep (N, K), mask (N, L), ids_restore (N, L))`, K = round((1 - mask_ratio) * L).
+    """
+    if not 0.0 <= mask_ratio < 1.0:
+        raise ValueError(f"mask_ratio must be in [0, 1) so that at least one token stays visible, got {mask_ratio}")
+    device = generator.device if generator is not None and device is None else device
+    noise = torch.rand(n, length, generator=generator, device=device)
+    return masking_from_noise(noise, mask_ratio)
 
 
 def visible_tokens(tokens: torch.Tensor, ids_keep: torch.Tensor) -> torch.Tensor:

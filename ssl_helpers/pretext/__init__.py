@@ -13,8 +13,8 @@ Every corruption is a pure function of the images and a `torch.Generator` (same 
 Every task is a `ssl_helpers.methods.Method`, registered by name: `ssl_helpers.methods.pretrain(task, images)`
 trains any of them with `ssl_helpers.train.fit`, `save_method` / `load_or_pretrain` store and restore them.
 """
-from .augmented import (JigsawTask, RotationTask, jigsaw_permutations, random_jigsaw, random_rotation, rotate,
-                        shuffle_tiles, unshuffle_tiles)
+from .augmented import (JigsawTask, RotationTask, all_rotations, jigsaw_permutations, random_jigsaw, random_rotation,
+                        rotate, shuffle_tiles, unshuffle_tiles)
 from .base import ClassificationTask, ConvDecoder, Corrupted, PretextTask, ReconstructionTask, masked_mse
 from .figures import predictions, show_predictions
 from .masked import MaskedTask, check_mask_options, mask_patches, patch_mask
@@ -25,7 +25,7 @@ from .scoring import compare_to_baselines, score_against_baselines
 __all__ = [
     "PretextTask", "ReconstructionTask", "ClassificationTask", "Corrupted", "ConvDecoder", "masked_mse",
     "MaskedTask", "check_mask_options", "patch_mask", "mask_patches",
-    "RotationTask", "JigsawTask", "rotate", "random_rotation", "jigsaw_permutations", "shuffle_tiles",
+    "RotationTask", "JigsawTask", "rotate", "random_rotation", "all_rotations", "jigsaw_permutations", "shuffle_tiles",
     "unshuffle_tiles", "random_jigsaw",
     "InpaintingTask", "ColorizationTask", "box_mask", "hide_box",
     "DenoisingTask",

@@ -13,7 +13,7 @@ import torch
 
 from .base import ClassificationTask, Corrupted, check_generator, check_images
 
-__all__ = ["rotate", "random_rotation", "jigsaw_permutations", "shuffle_tiles", "unshuffle_tiles",
+__all__ = ["rotate", "random_rotation", "all_rotations", "jigsaw_permutations", "shuffle_tiles", "unshuffle_tiles",
            "random_jigsaw", "RotationTask", "JigsawTask"]
 
 
@@ -43,6 +43,18 @@ def random_rotation(images: torch.Tensor, generator: Optional[torch.Generator] =
     """Rotate each image by a random multiple of 90 degrees: -> (rotated (N, C, H, W), labels k (N,) in 0..3)."""
     labels = torch.randint(0, 4, (check_images(images).shape[0],), generator=check_generator(generator))
     return rotate(images, labels), labels.to(images.device)
+
+
+def all_rotations(images: torch.Tensor):
+    """Every image at all four angles, labelled (Gidaris et al. 2018 train on all four copies of each image).
+
+    images: (N, C, H, W) with H == W -> (rotated (4N, C, H, W), labels (4N,) long): block k, rows k*N .. k*N + N - 1,
+    holds the N images turned counter-clockwise by 90 * k degrees (`rotate(images, k)`), each labelled k.
+    """
+    images = check_images(images)
+    rotated = torch.cat([rotate(images, k) for k in range(4)])
+    labels = torch.arange(4, device=images.device).repeat_interleave(images.shape[0])
+    return rotated, labels
 
 
 def jigsaw_permutations(grid: int = 2, count: Optional[int] = None, seed: int = 0) -> torch.Tensor:
