@@ -168,6 +168,76 @@ print(f"Test accuracy (%) on {DATASET}, mean over {SEEDS} draws of the labeled s
 print(leaderboard_markdown(board))
 
 # %% [markdown]
+# ## One entry of the leaderboard by hand: your label draw, your kNN probe
+#
+# `protocol_table` hides two small pieces of the protocol. Write them, and the notebook recomputes one entry of
+# the table with your code: SimCLR's frozen features, kNN, 10 labels per class, draw (seed) 0.
+#
+# ### Exercise: exactly k labels per class
+#
+# Write `my_draw_per_class(labels, k, generator)`. `labels` $(N,)$ are the labels of the pool you may label:
+# the **fit** split, never validation and never test. Return the indices of exactly k images of every class,
+# sorted, shape $(k \cdot \text{classes},)$, drawn as the course draws them (so that every method gets the same
+# labels, and the check can compare): for each class c in increasing order, `members` = the indices with label c
+# (increasing); keep `members[torch.randperm(len(members), generator=generator)[:k]]`; then sort them all. Draw
+# only from `generator`, never from the global random state. `draw_ex.hint()`, `draw_ex.solution()`.
+
+# %%
+import torch
+from ssl_helpers.exercises.transfer import draw_exercise as draw_ex
+
+
+def my_draw_per_class(labels, k, generator):
+    """labels: (N,) int64; k >= 1; generator: torch.Generator -> (k * classes,) sorted indices into labels."""
+    raise NotImplementedError  # EXERCISE draw_per_class: your code here
+
+
+# %%
+draw_ex.check(my_draw_per_class)
+draw_per_class_used = draw_ex.use(my_draw_per_class)
+
+# %% [markdown]
+# ### Exercise: the cosine kNN probe
+#
+# Write `my_knn_predict(train_x, train_y, test_x, k, temperature)`: `train_x` $(n, D)$ are the features of the
+# labeled images, `train_y` $(n,)$ their labels, `test_x` $(m, D)$ the features to classify; return the $(m,)$
+# predicted labels. With $s_{ij} = \cos(t_i, x_j)$, each of the k labeled images most similar to $t_i$ votes
+# $\exp(s_{ij} / T)$ for its class, and the class with the largest vote wins (a tie goes to the smaller label, as
+# `argmax` does); k is at most n here. `knn_ex.hint()`, `knn_ex.solution()`.
+
+# %%
+from ssl_helpers.exercises.transfer import knn_exercise as knn_ex
+
+
+def my_knn_predict(train_x, train_y, test_x, k, temperature):
+    """train_x: (n, D), train_y: (n,) int64, test_x: (m, D); 1 <= k <= n; temperature T > 0 -> (m,) labels."""
+    raise NotImplementedError  # EXERCISE knn_predict: your code here
+
+
+# %%
+knn_ex.check(my_knn_predict)
+knn_predict_used = knn_ex.use(my_knn_predict)
+
+# %% [markdown]
+# The entry by hand: the labels drawn from fit with the function above, SimCLR's features standardised with the
+# statistics of all of fit (no labels needed for that), the probe's fixed settings, and the test split's labels
+# used only to score:
+
+# %%
+from ssl_helpers.evaluate import embed, standardize
+
+SHOWN = dict(method="simclr", labels_per_class=10, seed=0)
+fit_h, test_h = standardize(*(embed(encoders[SHOWN["method"]], s.images, device=DEVICE) for s in (fit, test)))
+subset = draw_per_class_used(fit.labels, SHOWN["labels_per_class"], torch.Generator().manual_seed(SHOWN["seed"]))
+predicted = knn_predict_used(fit_h[subset], fit.labels[subset], test_h, k=20, temperature=0.1)
+by_hand = 100 * (predicted == test.labels).float().mean().item()
+entry = table[(table["method"] == SHOWN["method"]) & (table["probe"] == "knn")
+              & (table["labels_per_class"] == SHOWN["labels_per_class"]) & (table["seed"] == SHOWN["seed"])]
+print(f"{len(subset)} labeled images drawn from fit ({len(fit)} images); kNN on {len(test)} test images")
+print(f"SimCLR + kNN, {SHOWN['labels_per_class']} labels per class, draw {SHOWN['seed']}: {by_hand:.1f}% by hand, "
+      f"{100 * entry['accuracy'].item():.1f}% in the leaderboard's table")
+
+# %% [markdown]
 # Mean ± standard deviation over the 5 draws for the rows that matter most:
 
 # %%
