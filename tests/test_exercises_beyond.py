@@ -85,6 +85,14 @@ def wrong_in_graph(target, online, m):
         _copy_buffers(target, online)
 
 
+@torch.no_grad()
+def wrong_state_dict_averaged(target, online, m):
+    """Averages every entry of the state dict: the integer counter num_batches_tracked cannot take m * t."""
+    online_state = online.state_dict()
+    for name, value in target.state_dict().items():
+        value.mul_(m).add_(online_state[name], alpha=1 - m)
+
+
 MOMENTUM_WRONG = {
     "are swapped": wrong_swapped,
     "copy of the online network": wrong_copied,
@@ -93,6 +101,7 @@ MOMENTUM_WRONG = {
     "averaged too": wrong_buffers_averaged,
     "did not change": wrong_not_in_place,
     "require gradients": wrong_in_graph,
+    "averaged an integer buffer": wrong_state_dict_averaged,
 }
 
 

@@ -48,6 +48,15 @@ class InPlaceExercise(Exercise):
                          "online parameters": [p.detach().clone() for p in online.parameters()]})
         return outs
 
+    def verdict(self, fn) -> str:
+        """As Exercise.verdict; an error from averaging an integer buffer (BatchNorm's num_batches_tracked, as a
+        loop over state_dict() does) is named rather than only reported."""
+        line = super().verdict(fn)
+        if "raised" in line and "Long" in line:
+            return (f"{self.name}: not yet. You averaged an integer buffer (BatchNorm's num_batches_tracked, e.g. "
+                    f"looping over state_dict()): mix only target.parameters() and copy target.buffers().")
+        return line
+
 
 def _network(generator, dtype):
     """A small network with parameters and buffers: Linear(3, 4) -> BatchNorm1d(4) -> ReLU -> Linear(4, 2), every
