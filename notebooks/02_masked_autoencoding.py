@@ -68,7 +68,7 @@ import torch
 from ssl_helpers import pretext
 from ssl_helpers.config import full_run_settings, run_options, t4_minutes
 from ssl_helpers.data import load_dataset, validation_split
-from ssl_helpers.mae import encoder_step_seconds, random_masking
+from ssl_helpers.mae import encoder_step_seconds
 from ssl_helpers.methods import make_method, pretrain, save_method
 from ssl_helpers.models import ResNet18Cifar, SmallCNN
 from ssl_helpers.plots import image_grid, plot_history, plot_label_efficiency
@@ -104,22 +104,65 @@ print(test)
 # %% [markdown]
 # ## Patches and random masking
 #
-# An image of H x W pixels becomes L = (H/p)(W/p) patches of p x p pixels: the **tokens**. MAE hides a random
-# `mask_ratio` of them per image by sorting noise, the whole of `random_masking` in `ssl_helpers/mae.py`:
+# An image of H x W pixels becomes L = (H/p)(W/p) patches of p x p pixels: the **tokens**.
 #
-# ```python
-# noise = torch.rand(n, length, generator=generator)     # one random number per token
-# ids_shuffle = noise.argsort(dim=1)                     # a random permutation per image
-# ids_restore = ids_shuffle.argsort(dim=1)               # its inverse: where each token went
-# keep = round((1 - mask_ratio) * length)
-# ids_keep = ids_shuffle[:, :keep]                       # the visible tokens, the encoder's whole input
-# mask = torch.ones(n, length); mask[:, :keep] = 0       # 1 = hidden, in shuffled order ...
-# mask = mask.gather(1, ids_restore)                     # ... put back in image order
-# ```
+# ### Exercise: patchify
+#
+# Write `my_patchify(images, patch)`: images $(N, C, H, W)$ -> tokens $(N, L, p \cdot p \cdot C)$ with
+# $L = (H/p)(W/p)$. Token $l = r \cdot (W/p) + c$ is the patch at grid row $r$, column $c$ (row by row), and its
+# vector lists that patch's pixels in (y, x, channel) order, as MAE's code does. The design figure below cuts a
+# digit into tokens with your function if the check passes, with the course's `patchify` otherwise
+# (`patchify_ex.hint()`, `patchify_ex.solution()`).
+
+# %%
+from ssl_helpers.exercises.masking import patchify_exercise as patchify_ex
+
+
+def my_patchify(images, patch):
+    """images: (N, C, H, W), patch p dividing H and W -> tokens (N, L, p*p*C), L = (H/p)(W/p)."""
+    raise NotImplementedError  # EXERCISE patchify: your code here
+
+
+# %%
+patchify_ex.check(my_patchify)
+patchify_used = patchify_ex.use(my_patchify)
+
+# %% [markdown]
+# MAE hides a random `mask_ratio` of the tokens of each image **by sorting noise**: one random number per token,
+# and the tokens with the smallest numbers stay visible. Sorting instead of drawing a mask directly gives a random
+# permutation per image, which says both what the encoder sees and how to put every token back in place.
+#
+# ### Exercise: random masking from given noise
+#
+# Write `my_masking(noise, mask_ratio)` for noise of shape $(N, L)$ (given, so the answer is exact; the course
+# draws it with `torch.rand(N, L, generator=...)`). Return three tensors:
+#
+# - `ids_keep` $(N, K)$, $K = \mathrm{round}((1 - r) L)$: the indices of the $K$ tokens with the smallest noise,
+#   in increasing order of noise (ties: the lower index first, a stable sort); the encoder's whole input;
+# - `mask` $(N, L)$, float, in image order: 1 where token $l$ is hidden, 0 where it is kept;
+# - `ids_restore` $(N, L)$: the inverse of the permutation that sorts the noise, so that gathering the tokens
+#   sorted by noise with `ids_restore` puts token $l$ back at position $l$ (the decoder does this).
+#
+# The cells below print a mask and draw the design figure with your function if the check passes, with the
+# course's `masking_from_noise` (in `ssl_helpers/mae.py`) otherwise (`masking_ex.hint()`, `masking_ex.solution()`).
+
+# %%
+from ssl_helpers.exercises.masking import masking_exercise as masking_ex
+
+
+def my_masking(noise, mask_ratio):
+    """noise: (N, L); mask_ratio r in [0, 1) -> ids_keep (N, K), mask (N, L), ids_restore (N, L)."""
+    raise NotImplementedError  # EXERCISE random_masking: your code here
+
+
+# %%
+masking_ex.check(my_masking)
+masking_used = masking_ex.use(my_masking)
 
 # %%
 length = (train.images.shape[-1] // mae.options["patch_size"]) ** 2  # tokens per image
-ids_keep, mask, ids_restore = random_masking(2, length, 0.75, torch.Generator().manual_seed(0))
+noise = torch.rand(2, length, generator=torch.Generator().manual_seed(0))  # what random_masking draws
+ids_keep, mask, ids_restore = masking_used(noise, 0.75)
 print("ids_keep (the encoder's tokens):", ids_keep.tolist())
 print("mask (1 = hidden), image order: ", mask.int().tolist())
 print("ids_restore:                    ", ids_restore.tolist())
@@ -132,26 +175,27 @@ print("ids_restore:                    ", ids_restore.tolist())
 # back in image order with `ids_restore`; the loss compares its output with the hidden patches only.
 
 # %%
-from ssl_helpers.mae import patchify, unpatchify
+from ssl_helpers.mae import unpatchify
 
 digit = test.images[:1]
 p = mae.options["patch_size"]
 grid = (digit.shape[-2] // p, digit.shape[-1] // p)
-keep_ids, hidden, _ = random_masking(1, grid[0] * grid[1], mae.options["mask_ratio"], torch.Generator().manual_seed(1))
-patches = patchify(digit, p)[0]
+noise = torch.rand(1, grid[0] * grid[1], generator=torch.Generator().manual_seed(1))
+keep_ids, hidden, _ = masking_used(noise, mae.options["mask_ratio"])
+patches = patchify_used(digit, p)[0]
 fig, axes = plt.subplots(1, 4, figsize=(11, 3), gridspec_kw=dict(width_ratios=[1, 1.6, 1, 1]))
 axes[0].imshow(image_grid(digit), interpolation="nearest")
 axes[0].set_title(f"image: {grid[0] * grid[1]} patches of {p} px", fontsize=9)
 strip = torch.stack([patches[i].view(p, p, -1).permute(2, 0, 1) for i in keep_ids[0].tolist()])
 axes[1].imshow(image_grid(strip, ncols=len(strip), pad=1), interpolation="nearest")
 axes[1].set_title(f"encoder input: {len(strip)} visible tokens", fontsize=9)
-shown = patchify(digit, p) * (1 - hidden.unsqueeze(-1)) + 0.85 * hidden.unsqueeze(-1)
+shown = patchify_used(digit, p) * (1 - hidden.unsqueeze(-1)) + 0.85 * hidden.unsqueeze(-1)
 axes[2].imshow(image_grid(unpatchify(shown, p, digit.shape[1], grid)), interpolation="nearest")
 for index in torch.nonzero(hidden[0]).flatten().tolist():
     row, col = divmod(index, grid[1])
     axes[2].add_patch(plt.Rectangle((col * p - 0.5, row * p - 0.5), p, p, fill=False, hatch="//", lw=0.5))
 axes[2].set_title("decoder input: + mask tokens", fontsize=9)
-target = patchify(digit, p) * hidden.unsqueeze(-1) + 0.85 * (1 - hidden.unsqueeze(-1))
+target = patchify_used(digit, p) * hidden.unsqueeze(-1) + 0.85 * (1 - hidden.unsqueeze(-1))
 axes[3].imshow(image_grid(unpatchify(target, p, digit.shape[1], grid)), interpolation="nearest")
 axes[3].set_title("loss: hidden patches only", fontsize=9)
 for ax in axes:
