@@ -83,13 +83,36 @@ print(test)
 # image and returns its index. Both are invertible, which the tests check: `rotate(rotated, -k)` and
 # `unshuffle_tiles(shuffled, permutations[label])` give back the original.
 
+# %% [markdown]
+# ### Exercise: shuffle the tiles
+#
+# Write `my_shuffle_tiles(images, permutations)`: images $(N, C, H, W)$ and one permutation per image,
+# `permutations` $(N, T)$ with $T = g^2$ tiles numbered row by row (tile $t$ = grid row $t // g$, column $t \% g$,
+# each $H/g \times W/g$ pixels). Return the shuffled images $(N, C, H, W)$ where **output tile $t$ is input tile
+# `perm[t]`** of the same image. The figure below shuffles the digits with your function if the check passes, with
+# the course's `shuffle_tiles` otherwise (`jigsaw_ex.hint()`, `jigsaw_ex.solution()`).
+
+# %%
+from ssl_helpers.exercises.pretext import jigsaw_exercise as jigsaw_ex
+
+
+def my_shuffle_tiles(images, permutations):
+    """images: (N, C, H, W); permutations: (N, T) long, T = g*g -> (N, C, H, W); out tile t = in tile perm[t]."""
+    raise NotImplementedError  # EXERCISE jigsaw_tiles: your code here
+
+
+# %%
+jigsaw_ex.check(my_shuffle_tiles)
+shuffle_used = jigsaw_ex.use(my_shuffle_tiles)
+
 # %%
 rotation, jigsaw = pretext.RotationTask(), pretext.JigsawTask(grid=2)
 print("jigsaw classes:", jigsaw.num_classes, "permutations, e.g.", jigsaw.permutations[:4].tolist())
 examples = test.images[:8]
 generator = torch.Generator().manual_seed(0)
 rotated, k = pretext.random_rotation(examples, generator)
-shuffled, which = pretext.random_jigsaw(examples, jigsaw.permutations, generator)
+which = torch.randint(0, jigsaw.num_classes, (len(examples),), generator=generator)  # as random_jigsaw draws
+shuffled = shuffle_used(examples, jigsaw.permutations[which])
 fig, axes = plt.subplots(3, 8, figsize=(9, 3.6))
 for i in range(8):
     for row, (image, title) in enumerate([(examples[i], "original"), (rotated[i], f"{90 * int(k[i])} deg"),
@@ -140,6 +163,56 @@ with torch.no_grad():  # pretext accuracy on the whole test split
 
 # %% [markdown]
 # Both tasks are learned well above chance, so the encoders did learn *something* about digits.
+
+# %% [markdown]
+# ### Exercise: every image at all four angles
+#
+# Training draws one angle per image; Gidaris et al. feed all four copies of each image. Write
+# `my_all_rotations(images)`: images $(N, C, H, W)$ with $H = W$ -> `(rotated, labels)`, `rotated` $(4N, C, H, W)$
+# and `labels` $(4N,)$ (`torch.long`): block $k = 0, 1, 2, 3$ (rows $kN$ to $kN + N - 1$) holds all $N$ images
+# turned **counter-clockwise** by $90k$ degrees, each labelled $k$. The next cell scores the trained rotation
+# encoder on every test digit at every angle with your function if the check passes, with the course's
+# `all_rotations` otherwise (`rotations_ex.hint()`, `rotations_ex.solution()`).
+
+# %%
+from ssl_helpers.exercises.pretext import rotations_exercise as rotations_ex
+
+
+def my_all_rotations(images):
+    """images: (N, C, H, W), H == W -> rotated (4N, C, H, W) angle by angle, labels (4N,) long in 0..3."""
+    raise NotImplementedError  # EXERCISE all_rotations: your code here
+
+
+# %%
+rotations_ex.check(my_all_rotations)
+rotations_used = rotations_ex.use(my_all_rotations)
+
+# %%
+every_angle, angle = rotations_used(test.images)
+with torch.no_grad():
+    rotation.head.eval()
+    guessed = rotation.predict(encoders["rotation"].eval(), every_angle.to(DEVICE)).argmax(1).cpu()
+per_angle = {90 * k: 100 * (guessed[angle == k] == k).float().mean().item() for k in range(4)}
+print(f"rotation accuracy on all {len(test.images)} test digits at each angle:",
+      ", ".join(f"{degrees} deg {accuracy:.1f}%" for degrees, accuracy in per_angle.items()))
+hardest = min(per_angle, key=per_angle.get)
+print(f"hardest angle: {hardest} deg; easiest: {max(per_angle, key=per_angle.get)} deg")
+at_hardest = guessed[angle == hardest // 90]
+mistaken = at_hardest[at_hardest != hardest // 90]
+if len(mistaken):
+    most = int(mistaken.mode().values)
+    print(f"at {hardest} deg, {100 * len(mistaken) / len(at_hardest):.1f}% wrong, most often guessed as {90 * most} deg")
+digit_accuracy = [(guessed[angle == hardest // 90][test.labels == d] == hardest // 90).float().mean().item()
+                  for d in range(test.num_classes)]
+worst = sorted(range(test.num_classes), key=lambda d: digit_accuracy[d])[:3]
+print(f"digits hardest to orient at {hardest} deg:",
+      ", ".join(f"{test.classes[d]} ({100 * digit_accuracy[d]:.0f}%)" for d in worst))
+
+# %% [markdown]
+# The angles are not equally hard (the lines above name the hardest angle, what it is mistaken for, and the digits
+# hardest to orient there). A digit that looks much the same turned by 180 degrees gives its 0 and 180 degree
+# copies the same appearance, and no encoder can tell those apart from the digit alone: compare the digits named
+# above with the ones you would call symmetric.
 
 # %% [markdown]
 # ## Scoring the encoders with the course protocol
