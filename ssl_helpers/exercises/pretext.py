@@ -4,7 +4,8 @@
                     is every image turned counter-clockwise by 90k degrees, labelled k.
                     Course: `ssl_helpers.pretext.all_rotations`.
     shuffle_tiles:  images (N, C, H, W), permutations (N, T), T = g*g tiles numbered row by row ->
-                    (N, C, H, W) where output tile t is input tile perm[t].  Course: `ssl_helpers.pretext.shuffle_tiles`.
+                    (N, C, H, W) where output tile t is input tile perm[t].
+                    Course: `ssl_helpers.pretext.shuffle_tiles`.
 """
 from __future__ import annotations
 
