@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "resized_crop",
+    "crop_boxes_from_uniforms",
     "hflip",
     "adjust_brightness",
     "adjust_contrast",
@@ -245,19 +246,24 @@ def _randn(shape, generator, x: torch.Tensor) -> torch.Tensor:
     return torch.randn(shape, generator=generator, device=_gen_device(generator, x)).to(x.device, x.dtype)
 
 
-def sample_crop_boxes(n: int, height: int, width: int, scale: Tuple[float, float], ratio: Tuple[float, float],
-                      generator: Optional[torch.Generator] = None, attempts: int = 10) -> torch.Tensor:
-    """Random boxes (N, 4) as (top, left, h, w), float, as in torchvision's `RandomResizedCrop.get_params`.
+def crop_boxes_from_uniforms(u_area: torch.Tensor, u_ratio: torch.Tensor, u_position: torch.Tensor,
+                             height: int, width: int, scale: Tuple[float, float],
+                             ratio: Tuple[float, float]) -> torch.Tensor:
+    """Random-resized-crop boxes (N, 4) as (top, left, h, w) from given uniform draws in [0, 1) (pure maths).
 
-    Area fraction ~ U(scale), log aspect ratio ~ U(log ratio); of `attempts` draws per image the first that
-    fits the image is kept; images with none get the largest centred box with the ratio clamped to `ratio`.
-    Position ~ uniform over the places the box fits. Boxes are fractional (no rounding to whole pixels).
+    u_area, u_ratio: (N, A), one column per attempt; u_position: (N, 2) for (top, left). Attempt a of image i:
+        area   = H W (s_lo + (s_hi - s_lo) u_area)                  (a fraction of the image's AREA)
+        aspect = exp(log r_lo + (log r_hi - log r_lo) u_ratio)      (log-uniform, so r and 1/r are equally likely)
+        w = sqrt(area * aspect),  h = sqrt(area / aspect)           (aspect = w / h)
+    The first attempt with w <= W and h <= H is kept; an image with none gets the fallback: the whole image
+    with its aspect ratio clamped into `ratio` (torchvision's central crop). Then the box is placed inside the
+    image: top = (H - h) u_position[:, 0], left = (W - w) u_position[:, 1]. Boxes are fractional.
     """
-    device = generator.device if generator is not None else "cpu"
-    area = height * width * (scale[0] + (scale[1] - scale[0]) * torch.rand(n, attempts, generator=generator,
-                                                                           device=device))
+    device = u_area.device
+    n = u_area.shape[0]
+    area = height * width * (scale[0] + (scale[1] - scale[0]) * u_area)
     log_lo, log_hi = math.log(ratio[0]), math.log(ratio[1])
-    aspect = torch.exp(log_lo + (log_hi - log_lo) * torch.rand(n, attempts, generator=generator, device=device))
+    aspect = torch.exp(log_lo + (log_hi - log_lo) * u_ratio)
     w, h = (area * aspect).sqrt(), (area / aspect).sqrt()
     fits = (w <= width) & (h <= height)
     first = torch.where(fits.any(1), fits.float().argmax(1), torch.zeros(n, dtype=torch.long, device=device))
@@ -269,9 +275,25 @@ def sample_crop_boxes(n: int, height: int, width: int, scale: Tuple[float, float
     ok = fits.any(1)
     w = torch.where(ok, w, torch.full_like(w, fb_w))
     h = torch.where(ok, h, torch.full_like(h, fb_h))
-    position = torch.rand(n, 2, generator=generator, device=device)
-    top, left = (height - h) * position[:, 0], (width - w) * position[:, 1]
+    top, left = (height - h) * u_position[:, 0], (width - w) * u_position[:, 1]
     return torch.stack([top, left, h, w], 1)
+
+
+def sample_crop_boxes(n: int, height: int, width: int, scale: Tuple[float, float], ratio: Tuple[float, float],
+                      generator: Optional[torch.Generator] = None, attempts: int = 10) -> torch.Tensor:
+    """Random boxes (N, 4) as (top, left, h, w), float, as in torchvision's `RandomResizedCrop.get_params`.
+
+    Area fraction ~ U(scale), log aspect ratio ~ U(log ratio); of `attempts` draws per image the first that
+    fits the image is kept; images with none get the largest centred box with the ratio clamped to `ratio`.
+    Position ~ uniform over the places the box fits. Boxes are fractional (no rounding to whole pixels).
+    The draws come from `generator` in this order: u_area (N, attempts), u_ratio (N, attempts),
+    u_position (N, 2); the maths is `crop_boxes_from_uniforms`.
+    """
+    device = generator.device if generator is not None else "cpu"
+    u_area = torch.rand(n, attempts, generator=generator, device=device)
+    u_ratio = torch.rand(n, attempts, generator=generator, device=device)
+    u_position = torch.rand(n, 2, generator=generator, device=device)
+    return crop_boxes_from_uniforms(u_area, u_ratio, u_position, height, width, scale, ratio)
 
 
 def _check_range(name: str, value, low: float, high: float) -> None:

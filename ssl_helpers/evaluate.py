@@ -34,6 +34,7 @@ __all__ = [
     "linear_probe_accuracy",
     "knn_accuracy",
     "knn_predict",
+    "partner_accuracy",
     "knn_monitor",
     "label_efficiency",
     "evaluate_encoder",
@@ -164,6 +165,29 @@ def knn_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Ten
     """
     _check_features(train_x, train_y, test_x, test_y)
     return float((knn_predict(train_x, train_y, test_x, k, temperature) == test_y).float().mean())
+
+
+def partner_accuracy(z_a: torch.Tensor, z_b: torch.Tensor) -> float:
+    """The fraction of the 2N views whose most similar other view is their partner (SimCLR's pretext accuracy).
+
+        z = [z_a; z_b] (2N, D), s_ik = cos(z_i, z_k); partner p(i) = (i + N) mod 2N;
+        view i is right when s_{i p(i)} > s_ik for every k not in {i, p(i)} (a tie counts as wrong)
+
+    z_a, z_b: (N, D) projections of the two views of N images, N >= 2 -> a float in [0, 1]; chance is about
+    1 / (2N - 1). Computed in the inputs' dtype.
+    """
+    if z_a.ndim != 2 or z_a.shape != z_b.shape or len(z_a) < 2:
+        raise ValueError(f"z_a and z_b must both have shape (N, D) with N >= 2, got {tuple(z_a.shape)} and "
+                         f"{tuple(z_b.shape)}")
+    n = len(z_a)
+    z = F.normalize(torch.cat([z_a, z_b]), dim=1)
+    similarity = z @ z.T                                                       # (2N, 2N)
+    rows = torch.arange(2 * n, device=z.device)
+    partner = (rows + n) % (2 * n)
+    positive = similarity[rows, partner].clone()
+    similarity[rows, rows] = float("-inf")
+    similarity[rows, partner] = float("-inf")
+    return float((positive > similarity.max(dim=1).values).float().mean())
 
 
 PROBES = {"linear": linear_probe_accuracy, "knn": knn_accuracy}

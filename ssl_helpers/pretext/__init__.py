@@ -19,7 +19,7 @@ from .base import ClassificationTask, ConvDecoder, Corrupted, PretextTask, Recon
 from .figures import predictions, show_predictions
 from .masked import MaskedTask, check_mask_options, mask_patches, patch_mask
 from .obscured import ColorizationTask, InpaintingTask, box_mask, hide_box
-from .perturbed import DenoisingTask
+from .perturbed import DenoisingTask, noisy_images
 from .scoring import compare_to_baselines, score_against_baselines
 
 __all__ = [
@@ -28,6 +28,6 @@ __all__ = [
     "RotationTask", "JigsawTask", "rotate", "random_rotation", "all_rotations", "jigsaw_permutations", "shuffle_tiles",
     "unshuffle_tiles", "random_jigsaw",
     "InpaintingTask", "ColorizationTask", "box_mask", "hide_box",
-    "DenoisingTask",
+    "DenoisingTask", "noisy_images",
     "score_against_baselines", "compare_to_baselines", "predictions", "show_predictions",
 ]

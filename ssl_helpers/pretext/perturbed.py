@@ -10,12 +10,21 @@ import torch
 from ..augment import add_noise
 from .base import Corrupted, ReconstructionTask, check_generator, check_images
 
-__all__ = ["DenoisingTask"]
+__all__ = ["DenoisingTask", "noisy_images"]
 
 
 def _check_noise_level(noise_level):
     if isinstance(noise_level, bool) or not isinstance(noise_level, (int, float)) or noise_level < 0:
         raise ValueError(f"noise_level must be a number >= 0 (the noise's standard deviation), got {noise_level!r}")
+
+
+def noisy_images(images: torch.Tensor, noise_level: float, generator: torch.Generator) -> torch.Tensor:
+    """x_noisy = clip(x + sigma * eps, 0, 1), eps ~ N(0, I) drawn as torch.randn(images.shape, generator=generator)
+    (float32 on the CPU, then moved to the images' device and dtype). images: (N, C, H, W) -> (N, C, H, W)."""
+    _check_noise_level(noise_level)
+    images = check_images(images)
+    noise = torch.randn(images.shape, generator=check_generator(generator)).to(images.device, images.dtype)
+    return add_noise(images, noise_level, noise=noise)
 
 
 class DenoisingTask(ReconstructionTask):
@@ -33,5 +42,4 @@ class DenoisingTask(ReconstructionTask):
     def corrupt(self, images, generator=None, noise_level=None) -> Corrupted:
         level = self.noise_level if noise_level is None else noise_level
         images = check_images(images)
-        noise = torch.randn(images.shape, generator=check_generator(generator)).to(images.device, images.dtype)
-        return Corrupted(add_noise(images, level, noise=noise), images, None)
+        return Corrupted(noisy_images(images, level, generator), images, None)

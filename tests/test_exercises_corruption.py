@@ -1,0 +1,201 @@
+"""Notebook 04's exercises: the denoising corruption and the inpainting loss. A correct student written
+differently passes; each typical mistake, written here again as its own wrong implementation, is named."""
+import time
+
+import pytest
+import torch
+
+from ssl_helpers.exercises import EXERCISES
+from ssl_helpers.exercises.corruption import masked_loss_exercise, noise_exercise
+from ssl_helpers.pretext import DenoisingTask, masked_mse, noisy_images
+
+
+def test_notebook_04_has_both_exercises_each_with_at_least_4_mistakes():
+    assert EXERCISES["04_obscured_and_perturbed"] == [noise_exercise, masked_loss_exercise]
+    assert all(len(ex.mistakes) >= 4 for ex in EXERCISES["04_obscured_and_perturbed"])
+
+
+def test_reference_noise_is_the_denoising_tasks_corruption():
+    """The exercise's reference is what the course trains with: DenoisingTask.corrupt, bit for bit."""
+    images = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    corrupted = DenoisingTask(noise_level=0.3).corrupt(images, torch.Generator().manual_seed(1))
+    assert torch.equal(corrupted.inputs, noisy_images(images, 0.3, torch.Generator().manual_seed(1)))
+    with pytest.raises(ValueError, match="noise_level"):
+        noisy_images(images, -0.1, torch.Generator())
+
+
+# ---------------------------------------------------------------------------- denoising noise
+
+
+def student_noise(images, sigma, generator):
+    """Right, written differently: noise drawn flat and reshaped, clipped with minimum/maximum."""
+    eps = torch.randn(images.numel(), generator=generator).reshape(images.shape).to(images.dtype)
+    return torch.minimum(torch.maximum(images + eps * sigma, torch.zeros(())), torch.ones(()))
+
+
+def wrong_no_clip(images, sigma, generator):
+    return images + sigma * torch.randn(images.shape, generator=generator).to(images.dtype)
+
+
+def wrong_sigma_squared(images, sigma, generator):
+    noise = torch.randn(images.shape, generator=generator).to(images.dtype) * sigma * sigma
+    return torch.clamp(images + noise, 0, 1)
+
+
+def wrong_clip_minus_one(images, sigma, generator):
+    return torch.clamp(images + sigma * torch.randn(images.shape, generator=generator).to(images.dtype), -1, 1)
+
+
+def wrong_one_noise_per_batch(images, sigma, generator):
+    noise = torch.randn(images.shape[1:], generator=generator).to(images.dtype)
+    return (images + sigma * noise[None]).clamp(0, 1)
+
+
+def wrong_uniform(images, sigma, generator):
+    return (images + sigma * torch.rand(images.shape, generator=generator).to(images.dtype)).clamp(0, 1)
+
+
+def wrong_float64_draw(images, sigma, generator):
+    return (images + sigma * torch.randn(images.shape, generator=generator, dtype=images.dtype)).clamp(0, 1)
+
+
+NOISE_WRONG = {
+    "clipped back to the image range": wrong_no_clip,
+    "sigma squared": wrong_sigma_squared,
+    "[-1, 1]": wrong_clip_minus_one,
+    "Every image got the same noise": wrong_one_noise_per_batch,
+    "uniform": wrong_uniform,
+    "float32": wrong_float64_draw,
+}
+
+
+def test_noise_correct_student_passes_and_is_used():
+    assert noise_exercise.check(student_noise) == "denoising noise: correct."
+    assert noise_exercise.use(student_noise) is student_noise
+
+
+@pytest.mark.parametrize("phrase", sorted(NOISE_WRONG))
+def test_each_noise_mistake_is_named(phrase):
+    line = noise_exercise.check(NOISE_WRONG[phrase])
+    assert "not yet" in line and phrase in line, line
+    assert noise_exercise.use(NOISE_WRONG[phrase]) is noise_exercise.reference
+
+
+def test_noise_not_from_the_generator_is_named():
+    """Global-RNG noise: the right size, but not the values the seed fixes."""
+    def global_rng(images, sigma, generator):
+        return (images + sigma * torch.randn(images.shape).to(images.dtype)).clamp(0, 1)
+
+    line = noise_exercise.check(global_rng)
+    assert "draw it from the generator given" in line, line
+
+
+def test_noise_of_the_wrong_size_is_measured():
+    def half(images, sigma, generator):
+        return (images + sigma / 2 * torch.randn(images.shape, generator=generator).to(images.dtype)).clamp(0, 1)
+
+    line = noise_exercise.check(half)
+    assert "0.50 times sigma" in line, line
+
+
+def test_noise_unattempted_and_raising_students():
+    def stub(images, sigma, generator):
+        raise NotImplementedError
+
+    def broken(images, sigma, generator):
+        return images + sigma * torch.randn(images.shape[0], generator=generator)
+
+    assert "not attempted yet" in noise_exercise.check(stub)
+    assert noise_exercise.use(stub) is noise_exercise.reference
+    line = noise_exercise.check(broken)
+    assert line.startswith("denoising noise: your function raised RuntimeError") and "\n" not in line
+
+
+# ---------------------------------------------------------------------------- inpainting loss
+
+
+def student_loss(prediction, target, mask):
+    """Right, written differently: select the hidden values with a boolean index, mean of those."""
+    hidden = mask.expand_as(target).bool()
+    if not hidden.any():
+        return torch.zeros((), dtype=target.dtype)
+    return ((prediction - target)[hidden] ** 2).mean()
+
+
+def wrong_mean_all(prediction, target, mask):
+    return (mask * (prediction - target) ** 2).mean()
+
+
+def wrong_no_channels(prediction, target, mask):
+    return (mask * (prediction - target) ** 2).sum() / max(float(mask.sum()), 1.0)
+
+
+def wrong_visible(prediction, target, mask):
+    visible = 1 - mask
+    return (visible * (prediction - target) ** 2).sum() / max(float(visible.sum()) * target.shape[1], 1.0)
+
+
+def wrong_plain_mse(prediction, target, mask):
+    return torch.nn.functional.mse_loss(prediction, target)
+
+
+def wrong_sum(prediction, target, mask):
+    return torch.sum(mask * (prediction - target) ** 2)
+
+
+def wrong_l1(prediction, target, mask):
+    return (mask * (prediction - target).abs()).sum() / (mask.sum() * target.shape[1]).clamp_min(1)
+
+
+def wrong_per_image(prediction, target, mask):
+    losses = []
+    for p, t, m in zip(prediction, target, mask):
+        count = m.sum() * t.shape[0]
+        losses.append((m * (p - t) ** 2).sum() / count if count > 0 else torch.zeros(()))
+    return torch.stack(losses).mean()
+
+
+LOSS_WRONG = {
+    "dilute": wrong_mean_all,
+    "C times too large": wrong_no_channels,
+    "visible pixels (1 - mask)": wrong_visible,
+    "plain MSE": wrong_plain_mse,
+    "masked SUM": wrong_sum,
+    "absolute error": wrong_l1,
+    "per image": wrong_per_image,
+}
+
+
+def test_loss_correct_student_passes_and_is_used():
+    assert masked_loss_exercise.check(student_loss) == "inpainting loss: correct."
+    assert masked_loss_exercise.use(student_loss) is student_loss
+
+
+@pytest.mark.parametrize("phrase", sorted(LOSS_WRONG))
+def test_each_loss_mistake_is_named(phrase):
+    line = masked_loss_exercise.check(LOSS_WRONG[phrase])
+    assert "not yet" in line and phrase in line, line
+
+
+def test_nothing_hidden_nan_is_named():
+    def zero_over_zero(prediction, target, mask):
+        return (mask * (prediction - target) ** 2).sum() / (mask.sum() * target.shape[1])
+
+    line = masked_loss_exercise.check(zero_over_zero)
+    assert "0 / 0 = nan" in line, line
+
+
+def test_loss_known_answer():
+    """Two hidden pixels of a 1-channel image, errors 1 and 3: (1 + 9) / 2 = 5; the visible error is ignored."""
+    target = torch.zeros(1, 1, 2, 2)
+    prediction = torch.tensor([[[[1.0, 3.0], [100.0, 0.0]]]])
+    mask = torch.tensor([[[[1.0, 1.0], [0.0, 0.0]]]])
+    assert masked_mse(prediction, target, mask).item() == 5.0
+
+
+def test_checks_take_under_a_second():
+    for ex, fn in ((noise_exercise, student_noise), (masked_loss_exercise, student_loss)):
+        start = time.perf_counter()
+        ex.check(fn)
+        ex.check(wrong_per_image if ex is masked_loss_exercise else wrong_float64_draw)
+        assert time.perf_counter() - start < 2.0   # two checks
