@@ -304,6 +304,60 @@ else:
     print("no 'mae' encoder registered in this version of the course")
 
 # %% [markdown]
+# ## What does each representation consider similar?
+#
+# A probe's accuracy is one number; the neighbours behind it are a picture. Pick a test digit: each row is one
+# representation (raw pixels, an encoder with random weights, self-prediction encoders, SimCLR), with the test
+# digit at the left and its k nearest **train** images by cosine similarity, most similar first. A green frame and
+# ✓ mark a neighbour with the test digit's label, a red frame and ✗ another label; the row's left says how many of
+# the k agree. The train and test splits are embedded once per representation, so every control redraws at once.
+# Tick `masked` or `byol` to add their rows.
+
+# %%
+from torch import nn
+from ssl_helpers.models import build_encoder
+from ssl_helpers.widgets.neighbours import NeighbourExplorer, label_agreement, nearest_neighbours
+
+started = time.perf_counter()
+with torch.random.fork_rng():  # a fixed random encoder that leaves the notebook's random state alone
+    torch.manual_seed(0)
+    random_encoder = build_encoder(encoders["simclr"].config)
+SHOWN_ENCODERS = [name for name in ("mae", "rotation", "simclr", "masked", "byol") if name in encoders]
+representations = {"pixels": nn.Flatten(), "random": random_encoder}
+representations.update({name: encoders[name] for name in SHOWN_ENCODERS})
+neighbours = NeighbourExplorer(representations, train, test, index=0, k=5,
+                               shown=[name for name in representations if name not in ("masked", "byol")])
+print(f"{len(representations)} representations: {len(train)} train + {len(test)} test images embedded in "
+      f"{time.perf_counter() - started:.1f} s")
+neighbours
+
+# %% [markdown]
+# Over the whole test split: the fraction of each test digit's 5 nearest train images that share its label,
+# averaged. It is close in spirit to the leaderboard's kNN column but not the same measurement (5 neighbours among
+# all train images, every one labeled, against a vote of 20 neighbours among 10 labeled images per class), so the
+# cell compares their orderings (rank correlation over the encoders that have both).
+
+# %%
+import pandas as pd
+
+K_SHOWN = 5
+agreement = {}
+for name, (train_bank, test_bank) in neighbours.banks.items():
+    indices, _ = nearest_neighbours(test_bank, train_bank, K_SHOWN)
+    agreement[name] = 100 * label_agreement(train.labels[indices], test.labels).mean().item()
+agreement_table = pd.DataFrame({
+    f"same label, {K_SHOWN} nearest (%)": pd.Series(agreement),
+    "kNN probe, 10 labels/class (%)": pd.Series({name: means.loc[(name, "knn"), 10] for name in agreement
+                                                 if (name, "knn") in means.index}),
+}).round(1).sort_values(f"same label, {K_SHOWN} nearest (%)", ascending=False)
+display(agreement_table)
+both = agreement_table.dropna()  # pixels and the random encoder have no kNN entry on the leaderboard
+rho = both.iloc[:, 0].rank().corr(both.iloc[:, 1].rank())
+same_order = both.iloc[:, 0].rank().tolist() == both.iloc[:, 1].rank().tolist()
+print(f"rank correlation of the two columns over the {len(both)} encoders in both: {rho:+.2f} "
+      f"({'the same ordering' if same_order else 'orderings agree mostly' if rho > 0.5 else 'orderings differ'})")
+
+# %% [markdown]
 # ## Pre-trained weights from elsewhere: ImageNet
 #
 # With internet, torchvision's ResNet-18 trained *with labels* on ImageNet (1.3 million photos) is the classic

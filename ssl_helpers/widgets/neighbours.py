@@ -43,16 +43,18 @@ LABEL_PX = 18  # row labels and the header
 def embedding_bank(encoder: nn.Module, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """L2-normalised features of `images` (N, C, H, W) -> (N, D) float32 on the CPU, each row of norm 1.
 
-    encoder: any module mapping (B, C, H, W) -> (B, D), run in eval mode (restored after), in batches of
-    `batch_size`; `nn.Flatten()` gives the raw pixels (D = C*H*W). A row of zeros stays zeros (cosine 0 to all).
+    encoder: any module mapping (B, C, H, W) -> (B, D), run in eval mode (restored after) on the device of its
+    parameters, in batches of `batch_size`; `nn.Flatten()` gives the raw pixels (D = C*H*W). A row of zeros stays zeros (cosine 0 to all).
     """
     if images.ndim != 4:
         raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
     check_range("batch_size", batch_size, 1, 1 << 20, integer=True)
+    parameter = next(encoder.parameters(), None)
+    device = parameter.device if parameter is not None else images.device  # batches go where the encoder is
     was_training = encoder.training
     encoder.eval()
     try:
-        features = [encoder(images[i:i + batch_size]).float().flatten(1).cpu()
+        features = [encoder(images[i:i + batch_size].to(device)).float().flatten(1).cpu()
                     for i in range(0, len(images), batch_size)]
     finally:
         encoder.train(was_training)
