@@ -78,6 +78,25 @@ def _distances(encoders, data):
                                                                         temperature=temperature)
 
 
+def _neighbours(encoders, data):
+    """Test digits and their nearest train digits under raw pixels, a random encoder, masking, rotation and
+    SimCLR (each embedded once; an encoder trained at another size sees the digits resized to it)."""
+    import torch
+    from torch import nn
+
+    from .data import load_dataset
+    from .models import ResizeInput, build_encoder
+
+    train, test = load_dataset("digits", image_size=16)
+    trained = {name: encoder if method.image_size == 16 else ResizeInput(encoder, method.image_size)
+               for name, (method, encoder) in encoders.items()}
+    with torch.random.fork_rng():  # a fixed random encoder, same architecture as SimCLR's
+        torch.manual_seed(0)
+        random_encoder = build_encoder(encoders["simclr"][1].config)
+    representations = {"pixels": nn.Flatten(), "random": random_encoder, **trained}
+    return _explorer("ssl_helpers.widgets.neighbours:NeighbourExplorer")(representations, train, test, index=0, k=5)
+
+
 SECTIONS: Tuple[Section, ...] = (
     Section("masking", "Masked autoencoding: mask ratio and patch size", "02_masked_autoencoding", ("masked",),
             _masking),
@@ -86,6 +105,8 @@ SECTIONS: Tuple[Section, ...] = (
     Section("distances", "Contrastive: distances, softmax and the InfoNCE loss of one anchor",
             "05_contrastive_losses", ("simclr",), _distances),
     Section("augment", "Augmentations: the two views SimCLR compares", "06_simclr", (), _augment),
+    Section("neighbours", "Transfer: what each representation considers similar (nearest train digits)",
+            "08_transfer_learning", ("masked", "rotation", "simclr"), _neighbours),
 )
 
 

@@ -17,6 +17,7 @@ Pure functions (tested directly): `embedding_bank`, `nearest_neighbours`, `label
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Dict, Optional, Sequence, Tuple
@@ -28,6 +29,7 @@ from torch import nn
 
 from .common import (MIN_TEXT_PX, CONTROL_STYLE, Explorer, array_to_png, caption_html, check_choice, check_range,
                      control_layout, png_image)
+from .masking import one_thread
 
 __all__ = ["embedding_bank", "nearest_neighbours", "label_agreement", "NeighbourRow", "neighbour_rows",
            "render_neighbours", "NeighbourExplorer", "MAX_K", "MAX_WIDTH", "SAME", "OTHER"]
@@ -44,7 +46,8 @@ def embedding_bank(encoder: nn.Module, images: torch.Tensor, batch_size: int = 2
     """L2-normalised features of `images` (N, C, H, W) -> (N, D) float32 on the CPU, each row of norm 1.
 
     encoder: any module mapping (B, C, H, W) -> (B, D), run in eval mode (restored after) on the device of its
-    parameters, in batches of `batch_size`; `nn.Flatten()` gives the raw pixels (D = C*H*W). A row of zeros stays zeros (cosine 0 to all).
+    parameters, in batches of `batch_size`; `nn.Flatten()` gives the raw pixels (D = C*H*W). A row of zeros
+    stays zeros (cosine 0 to all).
     """
     if images.ndim != 4:
         raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
@@ -228,10 +231,13 @@ class NeighbourExplorer(Explorer):
             check_choice("shown", name, names)
         self.train, self.test = train, test
         self.banks = dict(banks or {})
-        for name in encoders:
+        for name, encoder in encoders.items():
             if name not in self.banks:
-                self.banks[name] = (embedding_bank(encoders[name], train.images, batch_size),
-                                    embedding_bank(encoders[name], test.images, batch_size))
+                parameter = next(encoder.parameters(), None)
+                on_cpu = parameter is None or parameter.device.type == "cpu"
+                with one_thread() if on_cpu else nullcontext():  # small CPU models: one thread is fastest
+                    self.banks[name] = (embedding_bank(encoder, train.images, batch_size),
+                                        embedding_bank(encoder, test.images, batch_size))
         self.banks = {name: self.banks[name] for name in names}
         self.generator = np.random.default_rng(seed)
 
@@ -271,7 +277,8 @@ class NeighbourExplorer(Explorer):
     def redraw(self) -> list:
         index, k = self.index.value, self.k.value
         label = int(self.test.labels[index])
-        rows = neighbour_rows(self.banks, self.train.labels, label, index, k, self.shown())
+        with one_thread():  # a (1, D) x (D, N) product: waking a thread pool costs more than the work
+            rows = neighbour_rows(self.banks, self.train.labels, label, index, k, self.shown())
         picture = render_neighbours(rows, self.test.images[index], label, self.train.images, k=k)
         self.image.value = array_to_png(picture)
         self.last_drawn = rows
