@@ -94,6 +94,48 @@ for name, (task, data) in tasks.items():
 # ```
 #
 # The grey image keeps three (equal) channels, so the same encoder reads it and, later, the grey digits.
+
+# %% [markdown]
+# ### Exercise: the denoising corruption
+#
+# Write `my_noisy_images(images, sigma, generator)`: $x_{\text{noisy}} = \mathrm{clip}(x + \sigma \varepsilon, 0, 1)$
+# with one standard normal $\varepsilon$ per pixel, drawn **from the generator given** as
+# `torch.randn(images.shape, generator=generator)` (float32, then cast to the images' dtype), so that a seed fixes
+# the noise and the check can compare your result with the course's exactly. images: $(N, C, H, W)$ in $[0, 1]$
+# -> $(N, C, H, W)$. The figure below corrupts test digits with your function if the check passes (with the
+# course's `pretext.noisy_images` otherwise). `noise_ex.hint()` gives a hint, `noise_ex.solution()` the solution.
+
+# %%
+import torch
+from ssl_helpers.exercises.corruption import noise_exercise as noise_ex
+
+
+def my_noisy_images(images, sigma, generator):
+    """images: (N, C, H, W) in [0, 1]; sigma >= 0; generator: torch.Generator -> (N, C, H, W) in [0, 1]."""
+    raise NotImplementedError  # EXERCISE noisy_images: your code here
+
+
+# %%
+noise_ex.check(my_noisy_images)
+noisy_used = noise_ex.use(my_noisy_images)
+
+# %%
+from ssl_helpers.plots import show_images
+
+clean = test.images[:8]
+rows = [clean] + [noisy_used(clean, sigma, torch.Generator().manual_seed(0)) for sigma in (0.1, 0.3, 0.6)]
+show_images(torch.cat(rows), ncols=8, scale=0.8,
+            title="rows: clean, then sigma = 0.1, 0.3 (the level trained on), 0.6")
+plt.show()
+for sigma in (0.1, 0.3, 0.6):
+    noisy = noisy_used(test.images[:500], sigma, torch.Generator().manual_seed(0))
+    clipped = ((noisy == 0) | (noisy == 1)).float().mean()
+    print(f"sigma = {sigma}: {100 * clipped:.0f}% of the pixels end clipped at 0 or 1; "
+          f"RMS change {(noisy - test.images[:500]).pow(2).mean().sqrt():.3f}")
+
+# %% [markdown]
+# Clipping makes the noise smaller than sigma on the many pixels at 0 (background) or near 1 (stroke).
+#
 # Before training, each untrained decoder paints mush (rows: input, output, target):
 
 # %%
@@ -127,6 +169,42 @@ plt.show()
 # Inpainting and denoising visibly work. Colorization can only half-work, by design of the data: from a grey
 # digit nothing tells which of the random colours it had, so the best the decoder can do is a plausible average
 # colour for stroke and background; it does learn *where* stroke and background are.
+
+# %% [markdown]
+# ### Exercise: the inpainting loss
+#
+# The inpainter is scored on the hidden box only. Write `my_masked_mse(prediction, target, mask)`:
+# $L = \sum_{n,c,h,w} m_{nhw} (p_{nchw} - t_{nchw})^2 / (C \sum_{n,h,w} m_{nhw})$, with prediction and target
+# $(N, C, H, W)$ and mask $(N, 1, H, W)$, 1 on the hidden pixels; 0 (not 0 / 0) when nothing is hidden.
+# The cell after the check scores the trained inpainter with your function if it passes (the course's
+# `pretext.masked_mse` otherwise): inside the box, on the visible pixels, and the grey fill itself.
+# `loss_ex.hint()` gives a hint, `loss_ex.solution()` the solution.
+
+# %%
+from ssl_helpers.exercises.corruption import masked_loss_exercise as loss_ex
+
+
+def my_masked_mse(prediction, target, mask):
+    """prediction, target: (N, C, H, W); mask: (N, 1, H, W), 1 = hidden -> scalar loss."""
+    raise NotImplementedError  # EXERCISE masked_mse: your code here
+
+
+# %%
+loss_ex.check(my_masked_mse)
+masked_mse_used = loss_ex.use(my_masked_mse)
+
+# %%
+inpainting = tasks["inpainting"][0]
+hidden, targets, mask = inpainting.corrupt(test.images[:500], torch.Generator().manual_seed(0))
+with torch.no_grad():
+    painted = inpainting.predict(encoders["inpainting"], hidden.to(DEVICE)).cpu()
+print(f"inpainter on 500 test digits: squared error {masked_mse_used(painted, targets, mask):.4f} inside the box, "
+      f"{masked_mse_used(painted, targets, 1 - mask):.4f} on the visible pixels; "
+      f"the grey fill scores {masked_mse_used(hidden, targets, mask):.4f} inside the box")
+
+# %% [markdown]
+# The grey fill's score is what a decoder that paints nothing would get; the visible pixels never entered the
+# training loss, so their error only shows what the decoder does where it was not asked anything.
 
 # %% [markdown]
 # ## Scoring the encoders with the course protocol
