@@ -189,3 +189,17 @@ def test_explorer_needs_a_representation(splits):
     train, test = splits
     with pytest.raises(ValueError, match="encoders must name at least one representation"):
         NeighbourExplorer({}, train, test)
+
+
+def test_the_longest_course_name_at_k_10_fits_and_the_header_is_never_cut(splits):
+    train, test = splits
+    bank = embedding_bank(nn.Flatten(), train.images), embedding_bank(nn.Flatten(), test.images)
+    banks = {"barlow_twins": bank, "colorization": bank}
+    label = int(test.labels[0])
+    wide = render_neighbours(neighbour_rows(banks, train.labels, label, 0, MAX_K), test.images[0], label,
+                             train.images)
+    assert wide.shape[1] <= MAX_WIDTH
+    narrow = render_neighbours(neighbour_rows(banks, train.labels, label, 0, 1), test.images[0], label, train.images)
+    header = narrow[:LABEL_PX + 12]  # the header line, above the first row
+    ink = np.nonzero((header < 250).any(axis=2).any(axis=0))[0]  # its columns holding anything but white
+    assert ink.max() < narrow.shape[1] - 3, "the header text runs to the picture's right edge"

@@ -165,12 +165,13 @@ def render_neighbours(rows: Sequence[NeighbourRow], query_image: torch.Tensor, q
     check_range("k", k, 1, MAX_K, integer=True)
     font, bold = _font(TEXT_PX), _font(LABEL_PX)
     assert TEXT_PX >= MIN_TEXT_PX and LABEL_PX >= MIN_TEXT_PX
-    frame, gap, line = 3, 8, TEXT_PX + 4
+    frame, gap, line = 3, 6, TEXT_PX + 4
     cell = max(thumb + 2 * frame, int(font.getlength("0.999")) + 4)  # one neighbour: framed thumbnail + text
     label_w = max([int(bold.getlength(row.name)) for row in rows] + [int(font.getlength("10/10 same"))]) + 12
     query_x = label_w
     first_x = query_x + cell + 3 * gap  # a gap separates the query from its neighbours
-    width = first_x + k * (cell + gap) - gap + gap
+    title = f"{k} nearest in train: cosine, ✓/✗ = same/other label"
+    width = max(first_x + k * (cell + gap), first_x + int(bold.getlength(title)) + gap)  # the header fits too
     header = LABEL_PX + 12
     row_h = frame * 2 + thumb + 2 * line + gap
     height = header + max(len(rows), 1) * row_h + gap
@@ -180,7 +181,7 @@ def render_neighbours(rows: Sequence[NeighbourRow], query_image: torch.Tensor, q
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
     draw.text((query_x, 4), "query", fill="black", font=bold)
-    draw.text((first_x, 4), f"{k} nearest in train: cosine, ✓/✗ = same/other label", fill="black", font=bold)
+    draw.text((first_x, 4), title, fill="black", font=bold)
     if not rows:
         draw.text((4, header + 4), "no representation ticked", fill="black", font=bold)
     query_thumb = Image.fromarray(_thumbnail(query_image, thumb))
@@ -200,7 +201,8 @@ def render_neighbours(rows: Sequence[NeighbourRow], query_image: torch.Tensor, q
             draw.rectangle([x, top, x + thumb + 2 * frame - 1, top + thumb + 2 * frame - 1], fill=colour)
             canvas.paste(Image.fromarray(_thumbnail(train_images[int(i)], thumb)), (x + frame, top + frame))
             text_y = top + 2 * frame + thumb + 2
-            draw.text((x, text_y), f"{cos:.2f}", fill="black", font=font)
+            cosine_text = f"{cos:.3f}" if cos >= 0 else f"{cos:.2f}"  # 3 decimals: many are near 1; fits the cell
+            draw.text((x, text_y), cosine_text, fill="black", font=font)
             draw.text((x, text_y + line), f"{'✓' if same else '✗'} {int(label)}", fill=colour, font=font)
     return np.asarray(canvas)
 
@@ -241,12 +243,11 @@ class NeighbourExplorer(Explorer):
         self.banks = {name: self.banks[name] for name in names}
         self.generator = np.random.default_rng(seed)
 
-        layout = control_layout()
         self.index = W.IntSlider(value=index, min=0, max=len(test) - 1, description="test image",
-                                 style=CONTROL_STYLE, layout=layout, continuous_update=False)
+                                 style=CONTROL_STYLE, layout=control_layout("380px"), continuous_update=False)
         self.random_button = W.Button(description="random test image", layout=W.Layout(width="auto"))
         self.k = W.IntSlider(value=k, min=1, max=min(MAX_K, len(train)), description="k neighbours",
-                             style=CONTROL_STYLE, layout=control_layout(), continuous_update=False)
+                             style=CONTROL_STYLE, layout=control_layout("380px"), continuous_update=False)
         self.checkboxes = {name: W.Checkbox(value=name in shown, description=name, indent=False,
                                             layout=W.Layout(width="auto", margin="0 12px 0 0"))
                            for name in names}
@@ -258,7 +259,7 @@ class NeighbourExplorer(Explorer):
         for control in (self.index, self.k, *self.checkboxes.values()):
             control.observe(lambda _: self.redraw(), names="value")
         self.random_button.on_click(lambda _: self.pick_random())
-        shown_box = W.HBox([W.Label("show:"), *self.checkboxes.values()],
+        shown_box = W.HBox([W.Label("show:", layout=W.Layout(margin="0 8px 0 0")), *self.checkboxes.values()],
                            layout=W.Layout(flex_flow="row wrap", align_items="center"))
         self.widget = W.VBox([W.HBox([self.index, self.random_button], layout=W.Layout(align_items="center")),
                               W.HBox([self.k]), shown_box, self.image, self.caption])
