@@ -1,41 +1,70 @@
-"""Augmentation explorer: pick an image, switch augmentations on and off, set their strength, and see several
-pairs of views of the same image, the positives SimCLR pulls together.
+"""Augmentation explorer: pick an image, switch augmentations on and off, set their strength (or probability),
+and see several pairs of views of the same image, the positives SimCLR pulls together.
 
-Pure functions (tested directly): `explorer_image(source, index)`, `augment_from_controls(enabled, strength,
-size)`, `explorer_views(image, augment, pairs, seed)`, `render_views(image, views)`. The widget
-`AugmentExplorer` is a thin layout over them.
+    from ssl_helpers.widgets.augment_explorer import AugmentExplorer
+    AugmentExplorer(source="digits")                    # defaults: notebook 06's recipe (SimCLR's "digits" preset)
+    AugmentExplorer(source="chelsea", recipe=AUGMENT)   # any `Augment` (or preset name) as the starting settings
+
+Pure functions (tested directly): `explorer_image(source, index)`, `controls_from_augment(augment)` and its
+inverse `augment_from_controls(enabled, strength, size, base)`, `explorer_views(image, augment, pairs, seed)`,
+`cell_size(size, pairs)` and `render_views(image, views)` (the picture, labels drawn into it). The widget
+`AugmentExplorer` is a thin layout over them: controls in a grid above the picture, a caption under it.
 """
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Dict
+from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
 import torch
 
-from ..augment import Augment
-from ..plots import image_grid
-from .common import array_to_png, png_image
+from ..augment import PRESETS, Augment, preset
+from .common import (CONTROL_STYLE, MIN_TEXT_PX, Explorer, array_to_png, caption_html, check_choice, check_range,
+                     control_layout, png_image)
+from .masking import one_thread
 
-__all__ = ["AUGMENT_IMAGES", "OPS", "explorer_image", "augment_from_controls", "explorer_views", "render_views",
+__all__ = ["AUGMENT_IMAGES", "OPS", "MAX_PAIRS", "MAX_WIDTH", "recipe_augment", "explorer_image",
+           "controls_from_augment", "augment_from_controls", "explorer_views", "cell_size", "render_views",
            "AugmentExplorer"]
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
 AUGMENT_IMAGES = ("digits", "colour digits") + PHOTOS
 PHOTO_SIZE = 64
 DIGIT_SIZE = 32
+MAX_PAIRS = 6
+MAX_SEED = 2 ** 32 - 1
+MAX_WIDTH = 800  # px: the widest picture drawn (a 1024x768 JupyterLab cell shows ~840 px unscaled)
+MIN_CELL, MAX_CELL = 64, 160  # px: the side of one view in the picture
+TEXT_PX = max(17, MIN_TEXT_PX)  # px: text drawn into the picture
+MARGIN, GAP, ORIGINAL_GAP = 8, 8, 28  # px
 
-# name: (label, on by default, default strength). Strength s in [0, 1] maps to settings in augment_from_controls.
+# name: (checkbox label, what its slider sets, strength used when the recipe has the op off).
+# Slider value s in [0, 1] maps to settings in `augment_from_controls`; flip and grayscale: s IS the probability.
 OPS = {
-    "crop": ("random resized crop", True, 0.6),
-    "rotate": ("rotation", False, 0.3),
-    "shear": ("slant (shear)", False, 0.4),
-    "flip": ("horizontal flip", True, 0.5),
-    "jitter": ("colour jitter", True, 1.0),
-    "grayscale": ("grayscale", True, 0.2),
-    "blur": ("Gaussian blur", False, 0.5),
-    "noise": ("noise", False, 0.3),
+    "crop": ("random resized crop", "strength", 0.6),
+    "rotate": ("rotation", "strength", 0.3),
+    "shear": ("slant (shear)", "strength", 0.4),
+    "flip": ("horizontal flip", "probability", 0.5),
+    "jitter": ("colour jitter", "strength", 1.0),
+    "grayscale": ("grayscale", "probability", 0.2),
+    "blur": ("Gaussian blur", "strength", 0.5),
+    "noise": ("noise", "strength", 0.3),
 }
+CROP_FULL, DEGREES_FULL, SHEAR_FULL, JITTER_FULL, HUE_FULL, SIGMA_LOW, SIGMA_SPAN, NOISE_FULL = \
+    0.92, 45.0, 50.0, 0.8, 0.2, 0.1, 2.9, 0.3  # the settings at strength 1
+
+
+def recipe_augment(recipe: Union[None, str, Augment] = None, size: int = DIGIT_SIZE) -> Augment:
+    """The `Augment` the explorer starts from: `recipe` itself, a preset by name, or (None) the one SimCLR trains
+    with in notebook 06 (`SimCLRMethod`'s default `augment` option, the "digits" preset), at `size` px."""
+    if isinstance(recipe, Augment):
+        return recipe.with_(size=size)
+    if recipe is None:
+        from ..simclr import SimCLRMethod
+
+        recipe = SimCLRMethod().options["augment"]
+    check_choice("recipe", recipe, sorted(PRESETS))
+    return preset(recipe, size)
 
 
 @lru_cache(maxsize=None)
@@ -62,92 +91,207 @@ def _photo(name: str) -> torch.Tensor:
 
 def explorer_image(source: str, index: int = 0, digit_size: int = DIGIT_SIZE, split: str = "train") -> torch.Tensor:
     """One image (3, H, W) in [0, 1]: the `index`-th digit of `split` at `digit_size` px, or one of
-    scikit-image's sample photos (PHOTO_SIZE px)."""
-    if source in ("digits", "colour digits"):
-        images = digit_images(source == "colour digits", digit_size, split)
-        if not 0 <= index < len(images):
-            raise ValueError(f"index must be in [0, {len(images) - 1}] for {source}, got {index}")
-        return images[index]
+    scikit-image's sample photos (PHOTO_SIZE px; `index` is not used)."""
+    check_choice("source", source, AUGMENT_IMAGES)
     if source in PHOTOS:
         return _photo(source)
-    raise ValueError(f"source must be one of {AUGMENT_IMAGES}, got {source!r}")
+    images = digit_images(source == "colour digits", digit_size, split)
+    check_range("index", index, 0, len(images) - 1, integer=True)
+    return images[index]
 
 
-def augment_from_controls(enabled: Dict[str, bool], strength: Dict[str, float], size: int) -> Augment:
-    """Settings from the controls: an op that is off gets probability or strength 0; strength s in [0, 1]:
+def controls_from_augment(augment: Augment) -> Tuple[Dict[str, bool], Dict[str, float]]:
+    """The switches and slider values that give `augment` back through `augment_from_controls(..., base=augment)`.
+
+    Returns (enabled, strength), one entry per name in `OPS`; an op the recipe has off keeps OPS's strength.
+    Raises a ValueError naming the setting when the recipe is stronger than the slider's range allows.
+    """
+    a = augment
+    value = {
+        "crop": (a.crop_scale[0] < 1.0, (1.0 - a.crop_scale[0]) / CROP_FULL),
+        "rotate": (a.degrees > 0, a.degrees / DEGREES_FULL),
+        "shear": (a.shear > 0, a.shear / SHEAR_FULL),
+        "flip": (a.flip_p > 0, a.flip_p),
+        "jitter": (a.jitter_p > 0 and max(a.brightness, a.contrast, a.saturation, a.hue) > 0,
+                   max(a.brightness / JITTER_FULL, a.contrast / JITTER_FULL, a.saturation / JITTER_FULL,
+                       a.hue / HUE_FULL)),
+        "grayscale": (a.grayscale_p > 0, a.grayscale_p),
+        "blur": (a.blur_p > 0, (a.blur_sigma[1] - SIGMA_LOW) / SIGMA_SPAN),
+        "noise": (a.noise_std > 0, a.noise_std / NOISE_FULL),
+    }
+    enabled, strength = {}, {}
+    for name, (on, s) in value.items():
+        if on and not 0.0 <= s <= 1.0 + 1e-9:
+            raise ValueError(f"the recipe's {OPS[name][0]} is beyond the explorer's range (slider value {s:.3g}, "
+                             f"expected [0, 1])")
+        enabled[name] = bool(on)
+        strength[name] = float(min(max(s, 0.0), 1.0)) if on else OPS[name][2]
+    return enabled, strength
+
+
+def augment_from_controls(enabled: Dict[str, bool], strength: Dict[str, float], size: int,
+                          base: Optional[Augment] = None) -> Augment:
+    """Settings from the controls: an op that is off gets probability or strength 0; slider value s in [0, 1]:
 
     crop: area scale in (1 - 0.92 s, 1) (s = 1 is the paper's 0.08); rotate: up to 45 s degrees;
-    shear: slant up to 50 s degrees;
-    flip: probability s; jitter: brightness/contrast/saturation 0.8 s, hue 0.2 s, probability 0.8;
-    grayscale: probability s; blur: sigma in (0.1, 0.1 + 2.9 s), probability 0.5; noise: std up to 0.3 s.
+    shear: slant up to 50 s degrees; flip: probability s; jitter: brightness/contrast/saturation 0.8 s, hue
+    0.2 s; grayscale: probability s; blur: sigma in (0.1, 0.1 + 2.9 s); noise: std up to 0.3 s.
+    What no slider sets comes from `base` (default `Augment()`, the SimCLR paper's): the crop's aspect range,
+    the probability of the jitter (0.8) and of the blur (0.5).
     """
     unknown = (set(enabled) | set(strength)) - set(OPS)
     if unknown:
         raise ValueError(f"unknown augmentation names {sorted(unknown)}; expected some of {list(OPS)}")
-    s = {name: float(strength.get(name, OPS[name][2])) if enabled.get(name, False) else 0.0 for name in OPS}
-    return Augment(size=size, crop_scale=(1.0 - 0.92 * s["crop"], 1.0),
-                   crop_ratio=(3 / 4, 4 / 3) if s["crop"] > 0 else (1.0, 1.0), degrees=45.0 * s["rotate"],
-                   shear=50.0 * s["shear"],
-                   flip_p=s["flip"], brightness=0.8 * s["jitter"], contrast=0.8 * s["jitter"],
-                   saturation=0.8 * s["jitter"], hue=0.2 * s["jitter"], jitter_p=0.8 if s["jitter"] else 0.0,
-                   grayscale_p=s["grayscale"], blur_p=0.5 if s["blur"] else 0.0,
-                   blur_sigma=(0.1, 0.1 + 2.9 * s["blur"]), noise_std=0.3 * s["noise"])
+    base = Augment() if base is None else base
+    s = {}
+    for name in OPS:
+        s[name] = float(check_range(f"strength[{name!r}]", strength.get(name, OPS[name][2]), 0.0, 1.0)) \
+            if enabled.get(name, False) else 0.0
+    jitter_p = (base.jitter_p or 0.8) if s["jitter"] else 0.0
+    blur_p = (base.blur_p or 0.5) if s["blur"] else 0.0
+    return base.with_(size=size, crop_scale=(1.0 - CROP_FULL * s["crop"], 1.0),
+                      crop_ratio=base.crop_ratio if s["crop"] > 0 else (1.0, 1.0), degrees=DEGREES_FULL * s["rotate"],
+                      shear=SHEAR_FULL * s["shear"], flip_p=s["flip"], brightness=JITTER_FULL * s["jitter"],
+                      contrast=JITTER_FULL * s["jitter"], saturation=JITTER_FULL * s["jitter"],
+                      hue=HUE_FULL * s["jitter"], jitter_p=jitter_p, grayscale_p=s["grayscale"], blur_p=blur_p,
+                      blur_sigma=(SIGMA_LOW, SIGMA_LOW + SIGMA_SPAN * s["blur"]) if s["blur"] else base.blur_sigma,
+                      noise_std=NOISE_FULL * s["noise"])
 
 
 def explorer_views(image: torch.Tensor, augment: Augment, pairs: int = 4, seed: int = 0) -> torch.Tensor:
     """`pairs` pairs of views of one image (3, H, W): (2, pairs, 3, size, size), row 0 view a, row 1 view b."""
-    if pairs < 1:
-        raise ValueError(f"pairs must be a positive integer, got {pairs}")
+    check_range("pairs", pairs, 1, MAX_PAIRS, integer=True)
     batch = image[None].expand(2 * pairs, -1, -1, -1)
     views = augment(batch, torch.Generator().manual_seed(seed))
     return views.view(2, pairs, *views.shape[1:])
 
 
-def render_views(image: torch.Tensor, views: torch.Tensor, scale: int = 1) -> np.ndarray:
-    """The picture the widget shows: the original, a gap, then the pairs in columns (view a above view b).
+@lru_cache(maxsize=4)
+def _font(size: int = TEXT_PX):
+    """DejaVu Sans (matplotlib's font, always installed) at `size` px."""
+    from matplotlib import font_manager
+    from PIL import ImageFont
 
-    Returns an (H', W', 3) float array in [0, 1].
-    """
+    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+
+
+def _label_width() -> int:
+    return max(int(_font().getlength(text)) for text in ("view a", "view b")) + 2 * MARGIN
+
+
+def cell_size(size: int, pairs: int, max_width: int = MAX_WIDTH) -> int:
+    """The side in px of one view in the picture: as large as fits `pairs + 1` columns (the original and the
+    pairs) beside the row labels in `max_width` px, within [MIN_CELL, MAX_CELL], and a whole multiple of the
+    image's `size` when one fits (crisp pixels)."""
+    check_range("pairs", pairs, 1, MAX_PAIRS, integer=True)
+    room = max_width - _label_width() - ORIGINAL_GAP - (pairs - 1) * GAP - MARGIN
+    cell = int(min(MAX_CELL, max(MIN_CELL, room // (pairs + 1))))
+    return size * (cell // size) if size * (cell // size) >= MIN_CELL else cell
+
+
+def _tile(image: torch.Tensor, cell: int):
+    from PIL import Image
+
+    array = (image.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    picture = Image.fromarray(array)
+    resample = Image.NEAREST if cell % array.shape[0] == 0 else Image.LANCZOS
+    return picture.resize((cell, cell), resample)
+
+
+def render_views(image: torch.Tensor, views: torch.Tensor, cell: Optional[int] = None) -> np.ndarray:
+    """The picture the widget shows, drawn at the size it is displayed: row labels "view a" / "view b" at the
+    left, the original (headed "original", centred on the two rows), then one column per pair ("pair 1", ...),
+    view a above view b. image: (3, H, W); views: (2, pairs, 3, h, w) in [0, 1] -> (H', W', 3) uint8,
+    W' <= MAX_WIDTH; text is TEXT_PX >= 16 px tall."""
+    from PIL import Image, ImageDraw
+
     pairs = views.shape[1]
-    grid = image_grid(views.reshape(-1, *views.shape[2:]), ncols=pairs, pad=2)
-    original = np.ones((grid.shape[0], image.shape[-1] + 6, 3), dtype=np.float32)
-    original[:image.shape[-2], :image.shape[-1]] = image.permute(1, 2, 0).numpy()
-    return np.concatenate([original, grid], axis=1)
+    cell = cell_size(views.shape[-1], pairs) if cell is None else cell
+    label_w, header = _label_width(), TEXT_PX + 2 * MARGIN
+    width = label_w + cell + ORIGINAL_GAP + pairs * cell + (pairs - 1) * GAP + MARGIN
+    height = header + 2 * cell + GAP + MARGIN
+    picture = Image.new("RGB", (width, height), "white")
+    draw, font = ImageDraw.Draw(picture), _font()
+    rows_y = (header, header + cell + GAP)
+    for y, text in zip(rows_y, ("view a", "view b")):
+        draw.text((MARGIN, y + cell // 2), text, fill="black", font=font, anchor="lm")
+    original_y = header + (cell + GAP) // 2
+    picture.paste(_tile(image, cell), (label_w, original_y))
+    draw.text((label_w + cell // 2, header // 2), "original", fill="black", font=font, anchor="mm")
+    separator = label_w + cell + ORIGINAL_GAP // 2
+    draw.line([(separator, MARGIN), (separator, height - MARGIN)], fill=(170, 170, 170), width=2)
+    for j in range(pairs):
+        x = label_w + cell + ORIGINAL_GAP + j * (cell + GAP)
+        draw.text((x + cell // 2, header // 2), f"pair {j + 1}", fill="black", font=font, anchor="mm")
+        for row, y in enumerate(rows_y):
+            picture.paste(_tile(views[row, j], cell), (x, y))
+    return np.asarray(picture)
 
 
-class AugmentExplorer:
-    """Controls: image source and index, a checkbox and a strength slider per augmentation, number of pairs,
-    and "resample" (a new seed). Every change redraws the PNG into `.image`; `.last_drawn` keeps the bytes."""
+class AugmentExplorer(Explorer):
+    """Controls (a grid above the picture): image source and digit index, number of pairs, seed and "resample",
+    then per augmentation a switch and a slider ("strength", or "probability" for flip and grayscale). Every
+    change redraws the PNG into `.image`; `.last_drawn` keeps the bytes. The switches and sliders start at
+    `recipe` (default: notebook 06's, see `recipe_augment`)."""
 
-    def __init__(self, source: str = "colour digits", index: int = 0, pairs: int = 4, seed: int = 0):
+    def __init__(self, source: str = "colour digits", index: int = 0, pairs: int = 4, seed: int = 0,
+                 recipe: Union[None, str, Augment] = None):
         import ipywidgets as W
 
-        self.source = W.Dropdown(options=list(AUGMENT_IMAGES), value=source, description="image")
-        self.index = W.IntSlider(value=index, min=0, max=len(digit_images()) - 1, description="digit #",
-                                 continuous_update=False)
-        self.enabled = {name: W.Checkbox(value=on, description=label, indent=False)
-                        for name, (label, on, _) in OPS.items()}
-        self.strength = {name: W.FloatSlider(value=s, min=0.0, max=1.0, step=0.05, description="strength",
-                                             continuous_update=False) for name, (_, _, s) in OPS.items()}
-        self.pairs = W.IntSlider(value=pairs, min=1, max=6, description="pairs")
-        self.seed = W.IntText(value=seed, description="seed")
-        self.resample = W.Button(description="resample", icon="refresh")
+        check_choice("source", source, AUGMENT_IMAGES)
+        last = len(digit_images()) - 1
+        check_range("index", index, 0, last, integer=True)
+        check_range("pairs", pairs, 1, MAX_PAIRS, integer=True)
+        check_range("seed", seed, 0, MAX_SEED, integer=True)
+        self.recipe = recipe_augment(recipe)
+        enabled, strength = controls_from_augment(self.recipe)
+
+        def layout(min_width="260px"):
+            box = control_layout(min_width)
+            box.flex = "1 1 auto"
+            return box
+
+        self.source = W.Dropdown(options=list(AUGMENT_IMAGES), value=source, description="image",
+                                 style=CONTROL_STYLE, layout=layout())
+        self.index = W.IntSlider(value=index, min=0, max=last, description="digit #", continuous_update=False,
+                                 style=CONTROL_STYLE, layout=layout())
+        self.enabled = {name: W.Checkbox(value=enabled[name], description=label, indent=False,
+                                         layout=W.Layout(width="auto", min_width="175px", flex="0 0 auto"))
+                        for name, (label, _, _) in OPS.items()}
+        self.strength = {name: W.FloatSlider(value=strength[name], min=0.0, max=1.0, step=0.01, description=kind,
+                                             continuous_update=False, readout_format=".2f", style=CONTROL_STYLE,
+                                             layout=layout("210px"))
+                         for name, (_, kind, _) in OPS.items()}
+        self.pairs = W.IntSlider(value=pairs, min=1, max=MAX_PAIRS, description="pairs", style=CONTROL_STYLE,
+                                 layout=layout())
+        self.seed = W.IntText(value=seed, description="seed", style=CONTROL_STYLE,
+                              layout=W.Layout(width="auto", min_width="150px", flex="1 1 auto"))
+        self.resample = W.Button(description="resample", icon="refresh", layout=W.Layout(width="auto",
+                                                                                         flex="0 0 auto"))
         self.image = png_image()
+        self.caption_text = ("Left: the original. Each column: one positive pair, two random views of it (view a "
+                             "above view b) drawn with the settings above; defaults: notebook 06's recipe.")
         self.last_drawn: bytes = b""
         self.resample.on_click(lambda _: setattr(self.seed, "value", self.seed.value + 1))
-        controls = [self.source, self.index, self.pairs, self.seed]
-        for control in (*controls, *self.enabled.values(), *self.strength.values()):
+        for control in (self.source, self.index, self.pairs, self.seed, *self.enabled.values(),
+                        *self.strength.values()):
             control.observe(lambda _: self.redraw(), names="value")
-        rows = [W.HBox([self.enabled[name], self.strength[name]]) for name in OPS]
-        self.widget = W.HBox([W.VBox([self.source, self.index, *rows, self.pairs, W.HBox([self.seed,
-                                                                                          self.resample])]),
-                              self.image])
+
+        def grid(cells):
+            return W.GridBox(cells, layout=W.Layout(grid_template_columns="repeat(auto-fill, minmax(400px, 1fr))",
+                                                    grid_gap="2px 16px", width="100%"))
+
+        cells = [W.HBox([self.source], layout=W.Layout(min_width="0")), W.HBox([self.index]),
+                 W.HBox([self.pairs]), W.HBox([self.seed, self.resample])]
+        cells += [W.HBox([self.enabled[name], self.strength[name]]) for name in OPS]
+        self.widget = W.VBox([grid(cells), self.image, caption_html(self.caption_text)],
+                             layout=W.Layout(align_items="flex-start", width="100%"))
         self.redraw()
 
     def settings(self) -> Augment:
         size = PHOTO_SIZE if self.source.value in PHOTOS else DIGIT_SIZE
         return augment_from_controls({k: c.value for k, c in self.enabled.items()},
-                                     {k: c.value for k, c in self.strength.items()}, size)
+                                     {k: c.value for k, c in self.strength.items()}, size, base=self.recipe)
 
     def picture(self) -> np.ndarray:
         """What is drawn now, from the pure functions."""
@@ -157,16 +301,6 @@ class AugmentExplorer:
 
     def redraw(self) -> None:
         self.index.disabled = self.source.value in PHOTOS
-        scale = 1 if self.source.value in PHOTOS else 3
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # a dozen small images: on a busy CPU extra threads cost more than they save
-        try:
-            self.last_drawn = array_to_png(self.picture(), scale=scale)
-        finally:
-            torch.set_num_threads(threads)
+        with one_thread():  # a dozen small images: on a busy CPU extra threads cost more than they save
+            self.last_drawn = array_to_png(self.picture())
         self.image.value = self.last_drawn
-
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
