@@ -73,6 +73,8 @@ def time_png(png: bytes, repeats: int) -> float:
 
 
 def main(argv=None) -> int:
+    from PIL import Image
+
     from ssl_helpers.data import load_dataset
     from ssl_helpers.lecture import SECTIONS, section_methods
     from ssl_helpers.train import seed_everything
@@ -111,8 +113,6 @@ def main(argv=None) -> int:
                 png = time_png(bytes(explorer.image.value), args.changes)
             finally:
                 torch.set_num_threads(default_threads)
-            from PIL import Image
-
             width, height = Image.open(io.BytesIO(bytes(explorer.image.value))).size
             worst = max(worst, per_change)
             print(f"{section.key:>11} {threads:>7} {built:>8.2f} {1000 * per_change:>10.1f} {1000 * png:>7.1f} "
