@@ -87,7 +87,7 @@ if FULL_RUN:
 else:
     DATA, OPTIONS, DEVICE = "digits", dict(image_size=16), torch.device("cpu")
     mae = make_method("mae", mask_ratio=0.5)  # tuned on validation: 16 tokens are few to hide 75% of
-    MAE_EPOCHS, CNN_EPOCHS, WIDTH, STEPS = mae.recipe["epochs"], 8, 32, 100
+    MAE_EPOCHS, CNN_EPOCHS, WIDTH, STEPS = mae.recipe["epochs"], pretext.MaskedTask.recipe["epochs"], 32, 100
     MAE_FIT = {}  # the method's CPU recipe (mae.recipe)
     make_cnn = lambda: SmallCNN(width=32)
 SHOTS, SEEDS = (1, 5, 10), 3  # labels per class, seeded draws
@@ -272,14 +272,21 @@ plt.show()
 # `MaskedTask` (from `ssl_helpers.pretext`) greys out patches and asks the course's CNN, with a small convolutional
 # decoder, to repaint the image; its loss is also on hidden pixels only, but the encoder sees every position, grey
 # ones included, so it pays for all tokens and learns on inputs that never occur at test time.
+#
+# Each batch draws its patch size from every size the mask explorer at the end of this notebook offers (printed
+# below), so that whatever the explorer shows is a size the CNN was trained on.
 
 # %%
-cnn_task = pretext.MaskedTask(mask_ratio=0.5, patch_size=4 if not FULL_RUN else 8)
+from ssl_helpers.widgets.masking import patch_sizes
+
+cnn_task = pretext.MaskedTask(mask_ratio=0.5, patch_size=4 if not FULL_RUN else 8,
+                              patch_sizes=patch_sizes(train.images.shape[-1]))  # the explorer's slider
 seed_everything(0)
 cnn_encoder = make_cnn().to(DEVICE)
 cnn_encoder, cnn_history = pretrain(cnn_task, train.images, encoder=cnn_encoder, epochs=CNN_EPOCHS, seed=0,
                                     device=DEVICE, **run_options(cnn_task.name, FULL_RUN))
-print(f"grey-patch CNN: loss {cnn_history['loss'].iloc[0]:.4f} -> {cnn_history['loss'].iloc[-1]:.4f}")
+print(f"grey-patch CNN: mask ratio {cnn_task.mask_ratio}, patch sizes {cnn_task.trained_patch_sizes()} px (one "
+      f"per batch), {CNN_EPOCHS} epochs; loss {cnn_history['loss'].iloc[0]:.4f} -> {cnn_history['loss'].iloc[-1]:.4f}")
 pretext.show_predictions(cnn_task, cnn_encoder, test.images[:10].to(DEVICE), title="grey-patch CNN (test digits)")
 plt.show()
 
@@ -360,14 +367,43 @@ for name, method, encoder, epochs, label in (("mae", mae, mae_encoder, MAE_EPOCH
 # %% [markdown]
 # ## Explore: mask ratio and patch size (the grey-patch CNN)
 #
+# The CNN was trained at one mask ratio, with every patch size the explorer's slider offers. First its error on the
+# hidden pixels (masked MSE) on 256 test digits, three seeded masks each: by patch size at its training ratio, then
+# by mask ratio at its default patch size.
+
+# %%
+from ssl_helpers.widgets.masking import mask_and_reconstruct
+
+
+def hidden_error(ratio, size, images=test.images[:256]):
+    """Masked MSE of the grey-patch CNN on `images`, mean over 3 seeded masks."""
+    return sum(mask_and_reconstruct(cnn_task, cnn_encoder, images, ratio, size, seed)["masked_mse"]
+               for seed in range(3)) / 3
+
+
+by_size = {size: hidden_error(cnn_task.mask_ratio, size) for size in cnn_task.trained_patch_sizes()}
+by_ratio = {ratio: hidden_error(ratio, cnn_task.patch_size) for ratio in (0.25, 0.5, 0.75)}
+print(f"masked MSE at ratio {cnn_task.mask_ratio}: " + ", ".join(f"{s} px {e:.4f}" for s, e in by_size.items()))
+print(f"easiest patch size: {min(by_size, key=by_size.get)} px; hardest: {max(by_size, key=by_size.get)} px")
+print(f"masked MSE at {cnn_task.patch_size} px: " + ", ".join(f"ratio {r} {e:.4f}" for r, e in by_ratio.items()))
+maps = cnn_encoder.feature_maps(test.images[:1]).shape[-2:]
+print(f"the decoder repaints the {test.images.shape[-1]} px image from a {maps[0]}x{maps[1]} feature map")
+
+# %% [markdown]
+# Reading the lines above: the **largest patches are the hardest**: the largest (half the image's side) hides a
+# quarter of the digit in one piece, and its middle is far from any visible pixel. Small patches leave a visible pixel beside
+# almost every hidden one, yet the smallest is not automatically the easiest for this model: the CNN repaints the
+# whole image from a coarse feature map (its size is printed), so pixel-fine detail has to squeeze through it; the
+# "easiest" line says which size wins. More hidden pixels (a higher ratio) mean a larger error.
+#
 # Move the sliders: the rows are the masked input, the reconstruction (the decoder's output in the hidden patches,
-# the visible pixels kept) and the target. The CNN was trained with ratio 0.5 and 4 px patches; watch it degrade
-# as the ratio grows, and see that 1-2 px patches are easy (neighbours give the answer away).
+# the visible pixels kept) and the target; the picture's first line gives the masked MSE of the digits shown, the
+# second which patch sizes the model was trained on.
 
 # %%
 from ssl_helpers.widgets.masking import MaskExplorer
 
-explorer = MaskExplorer(cnn_task, cnn_encoder, test.images[:8], mask_ratio=0.5, patch_size=4)
+explorer = MaskExplorer(cnn_task, cnn_encoder, test.images[:8], mask_ratio=0.5, patch_size=cnn_task.patch_size)
 explorer
 
 # %% [markdown]

@@ -12,7 +12,9 @@ import torch
 
 from .base import Corrupted, ReconstructionTask, check_generator, check_images
 
-__all__ = ["check_mask_options", "patch_mask", "mask_patches", "MaskedTask"]
+__all__ = ["check_mask_options", "patch_mask", "mask_patches", "MaskedTask", "PATCH_SIZES"]
+
+PATCH_SIZES = (1, 2, 4, 8)  # what MaskedTask trains over by default: the mask explorer's slider on 16 px digits
 
 
 def check_mask_options(mask_ratio: float, patch_size: int, image_size=None):
@@ -67,17 +69,21 @@ def mask_patches(images: torch.Tensor, mask_ratio: float = 0.5, patch_size: int 
 class MaskedTask(ReconstructionTask):
     """Reconstruct hidden patches. corrupt: images -> (masked images, images, mask); loss: `masked_mse`.
 
-    patch_sizes: optional tuple of patch sizes; when given, each batch draws its patch size uniformly from it
-    (with the step's generator) instead of always using `patch_size`, so one model knows every size (the mask
-    explorer's model is trained this way over the sizes its slider offers). Default None: always `patch_size`.
+    patch_sizes: the patch sizes the task trains on; each batch draws its patch size uniformly from them (with
+    the step's generator), so one model knows every size. Default `PATCH_SIZES` = (1, 2, 4, 8), the sizes the
+    mask explorer's slider offers on 16 px digits (each divides 16 and 32); None: always `patch_size`.
+    `patch_size` stays the size used when nothing else is asked (figures, `corrupt` without a draw).
+    Recipe: 16 epochs (each size gets a quarter of the batches; 8 epochs were enough for one size).
     """
 
     name = "masked"
     title = "masked autoencoding (CNN)"
     notebook = "02_masked_autoencoding"
+    recipe = dict(epochs=16, batch_size=128, lr=2e-3)
+    quick_epochs = 8
 
     def __init__(self, mask_ratio: float = 0.5, patch_size: int = 4, fill: float = 0.5,
-                 patch_sizes: Optional[tuple] = None):
+                 patch_sizes: Optional[tuple] = PATCH_SIZES):
         check_mask_options(mask_ratio, patch_size)
         options = dict(mask_ratio=mask_ratio, patch_size=patch_size, fill=fill)
         if patch_sizes is not None:
@@ -86,7 +92,7 @@ class MaskedTask(ReconstructionTask):
                 raise ValueError("patch_sizes must hold at least one patch size, got an empty sequence")
             for size in patch_sizes:
                 check_mask_options(mask_ratio, size)
-            options["patch_sizes"] = patch_sizes
+        options["patch_sizes"] = patch_sizes
         super().__init__(**options)
         self.mask_ratio, self.patch_size, self.fill, self.patch_sizes = mask_ratio, patch_size, fill, patch_sizes
 

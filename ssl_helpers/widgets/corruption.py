@@ -11,22 +11,26 @@ does far from its training data.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence
 
+import numpy as np
 import torch
 
-from ..plots import image_grid
 from ..pretext import DenoisingTask, hide_box, rotate
 from .augment_explorer import PHOTOS, digit_images, explorer_image
-from .common import array_to_png, png_image
-from .masking import one_thread
+from .common import (CONTROL_STYLE, Explorer, array_to_png, caption_html, check_choice, check_range, control_layout,
+                     png_image)
+from .masking import MAX_WIDTH, SEED_RANGE, TEXT_PX, _to_uint8, font, one_thread
 
-__all__ = ["CORRUPTION_IMAGES", "ROTATIONS", "explorer_source", "corrupt_image", "model_answers", "render_corruptions",
-           "CorruptionExplorer"]
+__all__ = ["CORRUPTION_IMAGES", "ROTATIONS", "MODEL_NAMES", "explorer_source", "corrupt_image", "model_answers",
+           "render_corruptions", "CorruptionExplorer"]
 
 CORRUPTION_IMAGES = ("digits",) + PHOTOS
 ROTATIONS = (0, 90, 180, 270)
 DIGIT_SIZE = 16  # the size the course's pretext models are trained at
+MODEL_NAMES = ("denoising", "inpainting", "rotation")
+TILE = 128  # px: each image is shown about this big (a 16 px digit 8x, a 64 px photo 2x)
+MARGIN, COLUMN_GAP = 8, 8
 
 
 def explorer_source(source: str, index: int = 0) -> torch.Tensor:
@@ -80,13 +84,19 @@ def model_answers(views: dict, models: Optional[Dict[str, tuple]] = None) -> dic
             answers["rotation"] = 90 * int(probabilities.argmax())
             answers["rotation_confidence"] = float(probabilities.max())
         else:
-            raise ValueError(f"models may hold 'denoising', 'inpainting' and 'rotation', got {name!r}")
+            raise ValueError(f"models may hold {MODEL_NAMES}, got {name!r}")
     return answers
 
 
-def render_corruptions(views: dict, answers: Optional[dict] = None) -> tuple:
-    """The picture and its column titles: original, noisy, (denoised), hidden box, (inpainted), rotated.
-    Returns (an (H', W', 3) array in [0, 1], list of titles)."""
+def render_corruptions(views: dict, answers: Optional[dict] = None, header: Sequence[str] = (),
+                       tile: int = TILE) -> tuple:
+    """The picture, drawn at the size it is shown, and its column titles: original, noisy, (denoised), hidden
+    box, (inpainted), rotated. Each title is drawn INTO the picture above its column (`TEXT_PX` px text), the
+    `header` lines above the titles; each image (1, C, H, W) is enlarged by the integer factor tile // H
+    (crisp pixels: a 16 px digit 8x, a 64 px photo 2x). Returns (an (H', W', 3) uint8 array, W' <= `MAX_WIDTH`,
+    list of titles)."""
+    from PIL import Image, ImageDraw
+
     answers = answers or {}
     columns = [("original", views["original"]), ("noisy", views["noisy"])]
     if "denoised" in answers:
@@ -95,34 +105,82 @@ def render_corruptions(views: dict, answers: Optional[dict] = None) -> tuple:
     if "inpainted" in answers:
         columns.append(("inpainted", answers["inpainted"]))
     columns.append(("rotated", views["rotated"]))
-    images = torch.cat([image.cpu() for _, image in columns])
-    return image_grid(images, ncols=len(columns), pad=2), [title for title, _ in columns]
+    text = font(TEXT_PX)
+    line = TEXT_PX + 6
+    scale = max(1, tile // views["original"].shape[-1])
+    size = views["original"].shape[-1] * scale
+    cell = max(size, max(int(text.getlength(title)) for title, _ in columns) + 4)
+    width = 2 * MARGIN + max([len(columns) * cell + (len(columns) - 1) * COLUMN_GAP] +
+                             [int(text.getlength(words)) + 1 for words in header])
+    if width > MAX_WIDTH:
+        raise ValueError(f"{len(columns)} columns of {cell} px make the picture {width} px wide, more than "
+                         f"{MAX_WIDTH}: use a smaller tile")
+    top = MARGIN + len(header) * line
+    canvas = Image.new("RGB", (width, top + line + size + MARGIN), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, words in enumerate(header):
+        draw.text((MARGIN, MARGIN + i * line), words, fill="black", font=text)
+    for c, (title, image) in enumerate(columns):
+        x = MARGIN + c * (cell + COLUMN_GAP)
+        draw.text((x + cell // 2, top), title, fill="black", font=text, anchor="ma")
+        canvas.paste(Image.fromarray(_to_uint8(image[0], scale)), (x + (cell - size) // 2, top + line))
+    return np.asarray(canvas), [title for title, _ in columns]
 
 
-class CorruptionExplorer:
-    """Controls: image (digits or a photo), digit index, noise level, box size (a fraction of the image side),
-    rotation, seed. Draws every corruption, and what `models` (see `model_answers`) answer, into `.image`;
-    `.last_drawn` keeps the PNG bytes and `.caption` the column titles and the predicted rotation."""
+class CorruptionExplorer(Explorer):
+    """Controls in two compact columns: image (digits or a photo), digit index, seed | noise level, box size (a
+    fraction of the image side), rotation. Draws every corruption and what `models` (see `model_answers`)
+    answer into `.image`, with the column titles and the rotation model's guess inside the picture.
+
+    source: one of `CORRUPTION_IMAGES`; index: a test digit, in [0, number of test digits - 1]; noise_level and
+    box_fraction in [0, 1]; rotation: one of `ROTATIONS`; seed in `SEED_RANGE`. Bad values raise a ValueError
+    naming the valid range or choices. `.last_drawn` keeps the PNG bytes, `.last_answers` the models' answers.
+    """
 
     def __init__(self, models: Optional[Dict[str, tuple]] = None, source: str = "digits", index: int = 0,
                  noise_level: float = 0.3, box_fraction: float = 0.5, rotation: int = 90, seed: int = 0):
         import ipywidgets as W
 
         self.models = dict(models or {})
-        self.source = W.Dropdown(options=list(CORRUPTION_IMAGES), value=source, description="image")
-        self.index = W.IntSlider(value=index, min=0, max=len(digit_images(size=DIGIT_SIZE, split="test")) - 1, description="digit #")
-        self.noise_level = W.FloatSlider(value=noise_level, min=0.0, max=1.0, step=0.05, description="noise")
-        self.box_fraction = W.FloatSlider(value=box_fraction, min=0.0, max=1.0, step=0.05, description="box size")
-        self.rotation = W.ToggleButtons(options=list(ROTATIONS), value=rotation, description="rotation")
-        self.seed = W.IntSlider(value=seed, min=0, max=50, description="seed")
-        self.caption = W.HTML()
+        for name in self.models:
+            check_choice("models key", name, MODEL_NAMES)
+        check_choice("source", source, CORRUPTION_IMAGES)
+        n_digits = len(digit_images(size=DIGIT_SIZE, split="test"))
+        check_range("index", index, 0, n_digits - 1, integer=True)
+        check_range("noise_level", noise_level, 0.0, 1.0)
+        check_range("box_fraction", box_fraction, 0.0, 1.0)
+        check_choice("rotation", rotation, ROTATIONS)
+        check_range("seed", seed, *SEED_RANGE, integer=True)
+
+        style, layout = CONTROL_STYLE, control_layout("240px")
+        self.source = W.Dropdown(options=list(CORRUPTION_IMAGES), value=source, description="image", style=style,
+                                 layout=layout)
+        self.index = W.IntSlider(value=index, min=0, max=n_digits - 1, description="digit #", style=style,
+                                 layout=layout)
+        self.seed = W.IntSlider(value=seed, min=SEED_RANGE[0], max=SEED_RANGE[1], description="seed", style=style,
+                                layout=layout)
+        self.noise_level = W.FloatSlider(value=noise_level, min=0.0, max=1.0, step=0.05, description="noise level",
+                                         style=style, layout=layout)
+        self.box_fraction = W.FloatSlider(value=box_fraction, min=0.0, max=1.0, step=0.05, description="box size",
+                                          style=style, layout=layout)
+        self.rotation = W.ToggleButtons(options=[(f"{angle}°", angle) for angle in ROTATIONS], value=rotation,
+                                        description="rotation", style={**CONTROL_STYLE, "button_width": "52px"},
+                                        layout=W.Layout(width="auto"))
         self.image = png_image()
+        self.caption_text = ("Left: the original; then each corruption, followed by the trained model's answer "
+                             "where one is loaded (denoised, inpainted); the rotation model's guess is on top.")
+        self.caption = caption_html(self.caption_text)
         self.last_drawn: bytes = b""
-        controls = (self.source, self.index, self.noise_level, self.box_fraction, self.rotation, self.seed)
+        self.last_answers: dict = {}
+        controls = (self.source, self.index, self.seed, self.noise_level, self.box_fraction, self.rotation)
         for control in controls:
             control.observe(lambda _: self.redraw(), names="value")
-        self.widget = W.VBox([W.HBox([W.VBox(list(controls[:3])), W.VBox(list(controls[3:]))]),
-                              self.caption, self.image])
+        column = dict(flex="1 1 300px", min_width="280px", margin="0 16px 0 0")
+        columns = W.HBox([W.VBox(list(controls[:3]), layout=W.Layout(**column)),
+                          W.VBox(list(controls[3:]), layout=W.Layout(**column))],
+                         layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
+        self.widget = W.VBox([columns, self.image, self.caption])
+        self.widget.add_class("ssl-corruption-explorer")
         self.redraw()
 
     def picture(self) -> tuple:
@@ -132,21 +190,22 @@ class CorruptionExplorer:
                               self.seed.value)
         with one_thread():
             answers = model_answers(views, self.models)
-        array, titles = render_corruptions(views, answers)
+        array, titles = render_corruptions(views, answers, self.header(answers))
         return array, titles, answers
+
+    def header(self, answers: dict) -> list:
+        """The picture's header: the rotation model's guess against the truth; a warning on photos."""
+        lines = []
+        if "rotation" in answers:
+            lines.append(f"rotation model says: turned {answers['rotation']}° (p = "
+                         f"{answers['rotation_confidence']:.2f}); truth: {self.rotation.value}°")
+        if self.models and self.source.value != "digits":
+            lines.append(f"models trained on {DIGIT_SIZE} px digits: a photo is far from their data")
+        return lines
 
     def redraw(self) -> None:
         self.index.disabled = self.source.value != "digits"
-        array, titles, answers = self.picture()
-        self.last_drawn = array_to_png(array, scale=4 if self.source.value == "digits" else 1)
+        array, _, answers = self.picture()
+        self.last_drawn = array_to_png(array)
         self.image.value = self.last_drawn
-        text = "columns: " + " | ".join(titles)
-        if "rotation" in answers:
-            text += (f"<br>rotation model: turned by {answers['rotation']} degrees? "
-                     f"(p = {answers['rotation_confidence']:.2f}; truth {self.rotation.value})")
-        self.caption.value = text
-
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
+        self.last_answers = answers

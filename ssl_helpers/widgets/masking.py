@@ -1,23 +1,39 @@
 """Mask explorer: move the mask ratio and the patch size, and see what a masked autoencoder makes of it.
 
+    from ssl_helpers.widgets.masking import MaskExplorer
+    MaskExplorer(task, encoder, test.images[:8])     # a trained MaskedTask (with its head) and its encoder
+
 Pure functions (tested directly): `patch_sizes(size)`, `mask_and_reconstruct(task, encoder, images, mask_ratio,
-patch_size, seed)`, `render_masking(views)`. The widget `MaskExplorer` is a thin layout over them; it redraws
-with one forward pass of a few 16 px images (a few milliseconds on a CPU).
+patch_size, seed)`, `render_masking(views, header, scale)`. The widget `MaskExplorer` is a thin layout over them;
+it redraws with one forward pass of a few 16 px images and a PIL drawing (a few milliseconds on a CPU).
+
+The picture is drawn at the size it is shown (at most `MAX_WIDTH` px wide, text >= 16 px): a header with the
+patch size, the hidden fraction and the error on the hidden pixels, and which patch sizes the model was trained
+on; then three rows, each labelled at its left inside the picture (`ROWS`), a column per image.
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
+from functools import lru_cache
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
-from ..plots import image_grid
 from ..pretext.figures import predictions
-from .common import array_to_png, png_image
+from .common import (CONTROL_STYLE, MIN_TEXT_PX, Explorer, array_to_png, caption_html, check_choice, check_range,
+                     control_layout, png_image)
 
-__all__ = ["patch_sizes", "mask_and_reconstruct", "render_masking", "MaskExplorer", "ROWS", "one_thread"]
+__all__ = ["patch_sizes", "mask_and_reconstruct", "render_masking", "fit_scale", "MaskExplorer", "ROWS",
+           "one_thread", "MASK_RATIO_RANGE", "SEED_RANGE", "MAX_WIDTH", "MAX_IMAGES", "TEXT_PX"]
 
 ROWS = ("masked input", "reconstruction", "target")
+MASK_RATIO_RANGE = (0.05, 0.95)  # the mask-ratio slider's range (step 0.05)
+SEED_RANGE = (0, 50)  # the seed slider's range
+MAX_WIDTH = 840  # px: the widest picture a 1024x768 JupyterLab cell shows without scaling it down
+MAX_IMAGES = 12  # columns: twelve 16 px images still fit MAX_WIDTH at 3x
+TEXT_PX = 18  # row labels and the header, at the picture's natural size (>= MIN_TEXT_PX)
+MARGIN, GAP = 8, 4  # px around the picture and between images
 
 
 @contextmanager
@@ -32,6 +48,15 @@ def one_thread():
         torch.set_num_threads(threads)
 
 
+@lru_cache(maxsize=8)
+def font(size: int = TEXT_PX):
+    """DejaVu Sans (shipped with matplotlib) at `size` px, for text drawn into the pictures."""
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+
+
 def patch_sizes(size: int) -> list:
     """Patch sizes that tile a `size` x `size` image into at least 2 x 2 patches: the divisors up to size/2."""
     return [p for p in range(1, size // 2 + 1) if size % p == 0]
@@ -43,42 +68,118 @@ def mask_and_reconstruct(task, encoder, images: torch.Tensor, mask_ratio: float,
 
     Returns {"masked": (N, C, H, W), "reconstruction": the prediction on the hidden patches with the visible
     pixels pasted back, as in the MAE paper's figures, "target": the images, "mask": (N, 1, H, W),
-    "masked_mse": the task's loss on this batch}.
+    "masked_mse": the task's loss on this batch, mean((x_hat - x)^2) over the hidden pixels}.
     """
     result = predictions(task, encoder, images, seed, mask_ratio=mask_ratio, patch_size=patch_size)
     return {"masked": result["inputs"], "reconstruction": result["shown"], "target": result["targets"],
             "mask": result["mask"], "masked_mse": result["loss"]}
 
 
-def render_masking(views: dict) -> np.ndarray:
-    """One picture: a row per entry of `ROWS` (masked input, reconstruction, target), a column per image."""
-    stacked = torch.cat([views["masked"], views["reconstruction"], views["target"]])
-    return image_grid(stacked, ncols=len(views["target"]), pad=1)
+def _label_width() -> int:
+    return max(int(font(TEXT_PX).getlength(name)) for name in ROWS) + 12
 
 
-class MaskExplorer:
+def fit_scale(n_images: int, image_size: int, max_width: int = MAX_WIDTH) -> int:
+    """The largest integer enlargement (at least 1) at which `n_images` columns of `image_size` px, the row
+    labels and the margins fit `max_width` px."""
+    room = max_width - 2 * MARGIN - _label_width() - (n_images - 1) * GAP
+    return max(1, room // (n_images * image_size))
+
+
+def _to_uint8(image: torch.Tensor, scale: int) -> np.ndarray:
+    """(C, H, W) in [0, 1] -> (scale H, scale W, 3) uint8, nearest-neighbour enlarged (crisp pixels)."""
+    image = image.detach().float().clamp(0, 1).cpu()
+    if image.shape[0] == 1:
+        image = image.expand(3, -1, -1)
+    array = (image.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    return np.repeat(np.repeat(array, scale, axis=0), scale, axis=1)
+
+
+def render_masking(views: dict, header: Sequence[str] = (), scale: Optional[int] = None) -> np.ndarray:
+    """One picture, drawn at the size it is shown: (H', W', 3) uint8, W' <= `MAX_WIDTH`.
+
+    views: `mask_and_reconstruct`'s dict ("masked", "reconstruction", "target": (N, C, H, W) each). The header
+    lines on top; then a row per entry of `ROWS` (masked input, reconstruction, target), its name at its left
+    inside the picture (`TEXT_PX` px text); a column per image, each enlarged `scale` times (default:
+    `fit_scale`, the largest that fits).
+    """
+    from PIL import Image, ImageDraw
+
+    rows = [views["masked"], views["reconstruction"], views["target"]]
+    n, _, height, width = rows[0].shape
+    check_range("number of images", n, 1, MAX_IMAGES, integer=True)
+    best = fit_scale(n, width)
+    scale = best if scale is None else check_range("scale", scale, 1, best, integer=True)
+    text = font(TEXT_PX)
+    assert TEXT_PX >= MIN_TEXT_PX
+    line = TEXT_PX + 6
+    label_w = _label_width()
+    tile_h, tile_w = height * scale, width * scale
+    top = MARGIN + len(header) * line + (GAP if header else 0)
+    picture_w = 2 * MARGIN + max([label_w + n * tile_w + (n - 1) * GAP] +
+                                 [int(text.getlength(words)) + 1 for words in header])
+    picture_h = top + len(rows) * tile_h + (len(rows) - 1) * GAP + MARGIN
+    canvas = Image.new("RGB", (picture_w, picture_h), "white")
+    draw = ImageDraw.Draw(canvas)
+    for i, words in enumerate(header):
+        draw.text((MARGIN, MARGIN + i * line), words, fill="black", font=text)
+    for r, (name, images) in enumerate(zip(ROWS, rows)):
+        y = top + r * (tile_h + GAP)
+        draw.text((MARGIN, y + tile_h // 2), name, fill="black", font=text, anchor="lm")
+        for c in range(n):
+            x = MARGIN + label_w + c * (tile_w + GAP)
+            canvas.paste(Image.fromarray(_to_uint8(images[c], scale)), (x, y))
+    return np.asarray(canvas)
+
+
+class MaskExplorer(Explorer):
     """Sliders: mask ratio, patch size, seed. Shows masked inputs, reconstructions and targets of `images`
-    (N, C, H, W) (say 8 test digits) through a trained `MaskedTask` (with its head) and its encoder.
-    `.last_drawn` keeps the PNG bytes last drawn into `.image`."""
+    (N, C, H, W), N <= `MAX_IMAGES` (say 8 test digits), through a trained `MaskedTask` (with its head) and its
+    encoder. The header of the picture says which patch sizes the model was trained on, and says so when the
+    slider's size is not one of them.
+
+    mask_ratio in `MASK_RATIO_RANGE`; patch_size one of `patch_sizes(H)`; seed in `SEED_RANGE`; scale: the
+    enlargement (default: the largest that fits `MAX_WIDTH` px). Bad values raise a ValueError naming the valid
+    range or choices. `.last_drawn` keeps the PNG bytes last drawn into `.image`, `.last_views` the views.
+    """
 
     def __init__(self, task, encoder, images: torch.Tensor, mask_ratio: float = 0.5, patch_size: int = 4,
-                 seed: int = 0, scale: int = 6):
+                 seed: int = 0, scale: Optional[int] = None):
         import ipywidgets as W
 
+        if not isinstance(images, torch.Tensor) or images.ndim != 4:
+            raise ValueError(f"images must be a tensor of shape (N, C, H, W), got "
+                             f"{tuple(getattr(images, 'shape', ()))}")
+        check_range("number of images", len(images), 1, MAX_IMAGES, integer=True)
+        sizes = patch_sizes(min(images.shape[-2:]))
+        check_range("mask_ratio", mask_ratio, *MASK_RATIO_RANGE)
+        check_choice("patch_size", patch_size, sizes)
+        check_range("seed", seed, *SEED_RANGE, integer=True)
+        if scale is not None:
+            check_range("scale", scale, 1, fit_scale(len(images), images.shape[-1]), integer=True)
         self.task, self.encoder, self.images, self.scale = task, encoder.eval(), images, scale
-        sizes = patch_sizes(images.shape[-1])
-        self.mask_ratio = W.FloatSlider(value=mask_ratio, min=0.05, max=0.95, step=0.05, description="mask ratio")
-        self.patch_size = W.SelectionSlider(options=sizes, value=patch_size if patch_size in sizes else sizes[-1],
-                                            description="patch size")
-        self.seed = W.IntSlider(value=seed, min=0, max=50, description="seed")
-        self.caption = W.HTML()
+        trained = getattr(task, "trained_patch_sizes", None)
+        self.trained_sizes = tuple(trained()) if trained else (getattr(task, "patch_size", None),)
+
+        self.mask_ratio = W.FloatSlider(value=mask_ratio, min=MASK_RATIO_RANGE[0], max=MASK_RATIO_RANGE[1],
+                                        step=0.05, description="mask ratio", style=CONTROL_STYLE,
+                                        layout=control_layout())
+        self.patch_size = W.SelectionSlider(options=sizes, value=patch_size, description="patch size (px)",
+                                            style=CONTROL_STYLE, layout=control_layout())
+        self.seed = W.IntSlider(value=seed, min=SEED_RANGE[0], max=SEED_RANGE[1], description="seed",
+                                style=CONTROL_STYLE, layout=control_layout())
         self.image = png_image()
+        self.caption_text = ("Each column: one test digit; the model repaints the hidden (grey) patches, the "
+                             "visible pixels are kept.")
+        self.caption = caption_html(self.caption_text)
         self.last_drawn: bytes = b""
+        self.last_views: dict = {}
         for control in (self.mask_ratio, self.patch_size, self.seed):
             control.observe(lambda _: self.redraw(), names="value")
-        rows = "<br>".join(f"row {i + 1}: {name}" for i, name in enumerate(ROWS))
-        self.widget = W.VBox([W.HBox([self.mask_ratio, self.patch_size, self.seed]),
-                              W.HBox([self.image, W.HTML(rows)]), self.caption])
+        controls = W.HBox([self.mask_ratio, self.patch_size, self.seed],
+                          layout=W.Layout(flex_flow="row wrap", align_items="center"))
+        self.widget = W.VBox([controls, self.image, self.caption])
+        self.widget.add_class("ssl-mask-explorer")
         self.redraw()
 
     def views(self) -> dict:
@@ -86,15 +187,19 @@ class MaskExplorer:
             return mask_and_reconstruct(self.task, self.encoder, self.images, self.mask_ratio.value,
                                         self.patch_size.value, self.seed.value)
 
-    def redraw(self) -> None:
+    def header(self, views: dict) -> list:
+        """The picture's header lines: what is hidden and the error on it; the sizes the model knows."""
+        size, hidden = self.patch_size.value, float(views["mask"].mean())
+        trained = ", ".join(str(s) for s in self.trained_sizes)
+        known = (f"the model was trained on {trained} px patches" if size in self.trained_sizes else
+                 f"{size} px is NOT a size the model was trained on ({trained} px)")
+        return [f"{size} px patches, {100 * hidden:.0f}% of pixels hidden: masked MSE {views['masked_mse']:.4f}",
+                known]
+
+    def redraw(self) -> dict:
         views = self.views()
-        self.last_drawn = array_to_png(render_masking(views), scale=self.scale)
+        picture = render_masking(views, self.header(views), self.scale)
+        self.last_drawn = array_to_png(picture)
         self.image.value = self.last_drawn
-        hidden = float(views["mask"].mean())
-        self.caption.value = (f"{100 * hidden:.0f}% of the pixels hidden; error on them (MSE): "
-                              f"{views['masked_mse']:.4f}")
-
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
+        self.last_views = views
+        return views
