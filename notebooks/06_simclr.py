@@ -111,6 +111,56 @@ plt.show()
 print(AUGMENT)
 
 # %% [markdown]
+# ### Exercise: per-image crop boxes
+#
+# The crop decides most of what two views share. Write `my_crop_boxes(u_area, u_ratio, u_position, size, scale,
+# ratio)`, the course's crop maths for square images of side `size`, from **given** uniform draws in $[0, 1)$
+# (so it is deterministic): `u_area`, `u_ratio` $(N, A)$, one column per attempt, `u_position` $(N, 2)$. For
+# attempt $a$ of image $i$: area $= S^2 (s_{lo} + (s_{hi} - s_{lo}) u)$ (a fraction of the **area**), aspect
+# $r = w / h = \exp(\log r_{lo} + (\log r_{hi} - \log r_{lo}) u)$ (log-uniform), $w = \sqrt{\text{area} \cdot r}$,
+# $h = \sqrt{\text{area} / r}$. Keep each image's **first** attempt that fits ($w \le S$ and $h \le S$), the whole
+# image ($h = w = S$) if none does (here `ratio` contains 1), and place the box inside the image:
+# top $= (S - h)\, u_{\text{position}}[:, 0]$, left $= (S - w)\, u_{\text{position}}[:, 1]$. Return $(N, 4)$ rows
+# (top, left, h, w). The cell after the check draws the boxes for the 8 images above with your function if it
+# passes (the course's `augment.crop_boxes_from_uniforms` otherwise). `crop_ex.hint()`, `crop_ex.solution()`.
+
+# %%
+from ssl_helpers.exercises.simclr import crop_exercise as crop_ex
+
+
+def my_crop_boxes(u_area, u_ratio, u_position, size, scale, ratio):
+    """u_area, u_ratio: (N, A); u_position: (N, 2); size S; scale, ratio: (lo, hi) -> (N, 4) (top, left, h, w)."""
+    raise NotImplementedError  # EXERCISE crop_boxes: your code here
+
+
+# %%
+crop_ex.check(my_crop_boxes)
+crop_boxes_used = crop_ex.use(my_crop_boxes)
+
+# %%
+from matplotlib.patches import Rectangle
+
+n, size, attempts = len(originals), originals.shape[-1], 10
+draws = torch.Generator().manual_seed(SEED)  # the order in which augment.sample_crop_boxes draws them
+u_area, u_ratio = torch.rand(n, attempts, generator=draws), torch.rand(n, attempts, generator=draws)
+u_position = torch.rand(n, 2, generator=draws)
+boxes = crop_boxes_used(u_area, u_ratio, u_position, size, AUGMENT.crop_scale, AUGMENT.crop_ratio)
+crops = A.resized_crop(originals, boxes, (size, size))  # each box resized to the full view, no other changes
+fig, axes = plt.subplots(2, n, figsize=(1.1 * n, 2.4))
+for i, (top, left, h, w) in enumerate(boxes.tolist()):
+    axes[0, i].imshow(originals[i].permute(1, 2, 0).clamp(0, 1))
+    axes[0, i].add_patch(Rectangle((left - 0.5, top - 0.5), w, h, fill=False, color="red", linewidth=1.5))
+    axes[1, i].imshow(crops[i].permute(1, 2, 0).clamp(0, 1))
+    axes[0, i].set_title(f"{100 * h * w / size ** 2:.0f}%", fontsize=8)
+for axis in axes.flat:
+    axis.axis("off")
+fig.suptitle("row 1: each image's own crop box (its area in % above); row 2: the crop resized to the view")
+plt.show()
+same = torch.allclose(boxes, A.sample_crop_boxes(n, size, size, AUGMENT.crop_scale, AUGMENT.crop_ratio,
+                                                 torch.Generator().manual_seed(SEED)))
+print(f"the same boxes as the augmentation draws from seed {SEED}: {same}")
+
+# %% [markdown]
 # Try the augmentations yourself (each switch and strength, on digits, colour digits and photos):
 #
 # ```python
@@ -164,6 +214,42 @@ print(f"pre-training: {RECIPE['epochs']} epochs in {TRAIN_SECONDS:.0f} s; final 
       f"{100 * history['knn'].iloc[-1]:.1f}%")
 plot_history(history, ["loss", "knn"])
 plt.show()
+
+# %% [markdown]
+# ### Exercise: does each view find its partner?
+#
+# NT-Xent is a classification: "which of the other $2N - 1$ views is my partner?". Its accuracy tells how well the
+# pretext task is solved. Write `my_partner_accuracy(z_a, z_b)`: with $z = [z_a; z_b]$ $(2N, D)$ and cosine
+# similarities $s_{ik}$, view $i$'s partner is $p(i) = (i + N) \bmod 2N$; view $i$ is right when
+# $s_{i\,p(i)} > s_{ik}$ for every $k \notin \{i, p(i)\}$ (a tie counts as wrong, so a collapsed encoder scores 0).
+# Return the fraction of the $2N$ views that are right, a float in $[0, 1]$. The cell after the check measures
+# the trained network and an untrained one on two fresh views of 256 test digits with your function if it passes
+# (the course's `evaluate.partner_accuracy` otherwise). `partner_ex.hint()`, `partner_ex.solution()`.
+
+# %%
+from ssl_helpers.exercises.simclr import partner_exercise as partner_ex
+
+
+def my_partner_accuracy(z_a, z_b):
+    """z_a, z_b: (N, D) projections of two views of N images -> fraction in [0, 1] of the 2N views."""
+    raise NotImplementedError  # EXERCISE partner_accuracy: your code here
+
+
+# %%
+partner_ex.check(my_partner_accuracy)
+partner_accuracy_used = partner_ex.use(my_partner_accuracy)
+
+# %%
+views_generator = torch.Generator().manual_seed(SEED + 1)
+batch = test.images[:256]
+test_a, test_b = AUGMENT(batch, views_generator), AUGMENT(batch, views_generator)
+seed_everything(SEED)
+untrained = SimCLR(make_encoder(), hidden_dim=128, out_dim=64)
+for name, net in {"trained": model, "untrained": untrained}.items():
+    found = partner_accuracy_used(embed(net, test_a, device=DEVICE), embed(net, test_b, device=DEVICE))
+    print(f"{name:9s}: {100 * found:.1f}% of the {2 * len(batch)} test views find their partner among "
+          f"{2 * len(batch) - 1}")
+print(f"chance: {100 / (2 * len(batch) - 1):.2f}%")
 
 # %% [markdown]
 # ## What the encoder learned: the test digits in its feature space
