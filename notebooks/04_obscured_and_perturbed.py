@@ -259,8 +259,10 @@ for name, (task, encoder) in {name: (task, encoders[name]) for name, (task, _) i
 #
 # The explorer corrupts a test digit or a scikit-image sample photo (astronaut, cat, coffee, rocket) three ways,
 # and shows what the denoiser and the inpainter trained above make of it, plus a rotation model (the checkpoint of
-# notebook 3, or a quick one trained here if it is missing). The models were trained on 16 px digits; on the
-# photos they show what a model does far from its training data.
+# notebook 3, or a quick one trained here if it is missing). Each column is titled inside the picture (original,
+# noisy, denoised, hidden box, inpainted, rotated); the picture's first line is the rotation model's guess with
+# its softmax probability, against the true angle. The models were trained on small digits; on the photos they
+# show what a model does far from its training data (the picture says so).
 
 # %%
 from ssl_helpers.widgets.corruption import CorruptionExplorer
