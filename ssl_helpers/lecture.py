@@ -48,14 +48,18 @@ def _explorer(path: str):
 
 
 def _augment(encoders, data):
+    """The augmentation explorer at notebook 06's recipe (its default), on the colour digits (jitter shows)."""
     return _explorer("ssl_helpers.widgets.augment_explorer:AugmentExplorer")(source="colour digits")
 
 
 def _masking(encoders, data):
+    """8 test digits through the grey-patch CNN, at its own mask ratio and patch size (the picture says which
+    patch sizes it was trained on)."""
     method, encoder = encoders["masked"]
     images = data("digits", method.image_size).images[:8]
-    return _explorer("ssl_helpers.widgets.masking:MaskExplorer")(method, encoder, images, mask_ratio=0.5,
-                                                                  patch_size=4)
+    return _explorer("ssl_helpers.widgets.masking:MaskExplorer")(method, encoder, images,
+                                                                  mask_ratio=method.mask_ratio,
+                                                                  patch_size=method.patch_size)
 
 
 def _corruption(encoders, data):
@@ -74,7 +78,10 @@ def _distances(encoders, data):
     with torch.no_grad():
         z_a, z_b = method.head(encoder(view_a)), method.head(encoder(view_b))
     temperature = method.options.get("temperature", 0.5)
-    return _explorer("ssl_helpers.widgets.distances:DistanceExplorer")(view_a, view_b, z_a, z_b, anchor=0,
+    from .widgets.distances import default_anchor  # an anchor with a hard negative: low T raises its loss
+
+    return _explorer("ssl_helpers.widgets.distances:DistanceExplorer")(view_a, view_b, z_a, z_b,
+                                                                        anchor=default_anchor(z_a, z_b),
                                                                         temperature=temperature)
 
 
