@@ -163,11 +163,11 @@ class MaskExplorer(Explorer):
 
         self.mask_ratio = W.FloatSlider(value=mask_ratio, min=MASK_RATIO_RANGE[0], max=MASK_RATIO_RANGE[1],
                                         step=0.05, description="mask ratio", style=CONTROL_STYLE,
-                                        layout=control_layout())
+                                        layout=control_layout("320px"))
         self.patch_size = W.SelectionSlider(options=sizes, value=patch_size, description="patch size (px)",
-                                            style=CONTROL_STYLE, layout=control_layout())
+                                            style=CONTROL_STYLE, layout=control_layout("320px"))
         self.seed = W.IntSlider(value=seed, min=SEED_RANGE[0], max=SEED_RANGE[1], description="seed",
-                                style=CONTROL_STYLE, layout=control_layout())
+                                style=CONTROL_STYLE, layout=control_layout("320px"))
         self.image = png_image()
         self.caption_text = ("Each column: one test digit; the model repaints the hidden (grey) patches, the "
                              "visible pixels are kept.")
@@ -176,7 +176,7 @@ class MaskExplorer(Explorer):
         self.last_views: dict = {}
         for control in (self.mask_ratio, self.patch_size, self.seed):
             control.observe(lambda _: self.redraw(), names="value")
-        controls = W.HBox([self.mask_ratio, self.patch_size, self.seed],
+        controls = W.HBox([self.mask_ratio, self.patch_size, self.seed],  # 320 px each: wraps, tracks stay long
                           layout=W.Layout(flex_flow="row wrap", align_items="center"))
         self.widget = W.VBox([controls, self.image, self.caption])
         self.widget.add_class("ssl-mask-explorer")
