@@ -115,6 +115,7 @@ def test_mask_explorer_redraws_on_every_slider_within_0_2_s(digits8):
     views = M.mask_and_reconstruct(task, encoder, digits8, 0.75, 4, seed=0)
     assert explorer.last_drawn == array_to_png(M.render_masking(views, explorer.header(views)))
     assert "75% of pixels hidden" in explorer.header(explorer.last_views)[0]
+    assert "75% of the pixels hidden" in explorer.caption_text  # the caption follows (the browser test reads it)
 
     timings = []
     for control, value in [(explorer.patch_size, 2), (explorer.seed, 3), (explorer.patch_size, 1),
@@ -137,7 +138,7 @@ def test_mask_explorer_picture_caption_and_static_display(digits8):
     assert (height, width) == picture.shape[:2]  # drawn at the size it is shown: PNG = picture, 1:1
     layout = explorer.image.layout
     assert (layout.width, layout.height, layout.object_fit) == ("auto", "auto", "contain")  # aspect kept
-    assert "hidden (grey) patches" in explorer.caption_text
+    assert "hidden (grey) patches" in explorer.caption_text and "50% of the pixels hidden" in explorer.caption_text
     assert html.escape(explorer.caption_text) in explorer.caption.value
     bundle = explorer._repr_mimebundle_()
     assert "image/png" in bundle and bundle["text/plain"] == explorer.caption_text

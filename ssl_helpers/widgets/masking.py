@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from ..pretext.figures import predictions
-from .common import (CONTROL_STYLE, MIN_TEXT_PX, Explorer, array_to_png, caption_html, check_choice, check_range,
-                     control_layout, png_image)
+from .common import (CONTROL_STYLE, MIN_TEXT_PX, Explorer, array_to_png, caption_html, caption_markup, check_choice,
+                     check_range, control_layout, png_image)
 
 __all__ = ["patch_sizes", "mask_and_reconstruct", "render_masking", "fit_scale", "MaskExplorer", "ROWS",
            "one_thread", "MASK_RATIO_RANGE", "SEED_RANGE", "MAX_WIDTH", "MAX_IMAGES", "TEXT_PX"]
@@ -169,9 +169,7 @@ class MaskExplorer(Explorer):
         self.seed = W.IntSlider(value=seed, min=SEED_RANGE[0], max=SEED_RANGE[1], description="seed",
                                 style=CONTROL_STYLE, layout=control_layout("320px"))
         self.image = png_image()
-        self.caption_text = ("Each column: one test digit; the model repaints the hidden (grey) patches, the "
-                             "visible pixels are kept.")
-        self.caption = caption_html(self.caption_text)
+        self.caption = caption_html("")
         self.last_drawn: bytes = b""
         self.last_views: dict = {}
         for control in (self.mask_ratio, self.patch_size, self.seed):
@@ -202,4 +200,8 @@ class MaskExplorer(Explorer):
         self.last_drawn = array_to_png(picture)
         self.image.value = self.last_drawn
         self.last_views = views
+        self.caption_text = (f"Each column: one test digit; the model repaints the hidden (grey) patches, the visible "
+                             f"pixels kept. Now {100 * float(views['mask'].mean()):.0f}% of the pixels hidden, "
+                             f"masked MSE {views['masked_mse']:.4f}.")
+        self.caption.value = caption_markup(self.caption_text)
         return views
