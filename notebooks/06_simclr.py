@@ -161,13 +161,17 @@ same = torch.allclose(boxes, A.sample_crop_boxes(n, size, size, AUGMENT.crop_sca
 print(f"the same boxes as the augmentation draws from seed {SEED}: {same}")
 
 # %% [markdown]
-# Try the augmentations yourself (each switch and strength, on digits, colour digits and photos):
-#
-# ```python
-# from ssl_helpers.widgets.augment_explorer import AugmentExplorer
-# AugmentExplorer(source="colour digits")
-# ```
-#
+# Try the augmentations yourself. The explorer starts at this notebook's recipe (`AUGMENT` above, so no
+# horizontal flip) on the images this notebook trains on, with the views drawn larger than the training size so
+# they can be seen: switch each augmentation on and off, set its strength (a probability for flip and
+# grayscale), try the colour digits and the photos, and "resample" for new views.
+
+# %%
+from ssl_helpers.widgets.augment_explorer import AugmentExplorer
+
+AugmentExplorer(source="chelsea" if FULL_RUN else "digits", recipe=AUGMENT)
+
+# %% [markdown]
 # ## Encoder, projection head, NT-Xent
 #
 # The encoder f gives the representation h we keep; the projection head g (a 2-layer MLP) maps it to z, where the
