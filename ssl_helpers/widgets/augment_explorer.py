@@ -256,7 +256,7 @@ class AugmentExplorer(Explorer):
         self.index = W.IntSlider(value=index, min=0, max=last, description="digit #", continuous_update=False,
                                  style=CONTROL_STYLE, layout=layout())
         self.enabled = {name: W.Checkbox(value=enabled[name], description=label, indent=False,
-                                         layout=W.Layout(width="auto", min_width="175px", flex="0 0 auto"))
+                                         layout=W.Layout(width="auto", min_width="150px", flex="0 0 auto"))
                         for name, (label, _, _) in OPS.items()}
         self.strength = {name: W.FloatSlider(value=strength[name], min=0.0, max=1.0, step=0.01, description=kind,
                                              continuous_update=False, readout_format=".2f", style=CONTROL_STYLE,
@@ -269,8 +269,8 @@ class AugmentExplorer(Explorer):
         self.resample = W.Button(description="resample", icon="refresh", layout=W.Layout(width="auto",
                                                                                          flex="0 0 auto"))
         self.image = png_image()
-        self.caption_text = ("Left: the original. Each column: one positive pair, two random views of it (view a "
-                             "above view b) drawn with the settings above; defaults: notebook 06's recipe.")
+        self.caption_text = ("Left: the original. Each column: one positive pair, two random views of it. "
+                             "Defaults: notebook 06's recipe.")
         self.last_drawn: bytes = b""
         self.resample.on_click(lambda _: setattr(self.seed, "value", self.seed.value + 1))
         for control in (self.source, self.index, self.pairs, self.seed, *self.enabled.values(),
@@ -279,7 +279,7 @@ class AugmentExplorer(Explorer):
 
         def grid(cells):
             return W.GridBox(cells, layout=W.Layout(grid_template_columns="repeat(auto-fill, minmax(400px, 1fr))",
-                                                    grid_gap="2px 16px", width="100%"))
+                                                    grid_gap="2px 8px", width="100%"))
 
         cells = [W.HBox([self.source], layout=W.Layout(min_width="0")), W.HBox([self.index]),
                  W.HBox([self.pairs]), W.HBox([self.seed, self.resample])]

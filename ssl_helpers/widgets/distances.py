@@ -232,8 +232,8 @@ class DistanceExplorer(Explorer):
                                                      readout_format=".3g", continuous_update=False,
                                                      style=CONTROL_STYLE, layout=control_layout("300px"))
         self.image = png_image()
-        self.caption_text = ("Left: the anchor view. Right: every other view, most cosine-similar first (green: its "
-                             "positive), with bars of cosine, Euclidean distance and softmax at temperature T.")
+        self.caption_text = ("Left: the anchor. Right: the other views, most cosine-similar first (green: its "
+                             "positive), and their softmax at T.")
         self.last_drawn = None
         for control in (self.anchor, self.temperature):
             control.observe(lambda change: self.redraw(), names="value")
