@@ -138,7 +138,7 @@ def test_mask_explorer_picture_caption_and_static_display(digits8):
     assert (height, width) == picture.shape[:2]  # drawn at the size it is shown: PNG = picture, 1:1
     layout = explorer.image.layout
     assert (layout.width, layout.height, layout.object_fit) == ("auto", "auto", "contain")  # aspect kept
-    assert "hidden (grey) patches" in explorer.caption_text and "50% of the pixels hidden" in explorer.caption_text
+    assert "repaints the grey patches" in explorer.caption_text and "50% of the pixels hidden" in explorer.caption_text
     assert html.escape(explorer.caption_text) in explorer.caption.value
     bundle = explorer._repr_mimebundle_()
     assert "image/png" in bundle and bundle["text/plain"] == explorer.caption_text

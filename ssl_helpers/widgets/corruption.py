@@ -167,8 +167,8 @@ class CorruptionExplorer(Explorer):
                                         description="rotation", style={**CONTROL_STYLE, "button_width": "52px"},
                                         layout=W.Layout(width="auto"))
         self.image = png_image()
-        self.caption_text = ("Left: the original; then each corruption, followed by the trained model's answer "
-                             "where one is loaded (denoised, inpainted); the rotation model's guess is on top.")
+        self.caption_text = ("The original, each corruption and the trained models' answers; the rotation model's "
+                             "guess is on top.")
         self.caption = caption_html(self.caption_text)
         self.last_drawn: bytes = b""
         self.last_answers: dict = {}

@@ -200,8 +200,8 @@ class MaskExplorer(Explorer):
         self.last_drawn = array_to_png(picture)
         self.image.value = self.last_drawn
         self.last_views = views
-        self.caption_text = (f"Each column: one test digit; the model repaints the hidden (grey) patches, the visible "
-                             f"pixels kept. Now {100 * float(views['mask'].mean()):.0f}% of the pixels hidden, "
-                             f"masked MSE {views['masked_mse']:.4f}.")
+        self.caption_text = (f"Columns: test digits; the model repaints the grey patches. Now "
+                             f"{100 * float(views['mask'].mean()):.0f}% of the pixels hidden, masked MSE "
+                             f"{views['masked_mse']:.4f}.")
         self.caption.value = caption_markup(self.caption_text)
         return views
