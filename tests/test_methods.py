@@ -84,3 +84,23 @@ def test_unknown_method_and_options_with_an_object_are_refused():
         make_method("nope")
     with pytest.raises(ValueError, match="options can only be given with a method name"):
         make_method(make_method("masked"), mask_ratio=0.5)
+
+
+def test_checkpoint_saved_before_an_option_existed_loads_with_what_it_was_trained_with(tmp_path):
+    """`saved_before`: a "masked" checkpoint written before `patch_sizes` existed was trained on one patch size;
+    it must load as such, not with today's default (1, 2, 4, 8)."""
+    import torch
+
+    from ssl_helpers.methods import load_method, save_method
+
+    method = make_method("masked", patch_sizes=None)
+    encoder = method.make_encoder((3, 16, 16), width=8)
+    method.build_head(encoder, (3, 16, 16))
+    path = save_method(method, encoder, tmp_path / "masked.pt")
+    payload = torch.load(path, weights_only=False)
+    payload["extra"]["method_options"].pop("patch_sizes")            # as an old checkpoint has it
+    torch.save(payload, path)
+    loaded, _, _ = load_method("masked", path)
+    assert loaded.options["patch_sizes"] is None
+    fresh = make_method("masked")
+    assert fresh.options["patch_sizes"] == (1, 2, 4, 8)

@@ -37,6 +37,8 @@ class Method:
         quick_epochs  epochs of the quick stand-in a later notebook trains when the checkpoint is missing
         generator_on_device  draw the method's random numbers on the training device (batched GPU
                       augmentation) rather than on a CPU generator (corruptions that must repeat anywhere)
+        saved_before  {option: value} for options added after checkpoints were first saved: a checkpoint
+                      without the option was trained with that value (not with today's default)
     `options` are the constructor's arguments, saved in checkpoints so the method can be rebuilt.
     """
 
@@ -49,6 +51,7 @@ class Method:
     recipe: dict = dict(epochs=8, batch_size=128, lr=2e-3)
     quick_epochs = 4
     generator_on_device = False
+    saved_before: dict = {}
 
     def __init__(self, **options):
         self.options = dict(options)

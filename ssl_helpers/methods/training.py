@@ -108,7 +108,7 @@ def save_method(method: Method, encoder: nn.Module, path=None, metrics: Optional
 
 def load_method(name: str, path=None, device="cpu"):
     """Load what `save_method` wrote: returns `(method with its head, encoder, info)`, both in eval mode."""
-    from . import make_method
+    from . import make_method, method_class
 
     path = Path(path) if path is not None else default_checkpoint_dir() / f"{name}.pt"
     encoder, info = load_checkpoint(path, device=device)
@@ -116,7 +116,8 @@ def load_method(name: str, path=None, device="cpu"):
     if info.get("method") != name or "head_state_dict" not in extra:
         raise CheckpointError(f"{path} does not hold a {name!r} method with its head "
                               f"(it holds method {info.get('method')!r})")
-    method = make_method(name, **{k: _restore(v) for k, v in extra.get("method_options", {}).items()})
+    options = {**method_class(name).saved_before, **extra.get("method_options", {})}
+    method = make_method(name, **{k: _restore(v) for k, v in options.items()})
     method.build_head(encoder, tuple(extra["image_shape"]))
     method.head.load_state_dict(extra["head_state_dict"])
     method.head.to(device).eval()

@@ -81,6 +81,7 @@ class MaskedTask(ReconstructionTask):
     notebook = "02_masked_autoencoding"
     recipe = dict(epochs=16, batch_size=128, lr=2e-3)
     quick_epochs = 8
+    saved_before = {"patch_sizes": None}  # checkpoints from before patch_sizes existed: one fixed patch size
 
     def __init__(self, mask_ratio: float = 0.5, patch_size: int = 4, fill: float = 0.5,
                  patch_sizes: Optional[tuple] = PATCH_SIZES):
