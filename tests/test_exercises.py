@@ -125,3 +125,42 @@ def test_each_triplet_mistake_is_named(phrase):
     from ssl_helpers.exercises import triplet_exercise
     line = triplet_exercise.check(TRIPLET_WRONG[phrase])
     assert "not yet" in line and phrase in line, line
+
+
+# ---------------------------------------------------------------------------- what every exercise does
+ALL_EXERCISES = [exercise for exercises in EXERCISES.values() for exercise in exercises]
+
+
+@pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda ex: ex.name)
+def test_every_exercise_unattempted_says_so_and_the_notebook_falls_back(exercise, capsys):
+    def stub(*args):
+        raise NotImplementedError
+    assert "not attempted yet" in exercise.check(stub)
+    assert exercise.use(stub) is exercise.reference
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda ex: ex.name)
+def test_every_exercise_reports_a_student_error_in_one_line(exercise):
+    def typo(*args):
+        raise IndexError("index 4 is out of bounds")
+    line = exercise.check(typo)
+    assert "\n" not in line and "raised IndexError: index 4 is out of bounds" in line
+
+
+@pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda ex: ex.name)
+def test_every_exercise_gives_a_hint_and_a_solution_that_passes(exercise, capsys):
+    exercise.hint()
+    exercise.solution()
+    out = capsys.readouterr().out
+    assert exercise.hint_text and exercise.hint_text in out and "BEGIN SOLUTION" in out
+    assert exercise.check(exercise.solution_fn).endswith("correct.")
+
+
+@pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda ex: ex.name)
+def test_every_check_takes_under_a_second_and_names_at_least_four_mistakes(exercise):
+    assert len(exercise.mistakes) >= 4
+    exercise.check(exercise.solution_fn)                          # warm-up (first call imports, dispatch set-up)
+    start = time.perf_counter()
+    exercise.check(exercise.mistakes[-1].fn)                      # the slowest path: every mistake tried
+    assert time.perf_counter() - start < 1.0

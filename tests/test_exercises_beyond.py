@@ -1,5 +1,4 @@
 """Notebook 07's exercises: each typical mistake, written here again as its own wrong implementation, is named."""
-import time
 
 import pytest
 import torch
@@ -177,23 +176,8 @@ def test_each_cc_mistake_is_named(phrase):
 # ---------------------------------------------------------------------------- both
 
 
-@pytest.mark.parametrize("ex", [momentum_exercise, cross_correlation_exercise], ids=lambda ex: ex.name)
-def test_unattempted_says_so_and_falls_back(ex):
-    def stub(*args):
-        raise NotImplementedError
-    assert "not attempted yet" in ex.check(stub)
-    assert ex.use(stub) is ex.reference
-
-
 def test_student_error_is_one_line():
     line = cross_correlation_exercise.check(lambda a, b, e: a @ b)          # (N, D) @ (N, D): shape error
     assert "raised RuntimeError" in line and "\n" not in line
     line = momentum_exercise.check(lambda t, o, m: t.weight)                # modules are not subscriptable
     assert "raised" in line and "\n" not in line
-
-
-@pytest.mark.parametrize("ex", [momentum_exercise, cross_correlation_exercise], ids=lambda ex: ex.name)
-def test_a_check_takes_under_a_second(ex):
-    start = time.perf_counter()
-    ex.check(ex.solution_fn)
-    assert time.perf_counter() - start < 1.0

@@ -1,6 +1,5 @@
 """Notebook 04's exercises: the denoising corruption and the inpainting loss. A correct student written
 differently passes; each typical mistake, written here again as its own wrong implementation, is named."""
-import time
 
 import pytest
 import torch
@@ -191,11 +190,3 @@ def test_loss_known_answer():
     prediction = torch.tensor([[[[1.0, 3.0], [100.0, 0.0]]]])
     mask = torch.tensor([[[[1.0, 1.0], [0.0, 0.0]]]])
     assert masked_mse(prediction, target, mask).item() == 5.0
-
-
-def test_checks_take_under_a_second():
-    for ex, fn in ((noise_exercise, student_noise), (masked_loss_exercise, student_loss)):
-        start = time.perf_counter()
-        ex.check(fn)
-        ex.check(wrong_per_image if ex is masked_loss_exercise else wrong_float64_draw)
-        assert time.perf_counter() - start < 2.0   # two checks

@@ -2,7 +2,6 @@
 student written differently passes; each typical mistake, written here again as its own wrong implementation, is
 named."""
 import math
-import time
 
 import pytest
 import torch
@@ -288,12 +287,3 @@ def test_partner_unattempted_and_raising_students():
     assert partner_exercise.use(stub) is partner_exercise.reference
     line = partner_exercise.check(broken)
     assert line.startswith("partner accuracy: your function raised RuntimeError") and "\n" not in line
-
-
-def test_checks_take_under_a_second():
-    for ex, right, wrong in ((crop_exercise, student_boxes, wrong_no_fallback),
-                             (partner_exercise, student_partner, wrong_count)):
-        for fn in (right, wrong):
-            start = time.perf_counter()
-            ex.check(fn)
-            assert time.perf_counter() - start < 1.0, (ex.name, fn.__name__)

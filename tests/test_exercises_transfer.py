@@ -1,5 +1,4 @@
 """Notebook 08's exercises: each typical mistake, written here again as its own wrong implementation, is named."""
-import time
 
 import pytest
 import torch
@@ -223,23 +222,8 @@ def test_each_draw_mistake_is_named(phrase):
 # ---------------------------------------------------------------------------- both
 
 
-@pytest.mark.parametrize("ex", [knn_exercise, draw_exercise], ids=lambda ex: ex.name)
-def test_unattempted_says_so_and_falls_back(ex):
-    def stub(*args):
-        raise NotImplementedError
-    assert "not attempted yet" in ex.check(stub)
-    assert ex.use(stub) is ex.reference
-
-
 def test_student_error_is_one_line():
     line = knn_exercise.check(lambda train_x, train_y, test_x, k, t: train_x @ test_x)
     assert "raised RuntimeError" in line and "\n" not in line
     line = draw_exercise.check(lambda labels, k, g: labels[k * 1000])
     assert "raised IndexError" in line and "\n" not in line
-
-
-@pytest.mark.parametrize("ex", [knn_exercise, draw_exercise], ids=lambda ex: ex.name)
-def test_a_check_takes_under_a_second(ex):
-    start = time.perf_counter()
-    ex.check(ex.solution_fn)
-    assert time.perf_counter() - start < 1.0
