@@ -12,7 +12,7 @@ or clipped)":
 - no image, dropdown or text is cut off by a container: the part of its width (of its text, for a label) left
   visible by every ancestor that clips (overflow not visible) is its whole width, within 1 px (row labels pushed
   out of a row fail);
-- a slider keeps a track a student can drag (at least 60 px; issue 11 found tracks shrunk to their handle, 0 px);
+- a slider keeps a track a student can drag (at least 80 px; issue 11 found tracks shrunk to their handle, 0 px);
 - no widget error text and no "explorer not available" note in the section.
 
 `geometry_problems` is a pure function over the measured dict, so the rules are tested without a browser
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 ASPECT_TOLERANCE = 0.05
 CLIP_TOLERANCE_PX = 1
-MIN_TRACK_PX = 60
+MIN_TRACK_PX = 80
 LABEL_SELECTORS = (".widget-label", ".widget-readout", "button", ".ssl-caption", ".widget-html",
                    ".widget-html-content", "select")
 WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class", "Traceback")

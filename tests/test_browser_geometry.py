@@ -88,7 +88,7 @@ def test_a_clipped_label_a_short_slider_and_widget_errors_are_reported():
         "augment at window 1024x768: the page shows 'Error displaying widget'",
         ("augment at window 1024x768: .widget-label #0 'temperat...' is clipped: its text needs 83 px, its box is "
          "60 px"),
-        "augment at window 1024x768: slider #0 'temperature' has a 12 px track (at least 60 px)",
+        "augment at window 1024x768: slider #0 'temperature' has a 12 px track (at least 80 px)",
     ]
 
 
