@@ -169,4 +169,3 @@ def test_redraw_time_on_cpu_is_printed(capsys):
     per_change = (time.perf_counter() - started) / 5
     with capsys.disabled():
         print(f"\naugment explorer: {per_change * 1000:.1f} ms per change (photo, 6 pairs; budget 200 ms)")
-    assert per_change < 2.0  # generous: the budget is 0.2 s, measured on a busy 2-core machine
