@@ -15,18 +15,26 @@ import torch
 
 
 def largest_intermediate(fn: Callable, *args) -> Optional[int]:
-    """The number of elements of the largest tensor `fn(*args)` creates, measured without allocating anything:
-    pass tensors on the "meta" device (shapes only) and every operation's output size is recorded. None when `fn`
-    fails on meta tensors (e.g. it builds CPU tensors itself): then nothing can be said."""
-    from torch.utils._python_dispatch import TorchDispatchMode
+    """The number of elements of the largest tensor `fn(*args)` makes, seen at the level of torch functions: each
+    call's outputs, and the broadcast of its tensor arguments (what an elementwise op such as
+    `F.cosine_similarity(z[:, None], z[None])` builds inside). Call it with small inputs and scale up the count.
+    None when `fn` raises. (A function mode, not a dispatch mode: the latter imports torch._dynamo, 1.4 s.)"""
+    from torch.overrides import TorchFunctionMode
     from torch.utils._pytree import tree_flatten
 
-    class _Largest(TorchDispatchMode):
+    class _Largest(TorchFunctionMode):
         numel = 0
 
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            out = func(*args, **(kwargs or {}))
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            out = func(*args, **kwargs)
             sizes = [t.numel() for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+            inputs = [t.shape for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+            if len(inputs) > 1:
+                try:
+                    sizes.append(torch.Size(torch.broadcast_shapes(*inputs)).numel())
+                except RuntimeError:  # not a broadcasting op (e.g. a matrix product)
+                    pass
             self.numel = max([self.numel, *sizes])
             return out
 

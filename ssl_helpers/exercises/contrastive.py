@@ -82,15 +82,17 @@ def _cases():
     return [random(2, 3, 0.5), random(8, 16, 0.1, seed=1), random(5, 4, 2.0, torch.float64, seed=2), identical]
 
 
-def _memory_probe(fn, n: int = 4096, d: int = 128):
+def _memory_probe(fn, n: int = 32, d: int = 16, full_n: int = 4096, full_d: int = 128):
     """Names the (2N, 2N, D) route: at N = 4096, D = 128 a pairwise tensor of 8192 x 8192 x 128 floats is 34 GB,
-    where the (2N, 2N) similarity matrix is 0.27 GB. Measured on shapes only (meta tensors), nothing allocated."""
-    z = torch.empty(n, d, device="meta")
-    numel = largest_intermediate(fn, z, z, 0.5)
-    if numel is not None and numel > 4 * (2 * n) ** 2:
-        return (f"Right at small N, but it builds a tensor of {numel:,} numbers (a (2N, 2N, D) pairwise tensor?): "
-                f"{4 * numel / 1e9:.0f} GB at N = {n}, D = {d}. Normalise the rows, then one matrix product "
-                f"z @ z.T gives the (2N, 2N) cosine similarities.")
+    where the (2N, 2N) similarity matrix is 0.27 GB. Seen at N = 32, D = 16, where the largest tensor of the
+    pairwise route is D times the (2N, 2N) matrix."""
+    g = torch.Generator().manual_seed(0)
+    numel = largest_intermediate(fn, torch.randn(n, d, generator=g), torch.randn(n, d, generator=g), 0.5)
+    if numel is not None and numel >= d * (2 * n) ** 2:
+        gigabytes = 4 * full_d * (2 * full_n) ** 2 / 1e9
+        return (f"Right at small N, but it builds a (2N, 2N, D) pairwise tensor: {gigabytes:.0f} GB at "
+                f"N = {full_n}, D = {full_d}. Normalise the rows, then one matrix product z @ z.T gives the "
+                f"(2N, 2N) cosine similarities.")
     return None
 
 
