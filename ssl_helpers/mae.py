@@ -89,10 +89,9 @@ def random_masking(n: int, length: int, mask_ratio: float, generator: Optional[t
                    device=None):
     """MAE's random masking: `masking_from_noise` on noise ~ U(0, 1) of shape (N, L) drawn from `generator`.
 
-    Returns `(ids_keep (N, K), mask (N, L), ids_restore (N, L))`, K = round((1 - mask_ratio) * L).
+    Returns `(ids_keep (N, K), mask (N, L), ids_restore (N, L))`, K = round((1 - mask_ratio) * L); the checks on
+    `mask_ratio` are `masking_from_noise`'s.
     """
-    if not 0.0 <= mask_ratio < 1.0:
-        raise ValueError(f"mask_ratio must be in [0, 1) so that at least one token stays visible, got {mask_ratio}")
     device = generator.device if generator is not None and device is None else device
     noise = torch.rand(n, length, generator=generator, device=device)
     return masking_from_noise(noise, mask_ratio)

@@ -20,8 +20,7 @@ import torch
 
 from ..augment import PRESETS, Augment, preset
 from .common import (CONTROL_STYLE, MIN_TEXT_PX, Explorer, array_to_png, caption_html, check_choice, check_range,
-                     control_layout, png_image)
-from .masking import one_thread
+                     control_layout, font, image_to_uint8, one_thread, png_image)
 
 __all__ = ["AUGMENT_IMAGES", "OPS", "MAX_PAIRS", "MAX_WIDTH", "recipe_augment", "explorer_image",
            "controls_from_augment", "augment_from_controls", "explorer_views", "cell_size", "render_views",
@@ -166,13 +165,8 @@ def explorer_views(image: torch.Tensor, augment: Augment, pairs: int = 4, seed: 
     return views.view(2, pairs, *views.shape[1:])
 
 
-@lru_cache(maxsize=4)
 def _font(size: int = TEXT_PX):
-    """DejaVu Sans (matplotlib's font, always installed) at `size` px."""
-    from matplotlib import font_manager
-    from PIL import ImageFont
-
-    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+    return font(size)
 
 
 def _label_width() -> int:
@@ -192,7 +186,7 @@ def cell_size(size: int, pairs: int, max_width: int = MAX_WIDTH) -> int:
 def _tile(image: torch.Tensor, cell: int):
     from PIL import Image
 
-    array = (image.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    array = image_to_uint8(image)
     picture = Image.fromarray(array)
     resample = Image.NEAREST if cell % array.shape[0] == 0 else Image.LANCZOS
     return picture.resize((cell, cell), resample)

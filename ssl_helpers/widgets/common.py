@@ -12,12 +12,14 @@ from __future__ import annotations
 import base64
 import html
 import io
+from contextlib import contextmanager
+from functools import lru_cache
 from typing import Iterable
 
 import numpy as np
 
-__all__ = ["array_to_png", "png_image", "upscale", "CONTROL_STYLE", "MIN_TEXT_PX", "control_layout", "caption_html",
-           "check_range", "check_choice", "Explorer"]
+__all__ = ["array_to_png", "image_to_uint8", "png_image", "upscale", "font", "one_thread", "CONTROL_STYLE",
+           "MIN_TEXT_PX", "control_layout", "caption_html", "check_range", "check_choice", "Explorer"]
 
 CONTROL_STYLE = {"description_width": "initial"}  # a label as wide as its text: "temperature", never "temperat..."
 MIN_TEXT_PX = 16  # 12 pt at 96 px per inch: the smallest text drawn into a picture, at the size it is shown
@@ -35,6 +37,39 @@ def upscale(array: np.ndarray, factor: int) -> np.ndarray:
     if factor <= 1:
         return array
     return np.repeat(np.repeat(array, factor, axis=0), factor, axis=1)
+
+
+@contextmanager
+def one_thread():
+    """Run a widget's tiny forward pass on one thread: on a busy CPU, waking a thread pool for a batch of 16 px
+    images costs 100 times the work itself (measured: 150 ms with 2 threads vs 1.5 ms with 1 under load)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@lru_cache(maxsize=8)
+def font(size: int):
+    """DejaVu Sans (shipped with matplotlib; it has the ✓ and ✗ marks) at `size` px, for text drawn into
+    the pictures."""
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
+
+
+def image_to_uint8(image, scale: int = 1) -> np.ndarray:
+    """An image tensor (C, H, W) in [0, 1], C = 1 or 3, as an (scale H, scale W, 3) uint8 array, clipped and
+    rounded, nearest-neighbour enlarged `scale` times (crisp pixels)."""
+    image = image.detach().float().clamp(0, 1).cpu()
+    if image.shape[0] == 1:
+        image = image.expand(3, -1, -1)
+    return upscale((image.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8), scale)
 
 
 def array_to_png(array: np.ndarray, scale: int = 1) -> bytes:

@@ -19,8 +19,8 @@ import torch
 from ..pretext import DenoisingTask, hide_box, rotate
 from .augment_explorer import PHOTOS, digit_images, explorer_image
 from .common import (CONTROL_STYLE, Explorer, array_to_png, caption_html, check_choice, check_range, control_layout,
-                     png_image)
-from .masking import MAX_WIDTH, SEED_RANGE, TEXT_PX, _to_uint8, font, one_thread
+                     font, image_to_uint8, one_thread, png_image)
+from .masking import MAX_WIDTH, SEED_RANGE, TEXT_PX
 
 __all__ = ["CORRUPTION_IMAGES", "ROTATIONS", "MODEL_NAMES", "explorer_source", "corrupt_image", "model_answers",
            "render_corruptions", "CorruptionExplorer"]
@@ -123,7 +123,7 @@ def render_corruptions(views: dict, answers: Optional[dict] = None, header: Sequ
     for c, (title, image) in enumerate(columns):
         x = MARGIN + c * (cell + COLUMN_GAP)
         draw.text((x + cell // 2, top), title, fill="black", font=text, anchor="ma")
-        canvas.paste(Image.fromarray(_to_uint8(image[0], scale)), (x + (cell - size) // 2, top + line))
+        canvas.paste(Image.fromarray(image_to_uint8(image[0], scale)), (x + (cell - size) // 2, top + line))
     return np.asarray(canvas), [title for title, _ in columns]
 
 

@@ -25,8 +25,7 @@ import torch
 
 from ..losses import cosine_similarity_matrix, info_nce, nt_xent_logits, positive_index
 from ..plots import to_numpy_image
-from .common import CONTROL_STYLE, Explorer, caption_html, check_range, control_layout, png_image
-from .masking import one_thread
+from .common import CONTROL_STYLE, Explorer, caption_html, check_range, control_layout, one_thread, png_image
 
 __all__ = ["DistanceView", "distance_view", "anchor_losses", "default_anchor", "DistanceFigure", "DistanceExplorer",
            "T_MIN", "T_MAX", "DPI", "MAX_WIDTH"]

@@ -13,8 +13,6 @@ on; then three rows, each labelled at its left inside the picture (`ROWS`), a co
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-from functools import lru_cache
 from typing import Optional, Sequence
 
 import numpy as np
@@ -22,7 +20,7 @@ import torch
 
 from ..pretext.figures import predictions
 from .common import (CONTROL_STYLE, MIN_TEXT_PX, Explorer, array_to_png, caption_html, caption_markup, check_choice,
-                     check_range, control_layout, png_image)
+                     check_range, control_layout, font, image_to_uint8, one_thread, png_image)
 
 __all__ = ["patch_sizes", "mask_and_reconstruct", "render_masking", "fit_scale", "MaskExplorer", "ROWS",
            "one_thread", "MASK_RATIO_RANGE", "SEED_RANGE", "MAX_WIDTH", "MAX_IMAGES", "TEXT_PX"]
@@ -34,27 +32,6 @@ MAX_WIDTH = 840  # px: the widest picture a 1024x768 JupyterLab cell shows witho
 MAX_IMAGES = 12  # columns: twelve 16 px images still fit MAX_WIDTH at 3x
 TEXT_PX = 18  # row labels and the header, at the picture's natural size (>= MIN_TEXT_PX)
 MARGIN, GAP = 8, 4  # px around the picture and between images
-
-
-@contextmanager
-def one_thread():
-    """Run a widget's tiny forward pass on one thread: on a busy CPU, waking a thread pool for a batch of 16 px
-    images costs 100 times the work itself (measured: 150 ms with 2 threads vs 1.5 ms with 1 under load)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-@lru_cache(maxsize=8)
-def font(size: int = TEXT_PX):
-    """DejaVu Sans (shipped with matplotlib) at `size` px, for text drawn into the pictures."""
-    from matplotlib import font_manager
-    from PIL import ImageFont
-
-    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
 
 
 def patch_sizes(size: int) -> list:
@@ -84,15 +61,6 @@ def fit_scale(n_images: int, image_size: int, max_width: int = MAX_WIDTH) -> int
     labels and the margins fit `max_width` px."""
     room = max_width - 2 * MARGIN - _label_width() - (n_images - 1) * GAP
     return max(1, room // (n_images * image_size))
-
-
-def _to_uint8(image: torch.Tensor, scale: int) -> np.ndarray:
-    """(C, H, W) in [0, 1] -> (scale H, scale W, 3) uint8, nearest-neighbour enlarged (crisp pixels)."""
-    image = image.detach().float().clamp(0, 1).cpu()
-    if image.shape[0] == 1:
-        image = image.expand(3, -1, -1)
-    array = (image.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
-    return np.repeat(np.repeat(array, scale, axis=0), scale, axis=1)
 
 
 def render_masking(views: dict, header: Sequence[str] = (), scale: Optional[int] = None) -> np.ndarray:
@@ -128,7 +96,7 @@ def render_masking(views: dict, header: Sequence[str] = (), scale: Optional[int]
         draw.text((MARGIN, y + tile_h // 2), name, fill="black", font=text, anchor="lm")
         for c in range(n):
             x = MARGIN + label_w + c * (tile_w + GAP)
-            canvas.paste(Image.fromarray(_to_uint8(images[c], scale)), (x, y))
+            canvas.paste(Image.fromarray(image_to_uint8(images[c], scale)), (x, y))
     return np.asarray(canvas)
 
 

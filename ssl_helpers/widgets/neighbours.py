@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
@@ -28,8 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .common import (MIN_TEXT_PX, CONTROL_STYLE, Explorer, array_to_png, caption_html, check_choice, check_range,
-                     control_layout, png_image)
-from .masking import one_thread
+                     control_layout, font, image_to_uint8, one_thread, png_image)
 
 __all__ = ["embedding_bank", "nearest_neighbours", "label_agreement", "NeighbourRow", "neighbour_rows",
            "render_neighbours", "NeighbourExplorer", "MAX_K", "MAX_WIDTH", "SAME", "OTHER"]
@@ -131,22 +129,9 @@ def neighbour_rows(banks: Dict[str, Tuple[torch.Tensor, torch.Tensor]], train_la
     return rows
 
 
-@lru_cache(maxsize=4)
-def _font(size: int):
-    """DejaVu Sans (shipped with matplotlib) at `size` px: the ✓ and ✗ marks are in it."""
-    from matplotlib import font_manager
-    from PIL import ImageFont
-
-    return ImageFont.truetype(font_manager.findfont("DejaVu Sans"), size)
-
-
 def _thumbnail(image: torch.Tensor, size: int) -> np.ndarray:
     """(C, H, W) in [0, 1] -> (size, size, 3) uint8, nearest-neighbour scaled (crisp pixels)."""
-    image = image.detach().float().clamp(0, 1)
-    if image.shape[0] == 1:
-        image = image.expand(3, -1, -1)
-    image = F.interpolate(image[None], size=(size, size), mode="nearest")[0]
-    return (image.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    return image_to_uint8(F.interpolate(image.detach().float()[None], size=(size, size), mode="nearest")[0])
 
 
 def render_neighbours(rows: Sequence[NeighbourRow], query_image: torch.Tensor, query_label: int,
@@ -163,11 +148,11 @@ def render_neighbours(rows: Sequence[NeighbourRow], query_image: torch.Tensor, q
     if k is None:
         k = len(rows[0].indices) if rows else 1
     check_range("k", k, 1, MAX_K, integer=True)
-    font, bold = _font(TEXT_PX), _font(LABEL_PX)
+    regular, bold = font(TEXT_PX), font(LABEL_PX)
     assert TEXT_PX >= MIN_TEXT_PX and LABEL_PX >= MIN_TEXT_PX
     frame, gap, line = 3, 6, TEXT_PX + 4
-    cell = max(thumb + 2 * frame, int(font.getlength("0.999")) + 4)  # one neighbour: framed thumbnail + text
-    label_w = max([int(bold.getlength(row.name)) for row in rows] + [int(font.getlength("10/10 same"))]) + 12
+    cell = max(thumb + 2 * frame, int(regular.getlength("0.999")) + 4)  # one neighbour: framed thumbnail + text
+    label_w = max([int(bold.getlength(row.name)) for row in rows] + [int(regular.getlength("10/10 same"))]) + 12
     query_x = label_w
     first_x = query_x + cell + 3 * gap  # a gap separates the query from its neighbours
     title = f"{k} nearest in train: cosine, ✓/✗ = same/other label"
@@ -191,10 +176,10 @@ def render_neighbours(rows: Sequence[NeighbourRow], query_image: torch.Tensor, q
             draw.line([(0, top - gap // 2), (width, top - gap // 2)], fill=(200, 200, 200), width=1)
         draw.text((4, top + 4), row.name, fill="black", font=bold)
         draw.text((4, top + 4 + LABEL_PX + 6), f"{int(row.same.sum())}/{len(row.same)} same", fill="black",
-                  font=font)
-        draw.text((4, top + 4 + LABEL_PX + 6 + line), f"= {100 * row.agreement:.0f}%", fill="black", font=font)
+                  font=regular)
+        draw.text((4, top + 4 + LABEL_PX + 6 + line), f"= {100 * row.agreement:.0f}%", fill="black", font=regular)
         canvas.paste(query_thumb, (query_x + frame, top + frame))
-        draw.text((query_x, top + 2 * frame + thumb + 2), f"label {int(query_label)}", fill="black", font=font)
+        draw.text((query_x, top + 2 * frame + thumb + 2), f"label {int(query_label)}", fill="black", font=regular)
         for j, (i, cos, label, same) in enumerate(zip(row.indices, row.cosine, row.labels, row.same)):
             x = first_x + j * (cell + gap)
             colour = SAME if same else OTHER
@@ -202,8 +187,8 @@ def render_neighbours(rows: Sequence[NeighbourRow], query_image: torch.Tensor, q
             canvas.paste(Image.fromarray(_thumbnail(train_images[int(i)], thumb)), (x + frame, top + frame))
             text_y = top + 2 * frame + thumb + 2
             cosine_text = f"{cos:.3f}" if cos >= 0 else f"{cos:.2f}"  # 3 decimals: many are near 1; fits the cell
-            draw.text((x, text_y), cosine_text, fill="black", font=font)
-            draw.text((x, text_y + line), f"{'✓' if same else '✗'} {int(label)}", fill=colour, font=font)
+            draw.text((x, text_y), cosine_text, fill="black", font=regular)
+            draw.text((x, text_y + line), f"{'✓' if same else '✗'} {int(label)}", fill=colour, font=regular)
     return np.asarray(canvas)
 
 
