@@ -2,7 +2,13 @@
 
     python3 course.py lab     # create .venv, install ssl_helpers[test], open JupyterLab on notebooks/
     python3 course.py demo    # the same set-up, then every explorer on one page (Voila), for a lecture
-    python3 course.py test    # the same set-up, then run the whole test suite
+    python3 course.py test    # the same set-up, then run the whole test suite (what CI runs; before you push)
+    python3 course.py test --quick   # only the fast tier: unit, loss, method, exercise tests (minutes)
+
+`test --quick` runs pytest on tests/ with `-m "not notebook and not browser and not slow"`: no notebook is
+executed (nbval's cells, solved notebooks, the FULL_RUN smoke run), no browser is started, no single slow test
+runs (the markers are registered in pyproject.toml). Use it in your own edit-and-test loop; run the full `test`,
+which adds every notebook and the real-browser tests, before you push.
 
 Every command installs the package with its `test` extra (pytest, Playwright, Voila, ...), so one set-up
 serves all three. `demo` first makes sure each encoder the page needs is saved: the notebooks' checkpoints in
@@ -11,7 +17,7 @@ demo/checkpoints/; then Voila opens demo/lecture.ipynb in the browser, so nothin
 With CI=true, `test` also installs Debian's Chromium for the real-browser tests when it is missing.
 Only the standard library is used here, so this works on a fresh machine with nothing but Python 3.
 The virtual environment lives in `.venv/` next to this file; set-up is skipped when `pyproject.toml`
-has not changed since the last install. Extra arguments after `test` go to pytest, after `lab` to
+has not changed since the last install. Extra arguments after `test` (or `test --quick`) go to pytest, after `lab` to
 JupyterLab, after `demo` to Voila (e.g. `--no-browser --port 8867`).
 """
 from __future__ import annotations
@@ -74,6 +80,18 @@ def install_browser_for_ci() -> None:
     subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=True, env=env)
 
 
+QUICK = "--quick"
+QUICK_MARKERS = "not notebook and not browser and not slow"
+
+
+def quick_pytest_args(extra: list[str]) -> list[str]:
+    """pytest's arguments for `test --quick` followed by the `extra` ones: tests/ (not notebooks/, so nbval collects
+    no course notebook) unless `extra` names test files or folders itself, without the tiers marked `notebook`,
+    `browser` and `slow` (the test modules mark themselves; tests/conftest.py marks nbval's cells)."""
+    names_paths = any(not arg.startswith("-") and (ROOT / arg.split("::")[0]).exists() for arg in extra)
+    return [*([] if names_paths else ["tests"]), "-m", QUICK_MARKERS, *extra]
+
+
 def demo(voila_args: list[str]) -> int:
     """Save the encoders the lecture page needs (quick stand-ins where the notebooks saved none), then serve it."""
     python = str(venv_bin("python"))
@@ -97,6 +115,9 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(venv_bin("jupyter")), "lab", "notebooks/", *as_root, *rest], cwd=ROOT)
     if command == "demo":
         return demo(rest)
+    if QUICK in rest:
+        extra = [arg for arg in rest if arg != QUICK]
+        return subprocess.call([str(venv_bin("python")), "-m", "pytest", *quick_pytest_args(extra)], cwd=ROOT)
     install_browser_for_ci()
     return subprocess.call([str(venv_bin("python")), "-m", "pytest", *rest], cwd=ROOT)
 

@@ -16,7 +16,7 @@ import time
 import torch
 
 from ssl_helpers.losses import nt_xent
-from ssl_helpers.losses_reference import nt_xent_loop, nt_xent_naive
+from ssl_helpers.losses.reference import nt_xent_loop, nt_xent_naive
 
 
 def seconds(loss, z_a, z_b, temperature, repeats):

@@ -40,10 +40,13 @@
 # **Runtime budget:** about 45 s on 2 CPU cores with the default settings (the baselines train 25 small networks).
 
 # %%
-# Colab only: install the course helpers from the repository. Does nothing anywhere else.
+# Colab only: install the course helpers from the repository, alone (`--no-deps` keeps Colab's own torch,
+# torchvision and ipywidgets), then Lightning, the training loop (its torch>=2.1 is Colab's torch, which pip keeps).
+# Does nothing anywhere else.
 import sys
 if "google.colab" in sys.modules:
     get_ipython().run_line_magic("pip", "install -q --no-deps ssl_helpers@git+https://github.com/ssl-hands-on/ssl-hands-on")
+    get_ipython().run_line_magic("pip", 'install -q "lightning>=2.2"')
 
 # %% [markdown]
 # ## Settings

@@ -41,10 +41,13 @@
 # **Runtime budget:** about 60-90 s on 2 CPU cores with the default settings.
 
 # %%
-# Colab only: install the course helpers from the repository. Does nothing anywhere else.
+# Colab only: install the course helpers from the repository, alone (`--no-deps` keeps Colab's own torch,
+# torchvision and ipywidgets), then Lightning, the training loop (its torch>=2.1 is Colab's torch, which pip keeps).
+# Does nothing anywhere else.
 import sys
 if "google.colab" in sys.modules:
     get_ipython().run_line_magic("pip", "install -q --no-deps ssl_helpers@git+https://github.com/ssl-hands-on/ssl-hands-on")
+    get_ipython().run_line_magic("pip", 'install -q "lightning>=2.2"')
 
 # %% [markdown]
 # ## Settings
@@ -222,7 +225,8 @@ print(f"one encoder step on {len(batch)} images: all {timing_encoder.num_tokens}
 # %% [markdown]
 # ## Pre-training the MAE
 #
-# `pretrain` (from `ssl_helpers.methods`) runs `mae.step(encoder, batch, generator)` in the course's one loop. The
+# `mae` is a `lightning.LightningModule`; `pretrain` (from `ssl_helpers.methods`) trains it with the course's
+# `lightning.Trainer`, whose every step is `mae.training_step`: mask, encode the visible tokens, decode, loss. The
 # labels of `train` are never touched. After some epochs we keep the reconstruction of the same test digits under the
 # same mask, to watch the decoder learn.
 
@@ -233,7 +237,7 @@ watch = {1, max(1, MAE_EPOCHS // 4), max(1, MAE_EPOCHS // 2), MAE_EPOCHS}
 
 def snapshot(epoch):
     if epoch in watch:
-        snapshots[epoch] = mae.reconstruct(mae_encoder, show, torch.Generator(device=DEVICE).manual_seed(0))
+        snapshots[epoch] = mae.reconstruct(show, torch.Generator(device=DEVICE).manual_seed(0))
 
 
 seed_everything(0)
@@ -360,7 +364,7 @@ else:
 for name, method, encoder, epochs, label in (("mae", mae, mae_encoder, MAE_EPOCHS, "mae"),
                                              ("masked", cnn_task, cnn_encoder, CNN_EPOCHS, "grey-patch CNN")):
     metrics = {f"{probe}_{k}": float(means.loc[(label, probe), k]) for probe in ("linear", "fine-tune") for k in SHOTS}
-    path = save_method(method, encoder.cpu(), metrics=metrics, image_shape=tuple(train.images.shape[1:]),
+    path = save_method(method, metrics=metrics,
                        extra={"epochs": epochs, "data": DATA})
     print(f"saved {path}")
 

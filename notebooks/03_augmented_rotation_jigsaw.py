@@ -33,10 +33,13 @@
 # **Runtime budget:** about 60 s on 2 CPU cores with the default settings (two short pre-trainings and the probes).
 
 # %%
-# Colab only: install the course helpers from the repository. Does nothing anywhere else.
+# Colab only: install the course helpers from the repository, alone (`--no-deps` keeps Colab's own torch,
+# torchvision and ipywidgets), then Lightning, the training loop (its torch>=2.1 is Colab's torch, which pip keeps).
+# Does nothing anywhere else.
 import sys
 if "google.colab" in sys.modules:
     get_ipython().run_line_magic("pip", "install -q --no-deps ssl_helpers@git+https://github.com/ssl-hands-on/ssl-hands-on")
+    get_ipython().run_line_magic("pip", 'install -q "lightning>=2.2"')
 
 # %% [markdown]
 # ## Settings
@@ -133,15 +136,16 @@ encoders = {}
 for task in (rotation, jigsaw):
     seed_everything(0)
     encoders[task.name] = make_encoder().to(DEVICE)
-    task.build_head(encoders[task.name], tuple(train.images.shape[1:]))
+    task.build(tuple(train.images.shape[1:]), encoders[task.name])
     pretext.show_predictions(task, encoders[task.name], test.images[:8].to(DEVICE), title=f"{task.name}, before")
 plt.show()
 
 # %% [markdown]
-# ## Pre-training both with the course's training loop
+# ## Pre-training both with the course's Trainer
 #
 # Each step: corrupt a batch (a random rotation or permutation per image), predict the label, cross-entropy. The
-# same `pretrain` (from `ssl_helpers.methods`) as in notebook 2 calls `ssl_helpers.train.fit`.
+# same `pretrain` (from `ssl_helpers.methods`) as in notebook 2 trains the task, a `lightning.LightningModule`, with the
+# course's `lightning.Trainer`.
 
 # %%
 histories = {}
@@ -191,7 +195,7 @@ rotations_used = rotations_ex.use(my_all_rotations)
 every_angle, angle = rotations_used(test.images)
 with torch.no_grad():
     rotation.head.eval()
-    guessed = rotation.predict(encoders["rotation"].eval(), every_angle.to(DEVICE)).argmax(1).cpu()
+    guessed = rotation.eval().predict(every_angle.to(DEVICE)).argmax(1).cpu()
 per_angle = {90 * k: 100 * (guessed[angle == k] == k).float().mean().item() for k in range(4)}
 print(f"rotation accuracy on all {len(test.images)} test digits at each angle:",
       ", ".join(f"{degrees} deg {accuracy:.1f}%" for degrees, accuracy in per_angle.items()))
@@ -259,7 +263,7 @@ from ssl_helpers.evaluate import mean_accuracy
 means = mean_accuracy(table[table.probe == "linear"]).droplevel("probe")
 for name, (task, encoder) in {name: (task, encoders[name]) for name, task in (("rotation", rotation), ("jigsaw", jigsaw))}.items():
     metrics = {f"linear_{k}": float(means.loc[name, k]) for k in SHOTS}
-    path = save_method(task, encoder, metrics=metrics, image_shape=tuple(train.images.shape[1:]),
+    path = save_method(task, metrics=metrics,
                                 extra={"epochs": EPOCHS, "data": DATA})
     print(f"saved {path}")
 

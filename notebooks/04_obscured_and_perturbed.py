@@ -31,10 +31,13 @@
 # **Runtime budget:** about 60-90 s on 2 CPU cores with the default settings (three short pre-trainings and the probes).
 
 # %%
-# Colab only: install the course helpers from the repository. Does nothing anywhere else.
+# Colab only: install the course helpers from the repository, alone (`--no-deps` keeps Colab's own torch,
+# torchvision and ipywidgets), then Lightning, the training loop (its torch>=2.1 is Colab's torch, which pip keeps).
+# Does nothing anywhere else.
 import sys
 if "google.colab" in sys.modules:
     get_ipython().run_line_magic("pip", "install -q --no-deps ssl_helpers@git+https://github.com/ssl-hands-on/ssl-hands-on")
+    get_ipython().run_line_magic("pip", 'install -q "lightning>=2.2"')
 
 # %% [markdown]
 # ## Settings
@@ -143,13 +146,13 @@ encoders = {}
 for name, (task, data) in tasks.items():
     seed_everything(0)
     encoders[name] = make_encoder().to(DEVICE)
-    task.build_head(encoders[name], tuple(data.images.shape[1:]))
+    task.build(tuple(data.images.shape[1:]), encoders[name])
     examples = (colour_test if name == "colorization" else test).images[:10].to(DEVICE)
     pretext.show_predictions(task, encoders[name], examples, title=f"{name}, before training")
 plt.show()
 
 # %% [markdown]
-# ## Pre-training the three with the course's training loop
+# ## Pre-training the three with the course's Trainer
 
 # %%
 histories = {}
@@ -197,7 +200,7 @@ masked_mse_used = loss_ex.use(my_masked_mse)
 inpainting = tasks["inpainting"][0]
 hidden, targets, mask = inpainting.corrupt(test.images[:500], torch.Generator().manual_seed(0))
 with torch.no_grad():
-    painted = inpainting.predict(encoders["inpainting"], hidden.to(DEVICE)).cpu()
+    painted = inpainting.eval().predict(hidden.to(DEVICE)).cpu()
 print(f"inpainter on 500 test digits: squared error {masked_mse_used(painted, targets, mask):.4f} inside the box, "
       f"{masked_mse_used(painted, targets, 1 - mask):.4f} on the visible pixels; "
       f"the grey fill scores {masked_mse_used(hidden, targets, mask):.4f} inside the box")
@@ -250,7 +253,7 @@ from ssl_helpers.evaluate import mean_accuracy
 means = mean_accuracy(table[table.probe == "linear"]).droplevel("probe")
 for name, (task, encoder) in {name: (task, encoders[name]) for name, (task, _) in tasks.items()}.items():
     metrics = {f"linear_{k}": float(means.loc[name, k]) for k in SHOTS}
-    path = save_method(task, encoder, metrics=metrics, image_shape=tuple(train.images.shape[1:]),
+    path = save_method(task, metrics=metrics,
                                 extra={"epochs": EPOCHS, "data": DATA})
     print(f"saved {path}")
 

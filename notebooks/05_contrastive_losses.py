@@ -33,10 +33,13 @@
 # **Runtime budget:** about 60 s on 2 CPU cores with the default settings (three tiny encoders, a few epochs each).
 
 # %%
-# Colab only: install the course helpers from the repository. Does nothing anywhere else.
+# Colab only: install the course helpers from the repository, alone (`--no-deps` keeps Colab's own torch,
+# torchvision and ipywidgets), then Lightning, the training loop (its torch>=2.1 is Colab's torch, which pip keeps).
+# Does nothing anywhere else.
 import sys
 if "google.colab" in sys.modules:
     get_ipython().run_line_magic("pip", "install -q --no-deps ssl_helpers@git+https://github.com/ssl-hands-on/ssl-hands-on")
+    get_ipython().run_line_magic("pip", 'install -q "lightning>=2.2"')
 
 # %% [markdown]
 # ## Settings
@@ -270,7 +273,8 @@ nt_xent_used = ex.use(my_nt_xent)
 # ## Training a 2-D embedding with each loss
 #
 # The same tiny CNN (`SmallCNN`, width 8) with a linear layer to **2 dimensions**, trained three times with the
-# course's one training loop (`ssl_helpers.train.fit`): once per loss. Views are drawn once (`VIEWS` per image)
+# course's one `lightning.Trainer` (`ssl_helpers.train.fit` wraps a loss in a LightningModule): once per loss.
+# Views are drawn once (`VIEWS` per image)
 # and every step pairs two different views of each image in the batch. The three losses see exactly the same
 # views; negatives are the other images of the batch (for the pair and triplet losses: the next image's view,
 # `roll(1)`).

@@ -32,10 +32,13 @@
 # **Runtime budget:** about 100 s on 2 CPU cores with the default settings (one pre-training of about 40 s, seven short ablation runs, the probes).
 
 # %%
-# Colab only: install the course helpers from the repository. Does nothing anywhere else.
+# Colab only: install the course helpers from the repository, alone (`--no-deps` keeps Colab's own torch,
+# torchvision and ipywidgets), then Lightning, the training loop (its torch>=2.1 is Colab's torch, which pip keeps).
+# Does nothing anywhere else.
 import sys
 if "google.colab" in sys.modules:
     get_ipython().run_line_magic("pip", "install -q --no-deps ssl_helpers@git+https://github.com/ssl-hands-on/ssl-hands-on")
+    get_ipython().run_line_magic("pip", 'install -q "lightning>=2.2"')
 
 # %% [markdown]
 # ## Settings
@@ -67,7 +70,7 @@ from ssl_helpers.losses import nt_xent
 from ssl_helpers.models import ResNet18Cifar, SmallCNN
 from ssl_helpers.plots import plot_history, plot_label_efficiency, show_images
 from ssl_helpers.methods import make_method, pretrain, save_method
-from ssl_helpers.simclr import DIGITS_IMAGE_SIZE, DIGITS_RECIPE, SimCLR, train_simclr
+from ssl_helpers.methods.simclr import DIGITS_IMAGE_SIZE, DIGITS_RECIPE
 from ssl_helpers.train import pick_device, seed_everything, set_cpu_threads
 from ssl_helpers.config import full_run_settings, run_options, t4_minutes
 
@@ -86,7 +89,7 @@ else:
     DEVICE = torch.device("cpu")
     train, test = load_dataset("digits", image_size=DIGITS_IMAGE_SIZE)
     make_encoder = lambda: SmallCNN(width=32)
-    RECIPE = dict(DIGITS_RECIPE)  # the tuned recipe, kept in ssl_helpers.simclr: printed below
+    RECIPE = dict(DIGITS_RECIPE)  # the tuned recipe, kept in ssl_helpers.methods.simclr: printed below
     AUGMENT = A.preset("digits", DIGITS_IMAGE_SIZE)
 print(train, test, sep="\n")
 print("recipe:", RECIPE)
@@ -180,13 +183,15 @@ AugmentExplorer(source="chelsea" if FULL_RUN else "digits", recipe=AUGMENT)
 # $$\ell_i = -\log \frac{\exp(s(z_i, z_{j(i)})/T)}{\sum_{k \ne i} \exp(s(z_i, z_k)/T)}, \qquad
 # L = \frac{1}{2N}\sum_i \ell_i$$
 #
-# a softmax classification "which of the other 2N - 1 views is my partner?" at temperature T. One training step is
-# these lines (`SimCLRMethod.step` in `ssl_helpers/simclr.py`); the shared loop `ssl_helpers.train.fit` does the rest:
+# a softmax classification "which of the other 2N - 1 views is my partner?" at temperature T. SimCLR is one
+# `lightning.LightningModule` (`SimCLRMethod` in `ssl_helpers/methods/simclr.py`); its whole training step is
+# these lines, and the course's `lightning.Trainer` does the rest (batches, optimiser, precision, checkpoints):
 #
 # ```python
-# views = torch.cat([augment(x, generator), augment(x, generator)])   # two views of the batch: (2N, C, H, W)
-# z = head(encoder(views))                                             # g(f(.)) on all 2N views at once
-# loss = nt_xent(z[:n], z[n:], temperature)
+# def training_step(self, batch, batch_idx):
+#     (images,), n = batch, len(batch[0])
+#     z = self.head(self.encoder(two_views(self.augment, images, self.generator))).float()  # g(f(.)) on 2N views
+#     return nt_xent(z[:n], z[n:], self.options.temperature)
 # ```
 
 # %%
@@ -200,8 +205,8 @@ print(f"partners identical: {nt_xent(z, z, 0.5):.3f}   all equal: {nt_xent(same,
 # %% [markdown]
 # ## Training, with an online kNN each epoch
 #
-# SimCLR is one of the course's registered methods (`make_method("simclr")`); `pretrain` runs `fit` with the
-# loss above, as for every other method. With `monitor`, after every epoch it embeds train and test with the
+# SimCLR is one of the course's registered methods (`make_method("simclr")`); `pretrain` trains it with the
+# course's `lightning.Trainer`, as every other method. With `monitor`, after every epoch it embeds train and test with the
 # frozen encoder and records a kNN accuracy (the hidden labels are used only to watch, never to train).
 
 # %%
@@ -211,8 +216,7 @@ started = time.perf_counter()
 encoder, history = pretrain(method, train.images, encoder=make_encoder(), monitor=(train, test), seed=SEED,
                             device=DEVICE, **{k: v for k, v in RECIPE.items() if k != "temperature"},
                             **run_options("simclr", FULL_RUN))  # FULL_RUN: time estimate, resumable epochs
-model = SimCLR(encoder)  # f and g together: model(x) = g(f(x)), for probing after the head below
-model.head = method.head
+model = torch.nn.Sequential(method.encoder, method.head)  # f and g together: model(x) = g(f(x)), probed below
 TRAIN_SECONDS = time.perf_counter() - started
 print(f"pre-training: {RECIPE['epochs']} epochs in {TRAIN_SECONDS:.0f} s; final kNN accuracy "
       f"{100 * history['knn'].iloc[-1]:.1f}%")
@@ -248,7 +252,8 @@ views_generator = torch.Generator().manual_seed(SEED + 1)
 batch = test.images[:256]
 test_a, test_b = AUGMENT(batch, views_generator), AUGMENT(batch, views_generator)
 seed_everything(SEED)
-untrained = SimCLR(make_encoder(), hidden_dim=128, out_dim=64)
+untrained_method = make_method("simclr", hidden_dim=128, out_dim=64).build(train.images.shape[1:], make_encoder())
+untrained = torch.nn.Sequential(untrained_method.encoder, untrained_method.head)
 for name, net in {"trained": model, "untrained": untrained}.items():
     found = partner_accuracy_used(embed(net, test_a, device=DEVICE), embed(net, test_b, device=DEVICE))
     print(f"{name:9s}: {100 * found:.1f}% of the {2 * len(batch)} test views find their partner among "
@@ -263,7 +268,7 @@ print(f"chance: {100 / (2 * len(batch) - 1):.2f}%")
 # %%
 from sklearn.manifold import TSNE
 
-test_h = embed(model.encoder, test.images, device=DEVICE)
+test_h = embed(method.encoder, test.images, device=DEVICE)
 points = TSNE(n_components=2, init="pca", perplexity=30, random_state=SEED).fit_transform(test_h[:1000].numpy())
 fig, ax = plt.subplots(figsize=(5.5, 4.5))
 scatter = ax.scatter(points[:, 0], points[:, 1], c=test.labels[:1000], cmap="tab10", s=8)
@@ -287,7 +292,7 @@ reference = (train, test) if FULL_RUN else load_dataset("digits", image_size=16)
 seed_everything(SEED)
 random_encoder = make_encoder()
 features = {
-    "SimCLR (h, before the head)": (embed(model.encoder, train.images, device=DEVICE), test_h),
+    "SimCLR (h, before the head)": (embed(method.encoder, train.images, device=DEVICE), test_h),
     "SimCLR (z, after the head)": (embed(model, train.images, device=DEVICE), embed(model, test.images, device=DEVICE)),
     "random encoder": (embed(random_encoder, reference[0].images), embed(random_encoder, reference[1].images)),
     "pixels": (reference[0].images.flatten(1), reference[1].images.flatten(1)),
@@ -310,8 +315,8 @@ print(h_minus_z.round(1).to_string())
 # %%
 scores = mean_accuracy(table)
 simclr_linear = scores.loc[("SimCLR (h, before the head)", "linear")]
-path = save_method(method, encoder, metrics={f"linear@{k}": float(v) for k, v in simclr_linear.items()},
-                   image_shape=tuple(train.images.shape[1:]), extra={**RECIPE, "train_seconds": TRAIN_SECONDS})
+path = save_method(method, metrics={f"linear@{k}": float(v) for k, v in simclr_linear.items()},
+                   extra={**RECIPE, "train_seconds": TRAIN_SECONDS})
 print("saved", path)
 
 # %% [markdown]
@@ -358,9 +363,12 @@ SHORT = dict(epochs=10, batch_size=256, lr=2e-3, temperature=0.5)
 def short_run(data, augment, head=True, width=16, **changes):
     """A short SimCLR run on data=(train, test); returns the linear-probe accuracy at 1 and 10 labels per class."""
     seed_everything(SEED)
-    net = SimCLR(SmallCNN(width=width), hidden_dim=64, out_dim=32, head=head)
-    train_simclr(net, data[0].images, augment, seed=SEED, device=DEVICE, **{**SHORT, **changes})
-    feats = {"run": (embed(net.encoder, data[0].images), embed(net.encoder, data[1].images))}
+    settings = {**SHORT, **changes}
+    run = make_method("simclr", temperature=settings.pop("temperature"), augment=augment, hidden_dim=64, out_dim=32,
+                      projection=head)  # the same LightningModule as above, other options
+    net, _ = pretrain(run, data[0].images, encoder=SmallCNN(width=width), seed=SEED, device=DEVICE, progress=False,
+                      **settings)
+    feats = {"run": (embed(net, data[0].images), embed(net, data[1].images))}
     scores = mean_accuracy(label_efficiency(feats, data[0].labels, data[1].labels, shots=(1, 10), seeds=5,
                                             probes=("linear",)))
     return {f"{k} label(s)/class": round(100 * float(v), 1) for k, v in scores.iloc[0].items()}

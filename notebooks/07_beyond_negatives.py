@@ -38,10 +38,13 @@
 # eight short runs for the experiments, the probes; a quick SimCLR stand-in on top when notebook 6 has not run).
 
 # %%
-# Colab only: install the course helpers from the repository. Does nothing anywhere else.
+# Colab only: install the course helpers from the repository, alone (`--no-deps` keeps Colab's own torch,
+# torchvision and ipywidgets), then Lightning, the training loop (its torch>=2.1 is Colab's torch, which pip keeps).
+# Does nothing anywhere else.
 import sys
 if "google.colab" in sys.modules:
     get_ipython().run_line_magic("pip", "install -q --no-deps ssl_helpers@git+https://github.com/ssl-hands-on/ssl-hands-on")
+    get_ipython().run_line_magic("pip", 'install -q "lightning>=2.2"')
 
 # %% [markdown]
 # ## Settings
@@ -235,7 +238,7 @@ for m in (0.9, 0.99):
           f"(ln 2 / -ln m = {math.log(2) / -math.log(m):.1f})")
 ax.set_xlabel("step"); ax.set_ylabel("target weight"); ax.grid(alpha=0.3); ax.legend()
 plt.show()
-print(f"MoCo's recipe: momentum {make_method('moco').options['momentum']}, "
+print(f"MoCo's recipe: momentum {make_method('moco').options.momentum}, "
       f"{len(train) // RECIPE['moco']['batch_size']} steps per epoch")
 
 # %% [markdown]
@@ -304,7 +307,7 @@ print(f"without the stop-gradient: effective rank of z {collapse_table['rank z']
       f"{collapse_table['rank z'].iloc[0]:.1f}, mean cosine {collapse_table['cosine z'].iloc[1]:.2f} instead of "
       f"{collapse_table['cosine z'].iloc[0]:.2f}, kNN {collapse_table['knn'].iloc[1]:.1f}% instead of "
       f"{collapse_table['knn'].iloc[0]:.1f}%")
-print(f"after the last epoch (projections z: {simsiam.options['out_dim']} dimensions, features h: "
+print(f"after the last epoch (projections z: {simsiam.options.out_dim} dimensions, features h: "
       f"{simsiam_encoder.out_dim}); BYOL trained in {byol_seconds:.0f} s, scored below with the others")
 collapse_table.astype(float).round(2)
 
@@ -392,7 +395,7 @@ for label, (name, options) in variants.items():
     ablation_rows[label], ablation_encoders[label] = diagnostics(method, encoder), encoder
 ablation_table = pd.DataFrame(ablation_rows).T.join(scores(ablation_encoders))
 print(f"{len(variants)} short runs in {time.perf_counter() - started:.0f} s; projections z have "
-      f"{method.options['out_dim']} dimensions, features h {SHORT_WIDTH * 4}")
+      f"{method.options.out_dim} dimensions, features h {SHORT_WIDTH * 4}")
 ablation_table.astype(float).round(2)
 
 # %% [markdown]
@@ -417,8 +420,8 @@ main = {"moco": (moco, moco_encoder, moco_seconds), "byol": (byol, byol_encoder,
         "vicreg": (vicreg, vicreg_encoder, vicreg_seconds)}
 protocol = scores({**{name: encoder for name, (_, encoder, _) in main.items()}, "simclr": simclr_encoder})
 for name, (method, encoder, seconds) in main.items():
-    save_method(method, encoder, metrics={k.replace(" ", ""): float(v) / 100 for k, v in protocol.loc[name].items()},
-                image_shape=tuple(train.images.shape[1:]), extra={**RECIPE[name], "train_seconds": seconds})
+    save_method(method, metrics={k.replace(" ", ""): float(v) / 100 for k, v in protocol.loc[name].items()},
+                extra={**RECIPE[name], "train_seconds": seconds})
 print("SimCLR:", "notebook 6's checkpoint" if not simclr_info["quick"] else "a quick stand-in (run notebook 6)",
       "| saved:", ", ".join(f"{name}.pt" for name in main))
 protocol.sort_values("linear @10", ascending=False)

@@ -12,7 +12,8 @@ Modules (import what you need; nothing heavy is imported here), in layers:
     pretext    self-prediction methods (masked, rotation, jigsaw, inpainting, colorization, denoising)
     simclr     SimCLR (the method, and the multi-GPU training used by `cli`)
     transfer   every registered method's encoder on one leaderboard
-    pretrained ImageNet weights from torchvision's cache (never downloaded implicitly)
+    pretrained torchvision's ImageNet ResNet-18: downloaded on first use of `imagenet_resnet18` (about 45 MB, once,
+               into $TORCH_HOME), then read from that cache; offline and not cached, a clear error
     plots      figures; widgets: thin ipywidgets explorers over pure functions
     cli        the command line (`ssl-pretrain --method NAME`, `ssl-simclr`): any registered method
     lecture    the lecture demo: every explorer on one page (`python3 course.py demo`, Voila)

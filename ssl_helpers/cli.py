@@ -3,19 +3,22 @@
     ssl-pretrain --dataset digits                                     # CPU: SimCLR, small CNN, digits recipe
     ssl-pretrain --method rotation --dataset digits                   # any method of ssl_helpers.methods
     ssl-simclr --dataset cifar10 --download                           # GPU: ResNet-18, 100 epochs, batch 512
-    torchrun --nproc_per_node 4 -m ssl_helpers.cli --dataset cifar10  # 4 GPUs (SimCLR), global batch 512
+    ssl-pretrain --method byol --dataset cifar10 --devices 4          # 4 GPUs, DDP launched by Lightning
+    torchrun --nproc_per_node 4 -m ssl_helpers.cli --dataset cifar10  # 4 GPUs (any method), global batch 512
 
 Defaults follow the dataset: the embedded digits get the method's CPU-tier recipe (`Method.recipe`, a small CNN
 at `Method.image_size`: minutes on a laptop); CIFAR-10, STL-10 and image folders get a CIFAR ResNet-18, 100
 epochs and batch 512. Every bad value is a one-line usage error (exit status 2) before anything trains, and an
 existing checkpoint is never replaced without `--overwrite`.
 
-One process trains through `ssl_helpers.methods.pretrain` (the course's one loop, a progress bar, mixed
-precision on CUDA via `ssl_helpers.train.pick_precision`). Under `torchrun` (SimCLR only) every process trains
-on its own shard of the data with `DistributedDataParallel` through `ssl_helpers.simclr.train_simclr`, and
-`nt_xent` gathers the projections of all processes, so each view is contrasted with the whole global batch
-(SyncBatchNorm on CUDA makes BatchNorm global too). Rank 0 prints a kNN accuracy after each epoch and writes the
-checkpoint, which `ssl_helpers.methods.load_method(method, path)` reads back.
+Every run trains through `ssl_helpers.methods.pretrain`, that is the method's LightningModule in the course's
+`lightning.Trainer` (a progress bar, mixed precision on CUDA via `ssl_helpers.train.pick_precision`). With
+`--devices N` (Lightning launches the processes) or under `torchrun`/SLURM (`--num-nodes` for several nodes),
+the Trainer's DDP strategy trains any method: each process takes its own batches of one shared shuffle,
+`nt_xent` gathers the projections of all processes (each view meets the whole global batch's negatives) and MoCo
+gathers every process's keys into its queue (SyncBatchNorm on CUDA makes BatchNorm global too). Rank 0 prints a
+kNN accuracy after each epoch and writes the checkpoint, which `ssl_helpers.methods.load_method(method, path)`
+reads back.
 """
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ from typing import Optional, Sequence
 
 import torch
 
-__all__ = ["build_parser", "parse_args", "init_distributed", "shard", "train_from_args", "main", "main_simclr"]
+__all__ = ["build_parser", "parse_args", "init_distributed", "train_from_args", "main", "main_simclr"]
 
 EMBEDDED = ("digits", "colour_digits")
 DATASET_CHOICES = ("digits", "colour_digits", "cifar10", "stl10", "folder")
@@ -103,6 +106,10 @@ def build_parser(prog: str = "ssl-pretrain", method: Optional[str] = None) -> ar
                                                         "before compute capability 8.0) + channels-last on CUDA")
     p.add_argument("--monitor", type=int, default=None,
                    help="images of train and test for the per-epoch kNN monitor (0: none; default 5000)")
+    p.add_argument("--devices", type=int, default=None,
+                   help="processes (GPUs) on this node, DDP (default: 1, or torchrun's --nproc_per_node)")
+    p.add_argument("--strategy", default=None, help="Lightning strategy (default: ddp with several processes)")
+    p.add_argument("--num-nodes", type=int, default=1, help="nodes of a multi-node run (torchrun or SLURM)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="checkpoint path (default: checkpoints/<method>_<dataset>.pt)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint at --out")
@@ -196,9 +203,11 @@ def parse_args(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None,
         p.error(f"argument --download: only cifar10 and stl10 are downloaded; {args.dataset} needs no download")
     _check_device(p, args.device)
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and args.method != "simclr":
-        p.error(f"argument --method: torchrun (WORLD_SIZE={world}) trains simclr only; run {args.method} "
-                f"in one process")
+    if args.devices is not None and args.devices < 1:
+        p.error(f"argument --devices: must be a positive integer, got {args.devices}")
+    if args.num_nodes < 1:
+        p.error(f"argument --num-nodes: must be a positive integer, got {args.num_nodes}")
+    world = max(world, (args.devices or 1) * args.num_nodes)
 
     # Defaults that fit the dataset: the method's CPU recipe on the digits, the GPU recipe otherwise.
     cls = method_class(args.method)
@@ -274,12 +283,6 @@ def init_distributed(device: str = "auto"):
     return world, rank, torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
 
 
-def shard(images: torch.Tensor, world: int, rank: int) -> torch.Tensor:
-    """This process's share: images rank, rank + W, rank + 2W, ..., the same count on every process."""
-    per_process = len(images) // world
-    return images[rank::world][:per_process]
-
-
 def _load(args, world: int, rank: int):
     """The dataset's (train, test); under torchrun rank 0 loads (and downloads) first, the others after it.
 
@@ -329,13 +332,13 @@ def train_from_args(argv: Optional[Sequence[str]] = None, prog: Optional[str] = 
                     method: Optional[str] = None) -> dict:
     """Parse `argv`, train, save (rank 0).
 
-    Returns {"history", "method", "encoder", "checkpoint" (rank 0)}, and under torchrun also "model" (the
-    unwrapped `SimCLR`).
+    Returns {"history", "method", "encoder", "checkpoint" (rank 0)}.
     """
     from .methods import make_method, pretrain, save_method
 
     args = parse_args(argv, prog, method)
     world, rank, device = init_distributed(args.device)
+    world = max(world, (args.devices or 1) * args.num_nodes)  # --devices: Lightning launches the other processes
     train, test = _load(args, world, rank)
     images = train.images[:args.limit] if args.limit else train.images
     per_process = len(images) // world
@@ -350,44 +353,30 @@ def train_from_args(argv: Optional[Sequence[str]] = None, prog: Optional[str] = 
                    test.subset(range(min(args.monitor, len(test)))))
     amp = device.type == "cuda" and not args.no_amp
     progress = rank == 0 and not args.quiet
-    torch.manual_seed(args.seed)
     trained = make_method(args.method, **args.method_options)
-    encoder = _encoder(args, trained, image_shape)
-    fit_options = dict(epochs=args.epochs, batch_size=args.batch_size // world, lr=args.lr,
-                       weight_decay=args.weight_decay, optimizer=args.optimizer, warmup_epochs=args.warmup_epochs,
-                       seed=args.seed, device=device, progress=progress)
-    result = {}
-    if world == 1:
-        encoder, history = pretrain(trained, images, encoder=encoder, monitor=monitor,
-                                    precision="auto" if amp else "float32", **fit_options)
-    else:
-        from .augment import preset
-        from .simclr import SimCLR, train_simclr
-
-        o = trained.options
-        model = SimCLR(encoder, o["hidden_dim"], o["out_dim"], head=o["projection"])
-        if amp:
-            model = model.to(device, memory_format=torch.channels_last)  # before DDP builds its gradient buckets
-        if device.type == "cuda":
-            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
-        device_ids = [device.index] if device.type == "cuda" else None
-        ddp = torch.nn.parallel.DistributedDataParallel(model.to(device), device_ids=device_ids)
-        augment = o["augment"] if not isinstance(o["augment"], str) else preset(o["augment"], image_shape[-1])
-        history = train_simclr(ddp, shard(images, world, rank).to(device), augment, monitor=monitor, amp=amp,
-                               temperature=o["temperature"], desc=f"SimCLR {args.dataset}", **fit_options)
-        trained.head = model.head  # the same modules SimCLRMethod.build_head makes, so load_method reads it
-        encoder = model.encoder
-        result["model"] = model
-    result.update(history=history, method=trained, encoder=encoder)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(args.seed)
+        encoder = _encoder(args, trained, image_shape)
+    distributed = {}
+    if world > 1:
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", args.devices or world // args.num_nodes))
+        distributed = dict(devices=local, num_nodes=args.num_nodes, strategy=args.strategy or "ddp")
+    elif args.strategy:
+        distributed = dict(strategy=args.strategy)
+    encoder, history = pretrain(trained, images, encoder=encoder, monitor=monitor, epochs=args.epochs,
+                                batch_size=args.batch_size // world, lr=args.lr, weight_decay=args.weight_decay,
+                                optimizer=args.optimizer, warmup_epochs=args.warmup_epochs, seed=args.seed,
+                                device=device, progress=progress, precision="auto" if amp else "float32",
+                                **distributed)
+    result = {"history": history, "method": trained, "encoder": encoder}
     if rank == 0:
         metrics = {"knn": float(history["knn"].iloc[-1])} if "knn" in history else {}
-        out = save_method(trained, encoder, args.out, metrics=metrics, extra=_settings(args, world),
-                          image_shape=image_shape)
+        out = save_method(trained, args.out, metrics=metrics, extra=_settings(args, world))
         print(history.to_string(index=False))
         print(f"saved the {args.method} encoder to {out} "
               f"(load it with ssl_helpers.methods.load_method({args.method!r}, {str(out)!r}))")
         result["checkpoint"] = out
-    if world > 1:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.destroy_process_group()
     return result
 

@@ -9,13 +9,13 @@ the course's estimate of their time on Colab's T4.
   batch size, encoder width, warm-up epochs, seeds) at `SMOKE_LIMITS`, so that CI executes each notebook's FULL_RUN branch
   on the CPU in seconds. It changes sizes only, never which code runs.
 - `run_options(name, enabled)`: the `fit` options of a FULL_RUN (a per-epoch checkpoint in
-  `<checkpoint dir>/resume/<name>.pt`, so that running the cell again resumes; a timed warm-up that prints the
+  `<checkpoint dir>/resume/<name>/`, so that running the cell again resumes; a timed warm-up that prints the
   estimated time on this GPU before training); `{}` when not enabled (the CPU tier is unchanged).
 - `t4_minutes(...)`: the course's *estimate* (not a measurement) of a run's time on a T4, from the one GPU figure
   the course has: SimCLR, ResNet-18, 32 px, batch 512, bf16 on an H200, 29.2k images/s for the training step alone
   (the course design's reference figure, measured outside this repository), scaled by the ratio of the two GPUs' dense tensor throughput, about 65 TFLOPS (T4, float16) against
   about 990 TFLOPS (H200, bf16). Memory bandwidth gives a similar ratio (320 GB/s against 4.8 TB/s). The warm-up
-  printed by `fit(estimate=True)` is the real figure on the user's GPU.
+  printed by `pretrain(..., estimate=True)` is the real figure on the user's GPU.
 """
 from __future__ import annotations
 
@@ -55,12 +55,13 @@ def full_run_settings(**settings) -> dict:
 
 
 def resume_path(name: str) -> Path:
-    """Where the FULL_RUN of `name` keeps its per-epoch training state: `<checkpoint dir>/resume/<name>.pt`."""
+    """Where the FULL_RUN of `name` keeps its per-epoch training state: the folder `<checkpoint dir>/resume/<name>`
+    (Lightning's `last.ckpt` and the run's CSV history)."""
     from .train import default_checkpoint_dir
 
     if not name or "/" in name or "\\" in name:
         raise ValueError(f"name must be a plain file stem such as 'simclr', got {name!r}")
-    return default_checkpoint_dir() / "resume" / f"{name}.pt"
+    return default_checkpoint_dir() / "resume" / name
 
 
 def run_options(name: str, enabled: bool = True) -> dict:

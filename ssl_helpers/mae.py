@@ -7,12 +7,13 @@ the two networks. The training method around them is `ssl_helpers.methods.mae.MA
     MAEDecoder: project to the decoder width, append L - K shared mask tokens, unshuffle with ids_restore,
                 add positions, a light transformer, predict every patch's pixels -> (N, L, p*p*C)
     mae_loss: mean squared error over the HIDDEN patches only, on (optionally per-patch normalised) pixels
+              (`ssl_helpers.losses.mae_loss`, re-exported here)
 
 The encoder never sees a mask token: at mask ratio 0.75 it processes a quarter of the tokens, which is why MAE
 pre-trains several times faster than a model over all tokens (`benchmarks/bench_mae.py` measures it).
 `ViTEncoder.forward(x)` on full images returns mean-pooled features (N, D), so the course's linear probe, kNN and
-fine-tuning use it like any other encoder. This module imports only torch (`ssl_helpers.models` registers
-`ViTEncoder` as arch "vit").
+fine-tuning use it like any other encoder. This module imports only torch and `ssl_helpers.losses`
+(`ssl_helpers.models` registers `ViTEncoder` as arch "vit").
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from typing import Optional, Tuple
 
 import torch
 from torch import nn
+
+from .losses import mae_loss, normalize_patches  # defined in ssl_helpers.losses.masked, importable from here too
 
 __all__ = ["patchify", "unpatchify", "masking_from_noise", "random_masking", "visible_tokens", "normalize_patches",
            "mae_loss", "sincos_positions", "ViTEncoder", "MAEDecoder", "mae_forward", "encoder_step_seconds"]
@@ -100,34 +103,6 @@ def random_masking(n: int, length: int, mask_ratio: float, generator: Optional[t
 def visible_tokens(tokens: torch.Tensor, ids_keep: torch.Tensor) -> torch.Tensor:
     """The kept tokens of each image, in shuffled order: (N, L, D), ids_keep (N, K) -> (N, K, D)."""
     return tokens.gather(1, ids_keep.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
-
-
-def normalize_patches(patches: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """MAE's per-patch normalised target: each patch's pixels minus their mean, over their standard deviation.
-
-        t = (x - mean(x)) / sqrt(var(x) + eps),  mean and var over the p*p*C values of one patch;
-        var = sum (x - mean)^2 / (p*p*C - 1)   (the unbiased variance, as in MAE's code)
-    patches: (N, L, p*p*C) -> same shape.
-    """
-    mean = patches.mean(dim=-1, keepdim=True)
-    var = patches.var(dim=-1, keepdim=True)
-    return (patches - mean) / (var + eps).sqrt()
-
-
-def mae_loss(prediction: torch.Tensor, patches: torch.Tensor, mask: torch.Tensor,
-             norm_pix: bool = True) -> torch.Tensor:
-    """Mean squared error on the hidden patches only.
-
-        e_nl = mean over the p*p*C values of (prediction_nl - target_nl)^2,   target = normalize_patches(x) or x
-        L = sum_nl m_nl e_nl / sum_nl m_nl        (m = 1 for a hidden patch, 0 for a visible one)
-    prediction, patches: (N, L, p*p*C); mask: (N, L). Visible patches do not enter the loss at all.
-    """
-    if prediction.shape != patches.shape or mask.shape != patches.shape[:2]:
-        raise ValueError(f"prediction {tuple(prediction.shape)} and patches {tuple(patches.shape)} must have the "
-                         f"same shape (N, L, D), and mask {tuple(mask.shape)} must be (N, L)")
-    target = normalize_patches(patches) if norm_pix else patches
-    per_patch = (prediction - target).pow(2).mean(dim=-1)
-    return (per_patch * mask).sum() / mask.sum().clamp_min(1.0)
 
 
 def sincos_positions(rows: int, cols: int, dim: int) -> torch.Tensor:

@@ -1,14 +1,17 @@
-"""One training loop for every method in the course, plus seeding, device and precision choice, and checkpoints.
+"""Every training in the course runs through one `lightning.Trainer` (`make_trainer`), set up here once.
 
-A method supplies `loss_fn(batch) -> scalar loss`, where `batch` is a tuple of tensors already on the
-device (for example `(images, labels)`); `fit` does the rest: shuffled minibatches, the optimiser and
-learning-rate schedule, mixed precision chosen for the GPU (`pick_precision`), a progress bar, per-epoch history,
-an optional callback for metrics, and, for long runs, a per-epoch checkpoint to resume from (`checkpoint=path`)
-and a timed warm-up that estimates the run's time (`estimate=True`, `estimate_step_seconds`).
+- `train_module(module, tensors, ...)`: train any LightningModule (a registered method is one: see
+  `ssl_helpers.methods`) on shuffled minibatches of in-memory tensors: precision by device (`pick_precision`),
+  an epoch progress bar, a per-epoch history (and a `CSVLogger` file when there is a run folder), per-epoch
+  checkpoints and resume (`checkpoint=folder`, Lightning's `ckpt_path="last"`), the time estimate, DDP.
+- `fit(loss_fn, modules, tensors, ...)`: the same for a loss that is not a method (fine-tuning, baselines):
+  a `LossModule` wraps it. `Schedule`: the optimiser and the per-step learning-rate schedule of both.
+- seeding, device choice, CPU threads; encoder checkpoints (`save_checkpoint`, `load_checkpoint`).
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import random
@@ -18,7 +21,9 @@ from typing import Callable, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
+import lightning as L
 import torch
+from lightning.pytorch.callbacks import ProgressBar
 from torch import nn
 
 from .models import build_encoder
@@ -30,6 +35,12 @@ __all__ = [
     "Precision",
     "set_cpu_threads",
     "minibatches",
+    "batch_loader",
+    "Schedule",
+    "LossModule",
+    "RunState",
+    "make_trainer",
+    "train_module",
     "fit",
     "estimate_step_seconds",
     "describe_estimate",
@@ -41,7 +52,6 @@ __all__ = [
 ]
 
 CHECKPOINT_FORMAT = 1
-RESUME_FORMAT = "ssl_helpers.fit/1"
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:
@@ -93,6 +103,11 @@ class Precision(NamedTuple):
     @property
     def name(self) -> str:
         return "float32" if self.dtype is None else str(self.dtype).replace("torch.", "")
+
+    @property
+    def lightning(self) -> str:
+        """The same choice in `lightning.Trainer(precision=...)`'s words."""
+        return {None: "32-true", torch.bfloat16: "bf16-mixed", torch.float16: "16-mixed"}[self.dtype]
 
     def autocast(self, device_type: str):
         """The `torch.autocast` context for this precision (a no-op context for float32)."""
@@ -157,14 +172,371 @@ def minibatches(n: int, batch_size: int, generator: Optional[torch.Generator] = 
     return batches
 
 
-def _progress(iterable, enabled: bool, **options):
-    """tqdm.auto's bar (a one-line widget in Jupyter), unless disabled here or by `SSL_PROGRESS=0` in the
-    environment (set by scripts/execute_notebooks.py, so the committed outputs hold no half-drawn bars)."""
-    if not enabled or os.environ.get("SSL_PROGRESS", "1") == "0":
-        return iterable
-    from tqdm.auto import tqdm
+# ----------------------------------------------------------------------------------------------------
+# Data: whole-batch indexing of in-memory tensors (no per-image collation)
+# ----------------------------------------------------------------------------------------------------
 
-    return tqdm(iterable, **options)
+
+class IndexBatches(torch.utils.data.Sampler):
+    """A new shuffle per epoch from `generator`: yields the (batch_size,) index tensors of `minibatches`.
+
+    The generator's state is the sampler's only state: `RunState` saves and restores it with a checkpoint.
+    In a DDP run each process takes every `world`-th batch of the same shuffle (ranks see disjoint batches).
+    """
+
+    def __init__(self, n: int, batch_size: int, generator: torch.Generator, drop_last: bool = True,
+                 rank: int = 0, world: int = 1):
+        self.n, self.batch_size, self.generator, self.drop_last = n, batch_size, generator, drop_last
+        self.rank, self.world = rank, world
+
+    def _count(self) -> int:
+        full, rest = divmod(self.n, self.batch_size)
+        count = full + (1 if rest and (not self.drop_last or full == 0) else 0)
+        return count // self.world if self.world > 1 else count
+
+    def __len__(self) -> int:
+        return self._count()
+
+    def __iter__(self):
+        batches = minibatches(self.n, self.batch_size, self.generator, self.drop_last)
+        if self.world > 1:
+            batches = batches[self.rank:len(batches) - len(batches) % self.world:self.world]
+        return iter(batches)
+
+
+class TensorBatches(torch.utils.data.Dataset):
+    """`dataset[index_tensor]` -> the tuple of rows `t[index]` of every tensor (a whole batch in one indexing)."""
+
+    def __init__(self, tensors: Sequence[torch.Tensor]):
+        self.tensors = tuple(tensors)
+
+    def __len__(self) -> int:
+        return self.tensors[0].shape[0]
+
+    def __getitem__(self, index):
+        return tuple(t[index] for t in self.tensors)
+
+
+def batch_loader(tensors: Sequence[torch.Tensor], batch_size: int, generator: torch.Generator,
+                 drop_last: bool = True, rank: int = 0, world: int = 1) -> torch.utils.data.DataLoader:
+    """A `DataLoader` over in-memory tensors: shuffled batches drawn from `generator`, one indexing per batch.
+
+    It never touches the global RNG (the loader's own seed comes from a private generator)."""
+    if not tensors:
+        raise ValueError("tensors must hold at least one tensor")
+    n = tensors[0].shape[0]
+    if any(t.shape[0] != n for t in tensors):
+        raise ValueError(f"all tensors must have the same first dimension, got {[t.shape[0] for t in tensors]}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    sampler = IndexBatches(n, batch_size, generator, drop_last, rank, world)
+    return torch.utils.data.DataLoader(TensorBatches(tensors), sampler=sampler, batch_size=None,
+                                       generator=torch.Generator().manual_seed(0))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Optimiser and schedule (shared by every LightningModule of the course)
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Schedule:
+    """How a run optimises: `optimizer` ("adamw", "adam" or "sgd" with Nesterov momentum 0.9), base `lr`,
+    `weight_decay`, and the per-step learning-rate factor: linear warm-up over `warmup_epochs`, then
+    "cosine" (0.5 (1 + cos(pi t)), t the fraction of the remaining steps done) or "constant"."""
+
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    optimizer: str = "adamw"
+    schedule: str = "cosine"
+    warmup_epochs: int = 0
+
+    def __post_init__(self):
+        if self.optimizer not in ("adamw", "adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adamw', 'adam' or 'sgd', got {self.optimizer!r}")
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule must be 'cosine' or 'constant', got {self.schedule!r}")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be a positive number, got {self.lr}")
+
+    def configure(self, groups, total_steps: int, steps_per_epoch: int) -> dict:
+        """Lightning's `configure_optimizers` answer for parameter `groups` (a list of params or of dicts)."""
+        options = dict(lr=self.lr, weight_decay=self.weight_decay)
+        if self.optimizer == "adamw":
+            opt = torch.optim.AdamW(groups, **options)
+        elif self.optimizer == "adam":
+            opt = torch.optim.Adam(groups, **options)
+        else:
+            opt = torch.optim.SGD(groups, momentum=0.9, nesterov=True, **options)
+        warmup_steps = self.warmup_epochs * steps_per_epoch
+        constant = self.schedule == "constant"
+
+        def factor(step: int) -> float:
+            if step < warmup_steps:
+                return (step + 1) / warmup_steps
+            if constant:
+                return 1.0
+            done = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+            return 0.5 * (1.0 + math.cos(math.pi * done))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def run_steps(module) -> tuple:
+    """(total optimiser steps, steps per epoch) of the run `module` is being trained in."""
+    trainer = module.trainer
+    total = int(trainer.estimated_stepping_batches)
+    return total, max(1, total // max(1, trainer.max_epochs))
+
+
+class LossModule(L.LightningModule):
+    """The course's generic LightningModule: train `modules` by minimising `loss_fn(batch)` (see `fit`)."""
+
+    def __init__(self, loss_fn: Callable[[tuple], torch.Tensor], modules: Sequence[nn.Module], schedule: Schedule,
+                 param_groups: Optional[list] = None, after_step: Optional[Callable[[], None]] = None):
+        super().__init__()
+        self.loss_fn, self.schedule, self.groups, self.after_step = loss_fn, schedule, param_groups, after_step
+        self.parts = nn.ModuleList(modules)
+
+    def training_step(self, batch, batch_idx):
+        return self.loss_fn(batch)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        if self.after_step is not None:
+            self.after_step()
+
+    def configure_optimizers(self):
+        groups = self.groups or [p for p in self.parameters() if p.requires_grad]
+        return self.schedule.configure(groups, *run_steps(self))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Callbacks: the run's state and history, an epoch progress bar, the time estimate
+# ----------------------------------------------------------------------------------------------------
+
+
+class RunState(L.Callback):
+    """The run's history (one row per epoch: epoch, loss, lr, seconds, and `on_epoch_end`'s metrics) and its
+    random generators, saved in every checkpoint and restored on resume, so that a resumed run is the same as an
+    uninterrupted one. `settings` are checked on resume: a checkpoint of a run with other settings is an error.
+    The loss is summed on the device and read once per epoch (no host-device synchronisation per step); a loss
+    that is not finite stops training at the end of that epoch with `FloatingPointError`."""
+
+    def __init__(self, generators: Sequence[torch.Generator], settings: dict,
+                 on_epoch_end: Optional[Callable[[int], dict]] = None):
+        self.generators, self.settings, self.on_epoch_end = list(generators), settings, on_epoch_end
+        self.history: list = []
+        self._total, self._count, self._started = None, 0, 0.0
+
+    def on_train_start(self, trainer, pl_module):
+        if trainer.logger is not None:  # a resumed run: the CSV file gets the restored epochs first
+            for row in self.history:
+                trainer.logger.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=row["epoch"])
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._total, self._count, self._started = torch.zeros((), device=pl_module.device), 0, time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        rows = len(batch[0]) if isinstance(batch, (tuple, list)) else len(batch)
+        self._total += loss.detach().float() * rows
+        self._count += rows
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        epoch = trainer.current_epoch + 1
+        mean_loss = self._total.item() / max(self._count, 1)  # the one host-device synchronisation of the epoch
+        if not math.isfinite(mean_loss):
+            raise FloatingPointError(f"the loss became {mean_loss} during epoch {epoch}; try a lower lr "
+                                     f"(now {self.settings.get('lr')})")
+        row = {"epoch": epoch, "loss": mean_loss, "lr": trainer.optimizers[0].param_groups[0]["lr"],
+               "seconds": time.perf_counter() - self._started}
+        if self.on_epoch_end is not None:
+            was_training = pl_module.training
+            pl_module.eval()
+            row.update(self.on_epoch_end(epoch) or {})
+            pl_module.train(was_training)
+        row = {k: _plain_number(v) for k, v in row.items()}
+        self.history.append(row)
+        if trainer.logger is not None:
+            trainer.logger.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
+
+    def state_dict(self) -> dict:
+        return {"settings": self.settings, "history": list(self.history),
+                "generators": [g.get_state() for g in self.generators], "rng": _rng_states([])}
+
+    def load_state_dict(self, state: dict) -> None:
+        saved = state["settings"]
+        if saved != self.settings:
+            changed = {k: (saved.get(k), self.settings.get(k)) for k in self.settings
+                       if saved.get(k) != self.settings.get(k)}
+            raise CheckpointError(f"the checkpoint was written by a run with other settings (saved, now): "
+                                  f"{changed}. Delete its folder to start afresh, or pass another checkpoint.")
+        self.history = list(state["history"])
+        for generator, saved_state in zip(self.generators, state["generators"]):
+            generator.set_state(saved_state.cpu())
+        rng = state["rng"]
+        _set_rng_states([], {"generators": [], "torch": rng["torch"].cpu(),
+                             **({"cuda": [s.cpu() for s in rng["cuda"]]} if "cuda" in rng else {})})
+
+
+class EpochBar(ProgressBar):
+    """One tqdm bar over the epochs (a one-line widget in Jupyter), the last epoch's loss beside it."""
+
+    def __init__(self, desc: str):
+        super().__init__()
+        self.desc, self.bar, self._enabled = desc, None, True
+
+    def disable(self):
+        self._enabled = False
+
+    def enable(self):
+        self._enabled = True
+
+    def on_train_start(self, trainer, pl_module):
+        if self._enabled:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=trainer.max_epochs, initial=trainer.current_epoch, desc=self.desc, unit="epoch")
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if self.bar is not None:
+            state = next((c for c in trainer.callbacks if isinstance(c, RunState)), None)
+            if state is not None and state.history:
+                self.bar.set_postfix({k: round(v, 4) for k, v in state.history[-1].items()
+                                      if k not in ("epoch", "lr", "seconds") and isinstance(v, float)})
+            self.bar.update(1)
+
+    def on_train_end(self, trainer, pl_module):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class TimeEstimate(L.Callback):
+    """Times optimiser steps 3 to 7 of the run on this device and prints the estimated time of the whole run
+    (per-epoch evaluation not included), before most of it has been spent."""
+
+    def __init__(self, precision: Precision, warmup: int = 2, steps: int = 5):
+        self.precision, self.warmup, self.steps, self._step, self._started = precision, warmup, steps, 0, None
+        self._epochs = 0
+
+    def on_train_start(self, trainer, pl_module):
+        self._epochs = trainer.max_epochs - trainer.current_epoch
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if self._step == self.warmup:
+            _synchronize(pl_module.device)
+            self._started = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self._step += 1
+        if self._started is not None and self._step == self.warmup + self.steps:
+            _synchronize(pl_module.device)
+            seconds = (time.perf_counter() - self._started) / self.steps
+            _, per_epoch = run_steps(pl_module)
+            print(describe_estimate(seconds, per_epoch, self._epochs, pl_module.device, self.precision), flush=True)
+
+
+def _quiet_lightning() -> None:
+    """Lightning's start-up lines (GPU/TPU available, the model summary) and its hints for large datasets
+    (more DataLoader workers, a log interval) say nothing to a student training a tiny model in memory."""
+    import logging
+    import warnings
+
+    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    warnings.filterwarnings("ignore", message=".*number of training batches.*is smaller than the logging.*")
+    warnings.filterwarnings("ignore", message=".*LOCAL_RANK.*")
+    warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+    warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
+    warnings.filterwarnings("ignore", message=".*`isinstance\\(treespec, LeafSpec\\)` is deprecated.*")
+
+
+def make_trainer(*, epochs: int, device: torch.device, precision: str = "auto", run_dir=None,
+                 callbacks: Sequence = (), progress: bool = True, desc: str = "training", estimate: bool = False,
+                 devices=None, strategy: str = "auto", num_nodes: int = 1) -> L.Trainer:
+    """The course's one `lightning.Trainer`, set up once for every training (pre-training, fine-tuning, baselines).
+
+    precision: `pick_precision` decides ("auto": bf16 on CUDA >= 8.0, float16 with a gradient scaler below,
+        float32 on the CPU and MPS) and Lightning applies it ("bf16-mixed", "16-mixed", "32-true").
+    run_dir: a folder; then every epoch is saved there (`ModelCheckpoint`, `last.ckpt`) and its history written by
+        a `CSVLogger` (`run_dir/csv/version_0/metrics.csv`); without it, nothing is written to disk.
+    devices, strategy, num_nodes: several GPUs or nodes, e.g. `devices=4, strategy="ddp"` (launch with `torchrun`
+        or SLURM as Lightning documents); default: the one `device`.
+    progress: one bar over the epochs (also off with `SSL_PROGRESS=0` in the environment);
+    estimate: print the estimated time of the run from its first timed steps.
+    """
+    _quiet_lightning()
+    accelerator = {"cuda": "gpu", "mps": "mps"}.get(device.type, "cpu")
+    if devices is None:
+        devices = [device.index] if device.type == "cuda" and device.index is not None else 1
+    callbacks = list(callbacks)
+    show_bar = progress and os.environ.get("SSL_PROGRESS", "1") != "0"
+    if show_bar:
+        callbacks.append(EpochBar(desc))
+    if estimate:
+        callbacks.append(TimeEstimate(pick_precision(device, precision)))
+    logger = False
+    if run_dir is not None:
+        from lightning.pytorch.callbacks import ModelCheckpoint
+        from lightning.pytorch.loggers import CSVLogger
+
+        callbacks.append(ModelCheckpoint(dirpath=Path(run_dir), filename="last", save_top_k=1, every_n_epochs=1,
+                                         enable_version_counter=False))
+        logger = CSVLogger(Path(run_dir), name="csv", version=0)
+    return L.Trainer(max_epochs=epochs, accelerator=accelerator, devices=devices, strategy=strategy,
+                     num_nodes=num_nodes, precision=pick_precision(device, precision).lightning,
+                     callbacks=callbacks, logger=logger, enable_checkpointing=run_dir is not None,
+                     enable_progress_bar=show_bar, enable_model_summary=False, num_sanity_val_steps=0,
+                     limit_val_batches=0, log_every_n_steps=1, use_distributed_sampler=False,
+                     deterministic=False)
+
+
+def train_module(module: L.LightningModule, tensors: Sequence[torch.Tensor], *, epochs: int, batch_size: int,
+                 seed: int = 0, device=None, precision: str = "auto", checkpoint=None,
+                 generators: Sequence[torch.Generator] = (), settings: Optional[dict] = None,
+                 on_epoch_end: Optional[Callable[[int], dict]] = None, progress: bool = True,
+                 desc: str = "training", drop_last: bool = True, estimate: bool = False, devices=None,
+                 strategy: str = "auto", num_nodes: int = 1) -> pd.DataFrame:
+    """Train a LightningModule on shuffled minibatches of in-memory `tensors` with `make_trainer`'s Trainer.
+
+    tensors: tensors with the same first dimension N, e.g. `(images,)`; each step gets the batch as a tuple.
+    seed: seeds the shuffling generator; the global RNG is forked for the run (whatever the run draws from it,
+        e.g. dropout, comes from `seed` too) and left as it was afterwards.
+    checkpoint: a run folder (see `make_trainer`): saved every epoch; when it already holds `last.ckpt` the run
+        resumes after its last saved epoch (Lightning's `ckpt_path="last"`), with the history, the shuffling and
+        every generator in `generators` restored, so the result equals an uninterrupted run. A checkpoint of a
+        run with other `settings` is an error, never silently reused.
+    Returns the history: one row per epoch with `epoch`, `loss` (mean over the epoch), `lr`, `seconds` and
+    whatever `on_epoch_end(epoch)` returned (called with the module in eval mode).
+    """
+    if epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs}")
+    device = pick_device(device) if not isinstance(device, torch.device) else device
+    shuffle = torch.Generator().manual_seed(seed)
+    world = (devices if isinstance(devices, int) else 1) * num_nodes
+    rank = int(os.environ.get("RANK", 0)) if world > 1 else 0
+    loader = batch_loader(tensors, batch_size, shuffle, drop_last, rank, world)
+    settings = {"epochs": epochs, "batch_size": batch_size, "seed": seed, "n": int(tensors[0].shape[0]),
+                "drop_last": drop_last, "precision": pick_precision(device, precision).name, **(settings or {})}
+    state = RunState([shuffle, *generators], settings, on_epoch_end)
+    run_dir = Path(checkpoint) if checkpoint is not None else None
+    if run_dir is not None and run_dir.suffix:
+        raise ValueError(f"checkpoint must be a folder for the run's checkpoints, got the file name {run_dir}")
+    resume = run_dir is not None and (run_dir / "last.ckpt").is_file()
+    trainer = make_trainer(epochs=epochs, device=device, precision=precision, run_dir=run_dir, callbacks=[state],
+                           progress=progress, desc=desc, estimate=estimate, devices=devices, strategy=strategy,
+                           num_nodes=num_nodes)
+    if resume and (progress or estimate):
+        print(f"resuming from {run_dir / 'last.ckpt'}")
+    devices_to_fork = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices_to_fork, device_type=device.type if devices_to_fork else "cuda"):
+        torch.manual_seed(seed)
+        trainer.fit(module, loader, ckpt_path="last" if resume else None)
+    module.eval()
+    return pd.DataFrame(state.history)
 
 
 def fit(
@@ -187,137 +559,32 @@ def fit(
     drop_last: bool = True,
     param_groups: Optional[list] = None,
     after_step: Optional[Callable[[], None]] = None,
-    generator: Optional[torch.Generator] = None,
     precision: str = "auto",
     checkpoint=None,
     generators: Sequence[torch.Generator] = (),
     estimate: bool = False,
 ) -> pd.DataFrame:
-    """Train `modules` by minimising `loss_fn` over shuffled minibatches of `tensors`.
+    """Train `modules` by minimising `loss_fn(batch)` with the course's Trainer (`train_module` on a `LossModule`).
 
-    tensors: a sequence of tensors with the same first dimension N (e.g. `(images,)` or `(images, labels)`);
-        each step passes `tuple(t[idx].to(device) for t in tensors)` to `loss_fn`.
-    modules: the networks being trained (put in train mode; their parameters are optimised unless
-        `param_groups` is given, e.g. to give an encoder a lower learning rate than a head).
-    optimizer: "adamw", "adam" or "sgd" (momentum 0.9); schedule: "cosine" (per step, with linear warm-up
-        over `warmup_epochs`) or "constant".
-    on_epoch_end(epoch) -> dict of metrics recorded in the history (e.g. an online kNN accuracy).
-    after_step() is called after every optimiser step (e.g. a momentum update of a target network).
-    generator: the CPU `torch.Generator` that shuffles the minibatches (default: one seeded with `seed`); the
-        global random state is left alone.
-    precision: "auto" (see `pick_precision`: bf16 on CUDA >= 8.0, float16 + `GradScaler` on older CUDA GPUs such
-        as Colab's T4, float32 on the CPU and MPS), or "float32", "bfloat16", "float16". `loss_fn` runs under
-        `torch.autocast`; losses should be computed in float32 (e.g. `z.float()` before a softmax).
-    checkpoint: a file path. After every epoch the models, optimiser, gradient scaler, the states of `generator`,
-        `generators` and the global RNGs, the step counter and the history are written there (atomically); when
-        the file exists, training resumes after its last epoch, and the result is the same as an uninterrupted
-        run. A file written with other settings (epochs, batch size, lr, ...) is an error, never silently reused.
-    generators: other generators the loss draws from (e.g. the augmentation's), saved and restored with the
-        checkpoint.
-    estimate: before training, time a few steps (`estimate_step_seconds`, then restored as they were) and print
-        the estimated time of the run on this device.
-
-    The loss is summed on the device and read once per epoch (no host-device synchronisation per step); a
-    loss that is not finite stops training at the end of that epoch with `FloatingPointError`.
-    Returns the history: one row per epoch with `epoch`, `loss` (mean over the epoch), `lr`, `seconds` and
-    whatever `on_epoch_end` returned. Runs are reproducible for a given `seed` on a given device.
+    For losses that are not a registered method (fine-tuning, baselines, notebook 05's toy encoders); a method is
+    its own LightningModule and is trained with `ssl_helpers.methods.pretrain`.
+    tensors: tensors with the same first dimension N; each step passes `tuple(t[idx] for t in tensors)` (on the
+        training device) to `loss_fn`. modules: the networks trained (their parameters, or `param_groups`, e.g. a
+        lower learning rate for an encoder than for a head). optimizer, lr, weight_decay, schedule, warmup_epochs:
+        see `Schedule`. after_step() runs after every optimiser step. generators: other generators the loss draws
+        from, saved and restored with a checkpoint. precision, checkpoint, estimate, seed: see `train_module`.
+    Returns the per-epoch history (a DataFrame).
     """
-    if epochs < 1:
-        raise ValueError(f"epochs must be a positive integer, got {epochs}")
-    if not tensors:
-        raise ValueError("tensors must hold at least one tensor")
-    n = tensors[0].shape[0]
-    if any(t.shape[0] != n for t in tensors):
-        raise ValueError(f"all tensors must have the same first dimension, got {[t.shape[0] for t in tensors]}")
     modules = [modules] if isinstance(modules, nn.Module) else list(modules)
-    device = pick_device(device) if not isinstance(device, torch.device) else device
-    for module in modules:
-        module.to(device)
-    if generator is None:
-        generator = torch.Generator().manual_seed(seed)
-    amp = pick_precision(device, precision)
-
-    groups = param_groups or [{"params": [p for m in modules for p in m.parameters() if p.requires_grad]}]
-    if optimizer == "adamw":
-        opt = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
-    elif optimizer == "adam":
-        opt = torch.optim.Adam(groups, lr=lr, weight_decay=weight_decay)
-    elif optimizer == "sgd":
-        opt = torch.optim.SGD(groups, lr=lr, momentum=0.9, weight_decay=weight_decay, nesterov=True)
-    else:
-        raise ValueError(f"optimizer must be 'adamw', 'adam' or 'sgd', got {optimizer!r}")
-    if schedule not in ("cosine", "constant"):
-        raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
-    base_lrs = [group["lr"] for group in opt.param_groups]
-
-    steps_per_epoch = len(minibatches(n, batch_size, torch.Generator().manual_seed(0), drop_last))
-    total_steps, warmup_steps = epochs * steps_per_epoch, warmup_epochs * steps_per_epoch
-
-    def lr_factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        if schedule == "constant":
-            return 1.0
-        progress_fraction = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * progress_fraction))
-
-    rngs = [generator, *generators]
-    settings = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
-                "optimizer": optimizer, "schedule": schedule, "warmup_epochs": warmup_epochs, "seed": seed,
-                "n": n, "drop_last": drop_last, "precision": amp.name,
+    schedule_ = Schedule(lr=lr, weight_decay=weight_decay, optimizer=optimizer, schedule=schedule,
+                         warmup_epochs=warmup_epochs)
+    module = LossModule(loss_fn, modules, schedule_, param_groups, after_step)
+    settings = {**dataclasses.asdict(schedule_),
                 "parameters": [sum(p.numel() for p in m.parameters()) for m in modules]}
-    history, step, start = [], 0, 0
-    if checkpoint is not None and Path(checkpoint).is_file():
-        history, step, start = _resume(Path(checkpoint), settings, modules, opt, amp.scaler, rngs, device)
-        if progress or estimate:
-            print(f"resuming from {checkpoint}: {start} of {epochs} epochs done")
-    if estimate and start < epochs:
-        seconds = estimate_step_seconds(loss_fn, modules, tensors, batch_size=batch_size, device=device,
-                                        precision=precision, generators=rngs)
-        print(describe_estimate(seconds, steps_per_epoch, epochs - start, device, amp))
-
-    bar = _progress(range(start, epochs), progress, desc=desc, unit="epoch", initial=start, total=epochs)
-    for epoch in bar:
-        for module in modules:
-            module.train()
-        started, total, count = time.perf_counter(), torch.zeros((), device=device), 0
-        for idx in minibatches(n, batch_size, generator, drop_last):
-            for group, base in zip(opt.param_groups, base_lrs):
-                group["lr"] = base * lr_factor(step)
-            batch = tuple(t[idx.to(t.device)].to(device, non_blocking=True) for t in tensors)
-            with amp.autocast(device.type):
-                loss = loss_fn(batch)
-            opt.zero_grad(set_to_none=True)
-            if amp.scaler is not None:
-                amp.scaler.scale(loss).backward()
-                amp.scaler.step(opt)
-                amp.scaler.update()
-            else:
-                loss.backward()
-                opt.step()
-            if after_step is not None:
-                after_step()
-            total += loss.detach().float() * len(idx)
-            count += len(idx)
-            step += 1
-        mean_loss = total.item() / max(count, 1)  # the one host-device synchronisation of the epoch
-        if not math.isfinite(mean_loss):
-            raise FloatingPointError(f"the loss became {mean_loss} during epoch {epoch + 1}; "
-                                     f"try a lower lr (now {lr})")
-        row = {"epoch": epoch + 1, "loss": mean_loss, "lr": opt.param_groups[0]["lr"],
-               "seconds": time.perf_counter() - started}
-        if on_epoch_end is not None:
-            for module in modules:
-                module.eval()
-            row.update(on_epoch_end(epoch + 1) or {})
-        history.append({k: _plain_number(v) for k, v in row.items()})
-        if checkpoint is not None:
-            _save_resume(Path(checkpoint), settings, modules, opt, amp.scaler, rngs, history, step, epoch + 1)
-        if progress and hasattr(bar, "set_postfix"):
-            bar.set_postfix({k: round(v, 4) for k, v in row.items() if k not in ("epoch", "lr", "seconds")})
-    for module in modules:
-        module.eval()
-    return pd.DataFrame(history)
+    return train_module(module, tensors, epochs=epochs, batch_size=batch_size, seed=seed, device=device,
+                        precision=precision, checkpoint=checkpoint, generators=generators, settings=settings,
+                        on_epoch_end=on_epoch_end, progress=progress, desc=desc, drop_last=drop_last,
+                        estimate=estimate)
 
 
 def _plain_number(value):
@@ -340,45 +607,6 @@ def _set_rng_states(rngs: Sequence[torch.Generator], state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _save_resume(path: Path, settings, modules, opt, scaler, rngs, history, step, epoch) -> None:
-    """Write the full training state after `epoch` to `path` (a temporary file, then renamed: a session that
-    dies while writing leaves the previous checkpoint intact)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": RESUME_FORMAT, "settings": settings, "epoch": epoch, "step": step, "history": history,
-               "modules": [m.state_dict() for m in modules], "optimizer": opt.state_dict(),
-               "scaler": scaler.state_dict() if scaler is not None else None, "rng": _rng_states(rngs)}
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(payload, temporary)
-    os.replace(temporary, path)
-
-
-def _resume(path: Path, settings, modules, opt, scaler, rngs, device):
-    """Load what `_save_resume` wrote into the models, optimiser, scaler and generators: (history, step, epoch)."""
-    try:
-        payload = torch.load(path, map_location=device, weights_only=True)
-    except Exception as error:
-        raise CheckpointError(f"could not read the resume checkpoint {path}: {error}") from error
-    if not isinstance(payload, dict) or payload.get("format") != RESUME_FORMAT:
-        raise CheckpointError(f"{path} is not a resume checkpoint written by ssl_helpers.train.fit")
-    saved = payload["settings"]
-    if saved != settings:
-        changed = {k: (saved.get(k), settings.get(k)) for k in settings if saved.get(k) != settings.get(k)}
-        raise CheckpointError(f"{path} was written by a run with other settings (saved, now): {changed}. "
-                              f"Delete it to start afresh, or pass another checkpoint path.")
-    for module, state in zip(modules, payload["modules"]):
-        module.load_state_dict(state)
-    opt.load_state_dict(payload["optimizer"])
-    if scaler is not None and payload["scaler"] is not None:
-        scaler.load_state_dict(payload["scaler"])
-    rng = payload["rng"]
-    rng["generators"] = [s.cpu() for s in rng["generators"]]
-    rng["torch"] = rng["torch"].cpu()
-    if "cuda" in rng:
-        rng["cuda"] = [s.cpu() for s in rng["cuda"]]
-    _set_rng_states(rngs, rng)
-    return list(payload["history"]), int(payload["step"]), int(payload["epoch"])
 
 
 def _synchronize(device: torch.device) -> None:
@@ -441,10 +669,11 @@ def describe_estimate(step_seconds: float, steps_per_epoch: int, epochs: int, de
     """One line: the measured seconds per step and the estimated time of `epochs` epochs on `device`."""
     epoch_seconds = step_seconds * steps_per_epoch
     total = epoch_seconds * epochs
-    what = f"{device_name(device)}, {precision.name}" if precision is not None else device_name(device)
+    name = precision if isinstance(precision, str) or precision is None else precision.name
+    what = f"{device_name(device)}, {name}" if name is not None else device_name(device)
     return (f"time estimate on {what}: {1000 * step_seconds:.0f} ms/step x {steps_per_epoch} steps = "
             f"{epoch_seconds:.1f} s/epoch; {epochs} epochs ~ {total / 60:.1f} min "
-            f"(timed warm-up steps; per-epoch evaluation not included)")
+            f"(timed on the run's first steps; per-epoch evaluation not included)")
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ import pytest
 
 from browser_harness import browser_or_skip, chromium_page, jupyter_lab, open_notebook, run_all_cells
 
+pytestmark = pytest.mark.browser  # tiers: `python3 course.py test --quick` leaves it out
+
 NOTEBOOK = "browser_widget.ipynb"
 WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class")
 TIMEOUT_MS = 120_000  # a loaded 2-core machine takes a while to start a kernel and build the page

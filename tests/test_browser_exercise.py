@@ -18,6 +18,8 @@ import pytest
 
 from browser_harness import browser_or_skip, chromium_page, jupyter_lab, open_notebook, run_all_cells, save_screenshot
 
+pytestmark = pytest.mark.browser  # tiers: `python3 course.py test --quick` leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "notebooks" / "05_contrastive_losses.py"
 NOTEBOOK = "nt_xent_exercise.ipynb"

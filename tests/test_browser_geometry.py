@@ -26,6 +26,8 @@ from browser_harness import (browser_or_skip, chromium_page, collapse_left_sideb
 from page_geometry import describe, geometry_problems, measure_sections, measure_when_settled
 from ssl_helpers.lecture import SECTIONS
 
+pytestmark = pytest.mark.browser  # tiers: `python3 course.py test --quick` leaves it out
+
 NOTEBOOK = Path(__file__).resolve().parent / "browser_explorers.ipynb"
 WINDOWS = [(1024, 768), (1920, 1080)]
 TIMEOUT_MS = 180_000  # a loaded 2-core machine takes a while to start a kernel and build every explorer

@@ -27,6 +27,8 @@ from browser_harness import browser_or_skip, chromium_page, free_port, require_o
 from ssl_helpers import lecture
 from ssl_helpers.lecture import SECTIONS, Section, build_section, lecture_page, prepare, section_methods
 
+pytestmark = pytest.mark.browser  # tiers: `python3 course.py test --quick` leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo" / "lecture.ipynb"
 WIDGET_ERRORS = ("Error displaying widget", "model not found", "Failed to load model class", "Traceback")

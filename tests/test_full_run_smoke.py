@@ -20,13 +20,15 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from conftest import NOTEBOOK_CELL_TIMEOUT_S
 from test_real_datasets import write_fake_cifar10
+
+pytestmark = pytest.mark.notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
 PER_BATCH = 200  # 1,000 training images, at least 77 of each class with this seed: 50-shot probes fit after
 # the protocol holds out 20% of train for validation; 200 test images
-TIMEOUT = 300  # seconds per cell
 WALL_TIMES: dict = {}
 CHECK_CELL = """# added by tests/test_full_run_smoke.py
 import json as _json
@@ -83,7 +85,7 @@ def test_every_notebook_has_a_full_run_switch():
 def test_full_run_branch_executes(path, smoke_environment):
     nb = with_full_run(path)
     nb.cells.append(nbformat.v4.new_code_cell(CHECK_CELL))
-    client = NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3",
+    client = NotebookClient(nb, timeout=NOTEBOOK_CELL_TIMEOUT_S, kernel_name="python3",
                             resources={"metadata": {"path": str(smoke_environment / "work")}})
     started = time.perf_counter()
     try:

@@ -5,9 +5,15 @@ import math
 import pytest
 import torch
 
-from ssl_helpers.losses import (cosine_similarity_matrix, info_nce, nt_xent, nt_xent_logits, pair_contrastive_loss,
-                                triplet_loss)
-from ssl_helpers.losses_reference import nt_xent_loop, nt_xent_naive
+from ssl_helpers.losses import (
+    cosine_similarity_matrix,
+    info_nce,
+    nt_xent,
+    nt_xent_logits,
+    pair_contrastive_loss,
+    triplet_loss,
+)
+from ssl_helpers.losses.reference import nt_xent_loop, nt_xent_naive
 
 
 def views(n, d, seed=0, dtype=torch.float32):

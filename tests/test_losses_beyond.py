@@ -5,9 +5,15 @@ import math
 import pytest
 import torch
 
-from ssl_helpers.losses import (barlow_twins_loss, cross_correlation, moco_loss, negative_cosine, vicreg_loss,
-                                vicreg_terms)
-from ssl_helpers.losses_reference import barlow_twins_loop, moco_loop, negative_cosine_loop, vicreg_loop
+from ssl_helpers.losses import (
+    barlow_twins_loss,
+    cross_correlation,
+    moco_loss,
+    negative_cosine,
+    vicreg_loss,
+    vicreg_terms,
+)
+from ssl_helpers.losses.reference import barlow_twins_loop, moco_loop, negative_cosine_loop, vicreg_loop
 
 
 def randn(*shape, seed=0, dtype=torch.float32):

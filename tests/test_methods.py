@@ -1,7 +1,13 @@
-"""The one method interface: every registered method builds, steps, trains, saves and loads the same way."""
+"""The one method interface: every registered method is a LightningModule that builds, steps, trains, saves and
+loads the same way."""
+import dataclasses
+from pathlib import Path
+
+import lightning
 import pytest
 import torch
 
+import ssl_helpers
 from ssl_helpers.methods import (REGISTRY, Method, load_method, load_or_pretrain, make_method, method_class,
                                  method_names, pretrain, save_method)
 from ssl_helpers.models import SmallCNN
@@ -19,8 +25,24 @@ def test_the_registry_names_every_course_method_once_in_teaching_order():
     for name in NAMES:
         cls = method_class(name)
         assert issubclass(cls, Method) and cls.name == name
-        assert cls.family in {"self-prediction", "contrastive", "non-contrastive"}, name
+        assert cls.family in {"self-prediction", "contrastive", "non-contrastive", "representation-prediction"}, name
         assert cls.title and cls.notebook, f"{name}: title and notebook describe it in tables"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_registered_method_is_a_lightning_module_with_typed_options(name):
+    method = make_method(name)
+    assert isinstance(method, lightning.LightningModule)
+    assert dataclasses.is_dataclass(method.options) and isinstance(method.options, method.Options)
+    assert isinstance(dataclasses.asdict(method.options), dict)
+
+
+def test_no_module_of_the_package_still_mentions_the_removed_train_simclr():
+    package = Path(ssl_helpers.__file__).parent
+    mentions = [str(path.relative_to(package)) for path in sorted(package.rglob("*.py"))
+                if "train_simclr" in path.read_text(encoding="utf-8")]
+    assert not (package / "simclr.py").exists()
+    assert mentions == []
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -28,15 +50,27 @@ def test_every_method_gives_a_finite_loss_with_gradients_for_encoder_and_head(na
     torch.manual_seed(0)
     method = make_method(name)
     x = images(size=method.image_size)
-    encoder = method.make_encoder(tuple(x.shape[1:]), width=8)
-    head = method.build_head(encoder, tuple(x.shape[1:]))
-    loss = method.step(encoder, x, torch.Generator().manual_seed(0))
+    assert method.build(tuple(x.shape[1:]), width=8) is method
+    method.generator = torch.Generator().manual_seed(0)
+    loss = method.step(x)
     assert loss.ndim == 0 and torch.isfinite(loss)
     loss.backward()
-    method.after_step(encoder)
-    trained = [p for p in encoder.parameters() if p.grad is not None and p.grad.abs().sum() > 0]
+    method.on_train_batch_end(loss, (x,), 0)  # momentum targets and queues move after the optimiser step
+    trained = [p for p in method.encoder.parameters() if p.grad is not None and p.grad.abs().sum() > 0]
     assert trained, f"{name}: the loss does not reach the encoder"
-    assert head is method.head
+    assert method.head is not None and all(p.grad is None or torch.isfinite(p.grad).all()
+                                           for p in method.head.parameters())
+
+
+def test_a_method_without_encoder_and_head_says_how_to_build_it():
+    with pytest.raises(RuntimeError, match=r"call method.build\(image_shape\)"):
+        make_method("rotation").step(images(2))
+
+
+def test_build_keeps_an_encoder_it_is_given():
+    encoder = SmallCNN(width=4)
+    method = make_method("rotation").build((3, 16, 16), encoder)
+    assert method.encoder is encoder and method.image_shape == (3, 16, 16)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -45,15 +79,16 @@ def test_every_method_trains_saves_and_loads_back(name, tmp_path):
     x = images(size=method.image_size)
     encoder, history = pretrain(method, x, epochs=1, batch_size=8, width=8, device="cpu", progress=False)
     assert list(history["epoch"]) == [1] and history["loss"].notna().all()
-    path = save_method(method, encoder, tmp_path / f"{name}.pt", image_shape=tuple(x.shape[1:]))
+    assert encoder is method.encoder
+    path = save_method(method, tmp_path / f"{name}.pt")
     loaded, loaded_encoder, info = load_method(name, path)
     assert type(loaded) is type(method) and info["method"] == name and info["quick"] is False
     probe = images(2, size=method.image_size, seed=3)
     with torch.no_grad():
         torch.testing.assert_close(loaded_encoder(probe), encoder.eval()(probe))
-    for key, value in method.options.items():
+    for key, value in dataclasses.asdict(method.options).items():
         if not hasattr(value, "__dataclass_fields__"):
-            assert loaded.options[key] == value
+            assert getattr(loaded.options, key) == getattr(method.options, key), key
 
 
 def test_pretrain_is_reproducible_and_leaves_the_global_random_state_alone():
@@ -62,7 +97,7 @@ def test_pretrain_is_reproducible_and_leaves_the_global_random_state_alone():
     losses = [pretrain("denoising", x, epochs=2, batch_size=8, width=8, seed=3, device="cpu",
                        progress=False)[1]["loss"].tolist() for _ in range(2)]
     assert losses[0] == losses[1]
-    torch.set_rng_state(state)
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 def test_load_or_pretrain_loads_an_existing_checkpoint_and_refuses_a_wrong_one(tmp_path):
@@ -84,23 +119,19 @@ def test_unknown_method_and_options_with_an_object_are_refused():
         make_method("nope")
     with pytest.raises(ValueError, match="options can only be given with a method name"):
         make_method(make_method("masked"), mask_ratio=0.5)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'nope'"):
+        make_method("masked", nope=1)
 
 
 def test_checkpoint_saved_before_an_option_existed_loads_with_what_it_was_trained_with(tmp_path):
     """`saved_before`: a "masked" checkpoint written before `patch_sizes` existed was trained on one patch size;
     it must load as such, not with today's default (1, 2, 4, 8)."""
-    import torch
-
-    from ssl_helpers.methods import load_method, save_method
-
-    method = make_method("masked", patch_sizes=None)
-    encoder = method.make_encoder((3, 16, 16), width=8)
-    method.build_head(encoder, (3, 16, 16))
-    path = save_method(method, encoder, tmp_path / "masked.pt")
+    method = make_method("masked", patch_sizes=None).build((3, 16, 16), width=8)
+    path = save_method(method, tmp_path / "masked.pt")
     payload = torch.load(path, weights_only=False)
     payload["extra"]["method_options"].pop("patch_sizes")            # as an old checkpoint has it
     torch.save(payload, path)
     loaded, _, _ = load_method("masked", path)
-    assert loaded.options["patch_sizes"] is None
+    assert loaded.options.patch_sizes is None
     fresh = make_method("masked")
-    assert fresh.options["patch_sizes"] == (1, 2, 4, 8)
+    assert fresh.options.patch_sizes == (1, 2, 4, 8)

@@ -18,9 +18,9 @@ def built(name, **options):
     torch.manual_seed(0)
     method = make_method(name, **options)
     x = images()
-    encoder = method.make_encoder(tuple(x.shape[1:]), width=8)
-    method.build_head(encoder, tuple(x.shape[1:]))
-    return method, encoder, x
+    method.build(tuple(x.shape[1:]), width=8)
+    method.generator = torch.Generator().manual_seed(0)
+    return method, method.encoder, x
 
 
 def test_the_five_methods_are_registered_with_notebook_07_and_their_family():
@@ -81,8 +81,9 @@ def test_moco_queues_each_steps_keys_and_moves_its_target_by_the_momentum():
     with torch.no_grad():
         for p in encoder.parameters():
             p.add_(1.0)                     # as if an optimiser step had moved the online encoder
-    method.step(encoder, x, torch.Generator().manual_seed(0)).backward()
-    method.after_step(encoder)
+    loss = method.step(x)
+    loss.backward()
+    method.on_train_batch_end(loss, (x,), 0)
     assert int(head["queue"].pointer) == 2 * len(x)          # both views' keys
     assert torch.equal(head["queue"].keys[2 * len(x):], old_queue[2 * len(x):])
     assert torch.allclose(head["queue"].keys[:2 * len(x)].norm(dim=1), torch.ones(2 * len(x)))
@@ -94,7 +95,7 @@ def test_moco_queues_each_steps_keys_and_moves_its_target_by_the_momentum():
 @pytest.mark.parametrize("name", ["moco", "byol"])
 def test_the_momentum_target_gets_no_gradient(name):
     method, encoder, x = built(name)
-    method.step(encoder, x, torch.Generator().manual_seed(0)).backward()
+    method.step(x).backward()
     for key in ("target_encoder", "target_projector"):
         assert all(p.grad is None for p in method.head[key].parameters()), key
 
@@ -103,7 +104,7 @@ def _projector_gradient_through_the_target(stop_gradient):
     """SimSiam's gradient on the projector when only the target side z (not the predictor's input) is kept."""
     method, encoder, x = built("simsiam", stop_gradient=stop_gradient)
     head = method.head
-    z = head["projector"](encoder(method.views(x, torch.Generator().manual_seed(0))))
+    z = head["projector"](encoder(method.views(x)))
     p = head["predictor"](z.detach())       # cut the online path: what remains is the path through z
     n = len(x)
     from ssl_helpers.losses import negative_cosine
@@ -122,12 +123,14 @@ def test_simsiam_stop_gradient_really_stops_the_gradient_through_the_target():
 def test_the_momentum_target_and_queue_are_saved_and_restored_with_the_head(name, tmp_path):
     method = make_method(name)
     encoder, _ = pretrain(method, images(16), epochs=1, batch_size=8, width=8, device="cpu", progress=False)
-    path = save_method(method, encoder, tmp_path / f"{name}.pt", image_shape=(3, 12, 12))
+    path = save_method(method, tmp_path / f"{name}.pt")
     loaded, _, _ = load_method(name, path)
     for key, value in method.head.state_dict().items():
         torch.testing.assert_close(loaded.head.state_dict()[key], value, msg=key)
     assert any(not torch.equal(t, o) for t, o in zip(method.head["target_encoder"].parameters(),
                                                      encoder.parameters())), "the target lags the encoder"
+    if name == "moco":  # the Trainer called on_train_batch_end after each of the 2 steps: 2 x 2 x 8 keys queued
+        assert int(method.head["queue"].pointer) == 32
 
 
 @pytest.mark.parametrize("name, options", [("simsiam", dict(predictor=False)), ("byol", dict(predictor=False)),
@@ -135,5 +138,5 @@ def test_the_momentum_target_and_queue_are_saved_and_restored_with_the_head(name
                                            ("vicreg", dict(variance_weight=0.0))])
 def test_the_ablations_of_notebook_07_build_and_step(name, options):
     method, encoder, x = built(name, **options)
-    loss = method.step(encoder, x, torch.Generator().manual_seed(0))
+    loss = method.step(x)
     assert loss.ndim == 0 and torch.isfinite(loss)

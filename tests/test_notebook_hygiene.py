@@ -4,11 +4,15 @@ bottom, and for the course notebooks the "Open in Colab" badge and the guarded C
 Each course notebook is a jupytext pair: `notebooks/NN_name.py` (percent format) is the source, the `.ipynb`
 holds its executed outputs. The pair must agree cell for cell, and the sources must pass the linter.
 
-The Colab cell is checked for what it does, not for its exact text: it must install this repository's package
-only when `google.colab` is imported (that is, on Colab) and do nothing elsewhere.
+The Colab cell is checked for what it does, not for its exact text: only when `google.colab` is imported (that is,
+on Colab) it installs this repository's package alone (`--no-deps`) and Lightning (with its own requirements, which
+Colab's torch already meets), never torch or torchvision (Colab's CUDA builds must stay); elsewhere it does nothing.
+The cell is the same in every notebook.
 """
 from __future__ import annotations
 
+import re
+import shlex
 import subprocess
 import sys
 import types
@@ -74,14 +78,54 @@ def run_colab_cell(source: str, on_colab: bool) -> list:
     return calls
 
 
+COLAB_KEEPS = {"torch", "torchvision", "torchaudio"}  # Colab's CUDA builds: never installed or replaced
+PIP_FORCING = {"-U", "--upgrade", "--upgrade-strategy", "--force-reinstall", "-I", "--ignore-installed"}
+
+
+def requirement_name(token: str) -> str:
+    """'ssl_helpers@git+https://...' -> 'ssl-helpers'; 'lightning>=2.2' -> 'lightning'; a URL alone -> the URL."""
+    return re.sub(r"[-_.]+", "-", re.split(r"\s*[@<>=!~;\[]", token, maxsplit=1)[0]).lower()
+
+
+def colab_installs(source: str) -> list:
+    """The `pip install` calls the cell makes on Colab, each as (options, requirements) of its arguments."""
+    calls = run_colab_cell(source, on_colab=True)
+    installs = []
+    for name, line in calls:
+        if name not in {"pip", "!"} or "install" not in line:
+            continue
+        args = shlex.split(line)
+        args = args[args.index("install") + 1:]
+        installs.append(([a for a in args if a.startswith("-")], [a for a in args if not a.startswith("-")]))
+    return installs
+
+
+def lightning_bound() -> str:
+    """pyproject.toml's `lightning>=X` requirement, e.g. 'lightning>=2.2'."""
+    match = re.search(r'"(lightning\s*>=\s*[0-9.]+)"', (ROOT / "pyproject.toml").read_text())
+    assert match, "pyproject.toml's dependencies should name `lightning>=...`"
+    return match.group(1).replace(" ", "")
+
+
 def assert_installs_the_course_on_colab_only(source: str) -> None:
     assert COLAB_GUARD in source, f"the Colab cell must be guarded by `{COLAB_GUARD}`"
     assert run_colab_cell(source, on_colab=False) == [], "the Colab cell must do nothing outside Colab"
-    calls = run_colab_cell(source, on_colab=True)
-    installs = [line for name, line in calls if name in {"pip", "!"} and "install" in line]
+    installs = colab_installs(source)
     assert installs, "on Colab the cell must `%pip install` the course package"
-    assert all(f"github.com/{REPOSITORY}" in line for line in installs), installs
-    assert all("--no-deps" in line for line in installs), "keep Colab's own torch (CUDA) and ipywidgets"
+    by_name = {requirement_name(req): (options, req) for options, reqs in installs for req in reqs}
+    assert not COLAB_KEEPS & set(by_name), f"never install {sorted(COLAB_KEEPS & set(by_name))} on Colab: {installs}"
+    course = by_name.get("ssl-helpers")
+    assert course, f"on Colab the cell must install ssl_helpers: {installs}"
+    assert course[1].endswith(f"git+https://github.com/{REPOSITORY}"), f"ssl_helpers from {REPOSITORY}: {course}"
+    assert "--no-deps" in course[0], "ssl_helpers with --no-deps: keep Colab's own torch (CUDA) and ipywidgets"
+    assert "lightning" in by_name, f"on Colab the cell must also install lightning (Colab has none): {installs}"
+    assert by_name["lightning"][1] in ("lightning", lightning_bound()), by_name["lightning"]
+    for options, reqs in installs:
+        assert not PIP_FORCING & set(o.split("=")[0] for o in options), f"no upgrade or reinstall: {options}"
+        if "--no-deps" not in options:
+            # with its requirements: only Lightning, whose torch>=2.1 Colab's torch meets, so pip keeps that torch
+            assert [requirement_name(req) for req in reqs] == ["lightning"], (
+                f"only lightning may be installed with its requirements, not {reqs}")
 
 
 def colab_badge(filename: str) -> str:
@@ -101,6 +145,19 @@ def test_the_checks_catch_a_bad_notebook():
     assert kernel_name(bad) == "conda-env-ssl-py"
     with pytest.raises(AssertionError):
         assert_installs_the_course_on_colab_only('import sys\n%pip install -q "ssl_helpers @ git+https://x"')
+    good = code_cells(jupytext.read(NOTEBOOK_SOURCES[0]))[0].source
+    course_line = next(line for line in good.splitlines() if "ssl_helpers@" in line)
+    lightning_line = next(line for line in good.splitlines() if "lightning" in line and "pip" in line)
+    for fault in (good.replace(lightning_line, ""),  # Lightning missing
+                  good.replace("--no-deps ", ""),  # the course package with its requirements: could replace torch
+                  good.replace('install -q "lightning', 'install -q torch "lightning'),  # Colab's torch replaced
+                  good.replace('install -q "lightning', 'install -q torchvision "lightning'),
+                  good.replace('install -q "lightning', 'install -q -U "lightning'),
+                  good.replace(course_line, course_line.replace(REPOSITORY, "someone/else"))):
+        assert fault != good
+        with pytest.raises(AssertionError):
+            assert_installs_the_course_on_colab_only(fault)
+    assert_installs_the_course_on_colab_only(good)
 
 
 def error_outputs(nb) -> list:
@@ -132,6 +189,20 @@ def test_course_notebook_has_colab_badge_and_guarded_setup_cell(path):
     assert colab_badge(path.name) in first.source, f"{path.name}: Colab badge missing or wrong"
     setup = code_cells(nb)[0]
     assert_installs_the_course_on_colab_only(setup.source)
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_SOURCES, ids=ids(NOTEBOOK_SOURCES))
+def test_notebook_source_colab_cell_installs_the_course_and_lightning_only_on_colab(path):
+    setup = code_cells(jupytext.read(path))[0]
+    assert setup.source.startswith("# Colab only:"), f"{path.name}: the first code cell is the Colab cell"
+    assert_installs_the_course_on_colab_only(setup.source)
+
+
+def test_the_colab_cell_is_the_same_in_every_notebook():
+    cells = {path.name: code_cells(jupytext.read(path))[0].source for path in NOTEBOOK_SOURCES}
+    first = cells[NOTEBOOK_SOURCES[0].name]
+    differ = [name for name, source in cells.items() if source != first]
+    assert not differ, f"the Colab cell of {differ} differs from {NOTEBOOK_SOURCES[0].name}'s: keep them identical"
 
 
 @pytest.mark.parametrize("path", COURSE_NOTEBOOKS, ids=ids(COURSE_NOTEBOOKS))

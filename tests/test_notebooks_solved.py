@@ -6,7 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import NOTEBOOK_CELL_TIMEOUT_S
 from scripts_loader import load_script
+
+pytestmark = pytest.mark.notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.py") if "# EXERCISE " in p.read_text())
@@ -27,7 +30,7 @@ def test_solved_notebook_runs_and_every_check_passes(source, tmp_path):
     jupytext = pytest.importorskip("jupytext")
     nbclient = pytest.importorskip("nbclient")
     notebook = jupytext.reads(_versions().solved_source(source.read_text()), fmt="py:percent")
-    client = nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+    client = nbclient.NotebookClient(notebook, timeout=NOTEBOOK_CELL_TIMEOUT_S, kernel_name="python3",
                                      resources={"metadata": {"path": str(source.parent)}})
     client.execute()
     printed = "\n".join(out.get("text", "") for cell in notebook.cells if cell.cell_type == "code"

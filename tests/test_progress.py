@@ -50,6 +50,7 @@ def run_notebook(path: Path):
     return nb.cells[0].outputs
 
 
+@pytest.mark.notebook  # starts a kernel
 def test_in_a_kernel_the_bar_is_one_widget_and_the_script_saves_none(tmp_path, monkeypatch):
     monkeypatch.delenv("SSL_PROGRESS", raising=False)
     outputs = run_notebook(tmp_path / "live.ipynb")
@@ -65,6 +66,7 @@ def test_in_a_kernel_the_bar_is_one_widget_and_the_script_saves_none(tmp_path, m
     assert [o.output_type for o in saved] == ["stream"]
 
 
+@pytest.mark.notebook  # runs nbval in a fresh pytest
 @pytest.mark.filterwarnings("ignore")
 def test_nbval_lax_runs_a_notebook_with_a_live_bar(tmp_path, monkeypatch):
     monkeypatch.delenv("SSL_PROGRESS", raising=False)

@@ -1,4 +1,6 @@
-"""The README's tables are generated from the executed notebooks (scripts/readme_tables.py), never typed in."""
+"""The README's tables are generated from the executed notebooks (scripts/readme_tables.py), never typed in; its code
+fences are closed; it says which test command to run when, and `course.py test --quick` does what it says."""
+import re
 from pathlib import Path
 
 import pytest
@@ -37,3 +39,62 @@ def test_a_hand_edited_number_is_caught():
 def test_missing_markers_are_reported():
     with pytest.raises(ValueError, match="no `<!-- BEGIN results -->`"):
         load_tables().replace_between_markers("no markers here", "results", "| a |")
+
+
+def headings_inside_fences(text: str) -> list:
+    """(line number, line) of every Markdown heading (a line starting with '#') inside a fenced code block.
+
+    A fence opens with three or more backticks or tildes (indented at most 3 spaces, any info string after it)
+    and closes with a line of at least as many of the same character and nothing else (CommonMark); a fence
+    never closed runs to the end of the text, which is how a missing closing fence swallows the sections after it.
+    """
+    found, fence = [], None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.lstrip(" ")
+        indent = len(line) - len(stripped)
+        if fence is None:
+            opening = re.match(r"(`{3,}|~{3,})(.*)$", stripped)
+            if indent <= 3 and opening and not (opening.group(1)[0] == "`" and "`" in opening.group(2)):
+                fence = opening.group(1)
+        elif indent <= 3 and re.fullmatch(re.escape(fence[0]) + "{%d,}\\s*" % len(fence), stripped):
+            fence = None
+        elif line.startswith("#"):
+            found.append((number, line))
+    return found
+
+
+def test_no_heading_of_the_readme_is_inside_a_code_block():
+    inside = headings_inside_fences((ROOT / "README.md").read_text())
+    assert not inside, f"README.md: a code fence is not closed before these headings (line, text): {inside}"
+
+
+def test_the_fence_check_catches_an_unclosed_fence():
+    assert headings_inside_fences("```bash\nls\n```\n\n## Next\n") == []
+    assert headings_inside_fences("```bash\nls\n## Next\n") == [(3, "## Next")]
+    assert headings_inside_fences("````md\n```\n# not closed by a shorter fence\n````\n# out\n") == [
+        (3, "# not closed by a shorter fence")]
+    assert headings_inside_fences("~~~\n```\n# a tilde fence is closed by tildes only\n~~~\n") == [
+        (3, "# a tilde fence is closed by tildes only")]
+    assert headings_inside_fences("```python\n# a comment in code is fine only when the fence closes\n```\n") == [
+        (2, "# a comment in code is fine only when the fence closes")]
+
+
+def test_the_readme_says_which_test_command_to_run_when():
+    text = (ROOT / "README.md").read_text()
+    assert "python3 course.py test --quick" in text and "python3 course.py test " in text
+    assert "before you push" in text
+
+
+def test_course_py_test_quick_runs_only_the_fast_tier_and_passes_arguments_on(monkeypatch):
+    course = load_script("course.py")
+    calls = []
+    monkeypatch.setattr(course, "set_up", lambda extra: None)
+    monkeypatch.setattr(course, "install_browser_for_ci", lambda: calls.append("browser"))
+    monkeypatch.setattr(course.subprocess, "call", lambda command, cwd: calls.append(command[1:]) or 0)
+    assert course.main(["test", "--quick", "-x", "-q"]) == 0
+    assert calls.pop() == ["-m", "pytest", "tests", "-m", "not notebook and not browser and not slow", "-x", "-q"]
+    assert course.main(["test", "--quick", "tests/test_losses.py", "-x"]) == 0  # named files replace tests/
+    assert calls.pop() == ["-m", "pytest", "-m", "not notebook and not browser and not slow",
+                           "tests/test_losses.py", "-x"]
+    assert course.main(["test", "-x"]) == 0  # the full suite, as CI runs it
+    assert calls == ["browser", ["-m", "pytest", "-x"]]

@@ -1,5 +1,6 @@
-"""Resumable training: `fit(..., checkpoint=path)` saves everything after each epoch, and a run interrupted after k
-epochs and started again gives the same loss history and the same weights as one that was never interrupted."""
+"""Resumable training: `fit(..., checkpoint=folder)` (Lightning's `ModelCheckpoint` and `ckpt_path="last"`) saves
+everything after each epoch, and a run interrupted after k epochs and started again gives the same loss history and
+the same weights as one that was never interrupted."""
 import pytest
 import torch
 import torch.nn.functional as F
@@ -44,12 +45,12 @@ def run(checkpoint, epochs=5, stop_at_step=None, init_seed=99, **options):
 
 @pytest.mark.parametrize("k", [1, 3])
 def test_interrupted_after_k_epochs_and_resumed_equals_uninterrupted(tmp_path, k):
-    reference, reference_model, _ = run(tmp_path / "reference.pt")
+    reference, reference_model, _ = run(tmp_path / "reference")
     with pytest.raises(Interrupted):  # 6 steps per epoch: dies 2 steps into epoch k + 1
-        run(tmp_path / "run.pt", stop_at_step=6 * k + 2)
-    saved = torch.load(tmp_path / "run.pt", weights_only=True)
-    assert saved["epoch"] == k and len(saved["history"]) == k
-    resumed, resumed_model, steps = run(tmp_path / "run.pt", init_seed=7)  # other weights, other RNG: replaced
+        run(tmp_path / "run", stop_at_step=6 * k + 2)
+    saved = torch.load(tmp_path / "run" / "last.ckpt", weights_only=False)
+    assert saved["epoch"] == k - 1 and len(saved["callbacks"]["RunState"]["history"]) == k
+    resumed, resumed_model, steps = run(tmp_path / "run", init_seed=7)  # other weights, other RNG: replaced
     assert len(steps) == 6 * (5 - k)  # only the missing epochs were trained
     assert resumed["epoch"].tolist() == [1, 2, 3, 4, 5]
     assert resumed["loss"].tolist() == reference["loss"].tolist()
@@ -59,19 +60,18 @@ def test_interrupted_after_k_epochs_and_resumed_equals_uninterrupted(tmp_path, k
 
 
 def test_a_finished_run_run_again_loads_and_trains_nothing(tmp_path):
-    first, model, _ = run(tmp_path / "run.pt", epochs=2)
-    again, again_model, steps = run(tmp_path / "run.pt", epochs=2)
+    first, model, _ = run(tmp_path / "run", epochs=2)
+    again, again_model, steps = run(tmp_path / "run", epochs=2)
     assert steps == [] and again["loss"].tolist() == first["loss"].tolist()
     assert torch.equal(again_model[0].weight, model[0].weight)
 
 
 def test_a_checkpoint_from_other_settings_is_a_clear_error(tmp_path):
-    run(tmp_path / "run.pt", epochs=2)
-    with pytest.raises(CheckpointError, match=r"other settings .*'epochs': \(2, 3\).*Delete it"):
-        run(tmp_path / "run.pt", epochs=3)
-    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="could not read the resume checkpoint"):
-        run(tmp_path / "junk.pt")
+    run(tmp_path / "run", epochs=2)
+    with pytest.raises(CheckpointError, match=r"other settings .*'epochs': \(2, 3\).*Delete its folder"):
+        run(tmp_path / "run", epochs=3)
+    with pytest.raises(ValueError, match="checkpoint must be a folder"):
+        run(tmp_path / "file.pt")
 
 
 def test_the_time_estimate_prints_and_changes_nothing(tmp_path, capsys):
@@ -107,7 +107,7 @@ def test_pretrain_resumes_a_method_with_its_augmentation_generator(tmp_path, dig
                               checkpoint=path, on_epoch_end=on_epoch_end)
         return history
 
-    reference = go(tmp_path / "reference.pt")
+    reference = go(tmp_path / "reference")
     with pytest.raises(Interrupted):
-        go(tmp_path / "run.pt", stop=2)  # epoch 1 was saved; epoch 2 ended in the error before its save
-    assert go(tmp_path / "run.pt")["loss"].tolist() == reference["loss"].tolist()
+        go(tmp_path / "run", stop=2)  # epoch 1 was saved; epoch 2 ended in the error before its save
+    assert go(tmp_path / "run")["loss"].tolist() == reference["loss"].tolist()

@@ -19,9 +19,8 @@ from ssl_helpers.widgets.common import MIN_TEXT_PX, array_to_png
 
 def untrained(name, **options):
     torch.manual_seed(0)
-    task, encoder = make_method(name, **options), SmallCNN(width=8)
-    task.build_head(encoder, (3, 16, 16))
-    return task, encoder.eval()
+    task = make_method(name, **options).build((3, 16, 16), SmallCNN(width=8))
+    return task, task.encoder.eval()
 
 
 def png_size(data: bytes) -> tuple:
@@ -219,6 +218,11 @@ def test_model_answers_and_columns_titled_inside_the_picture(corruption_models):
     assert C.render_corruptions(views)[1] == ["original", "noisy", "hidden box", "rotated"]
     with pytest.raises(ValueError, match="models may hold"):
         C.model_answers(views, {"jigsaw": untrained("jigsaw")})
+    task, _ = corruption_models["denoising"]
+    with pytest.raises(ValueError, match="not the denoising task's own encoder"):
+        C.model_answers(views, {"denoising": (task, SmallCNN(width=8))})
+    with pytest.raises(RuntimeError, match="no encoder and head yet"):
+        C.model_answers(views, {"denoising": (make_method("denoising"), SmallCNN(width=8))})
 
 
 def test_photos_are_drawn_at_the_same_tile_size():

@@ -26,7 +26,7 @@ REGISTRY: Dict[str, str] = {
     "colorization": "ssl_helpers.pretext.obscured:ColorizationTask",
     "denoising": "ssl_helpers.pretext.perturbed:DenoisingTask",
     # contrastive (notebook 06)
-    "simclr": "ssl_helpers.simclr:SimCLRMethod",
+    "simclr": "ssl_helpers.methods.simclr:SimCLRMethod",
     # beyond negatives (notebook 07): a queue of negatives, then none at all
     "moco": "ssl_helpers.methods.moco:MoCoMethod",
     "byol": "ssl_helpers.methods.byol:BYOLMethod",

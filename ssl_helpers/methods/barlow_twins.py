@@ -6,16 +6,19 @@ Options: offdiag_weight lambda (0: the ablation without redundancy reduction), h
 """
 from __future__ import annotations
 
-from typing import Optional
+import dataclasses
 
 import torch
-from torch import nn
 
 from ..losses import barlow_twins_loss
-from ..models import ProjectionHead
-from .two_view import TwoViewMethod
+from .two_view import TwoViewMethod, TwoViewOptions
 
-__all__ = ["BarlowTwinsMethod"]
+__all__ = ["BarlowTwinsMethod", "BarlowTwinsOptions"]
+
+
+@dataclasses.dataclass
+class BarlowTwinsOptions(TwoViewOptions):
+    offdiag_weight: float = 0.05
 
 
 class BarlowTwinsMethod(TwoViewMethod):
@@ -24,17 +27,15 @@ class BarlowTwinsMethod(TwoViewMethod):
     name = "barlow_twins"
     title = "Barlow Twins"
     recipe = dict(epochs=20, batch_size=64, lr=2e-3)
+    Options = BarlowTwinsOptions
 
-    def __init__(self, offdiag_weight: float = 0.05, hidden_dim: int = 128, out_dim: int = 64, augment="digits"):
-        super().__init__(augment=augment, offdiag_weight=offdiag_weight, hidden_dim=hidden_dim, out_dim=out_dim)
+    def make_modules(self, image_shape):
+        return {"projector": self.projector()}
 
-    def build_modules(self, encoder, image_shape):
-        return {"projector": ProjectionHead(encoder.out_dim, self.options["hidden_dim"], self.options["out_dim"])}
-
-    def embed_views(self, encoder: nn.Module, images: torch.Tensor, generator: Optional[torch.Generator] = None):
+    def embed_views(self, images: torch.Tensor):
         """(z, z'): the projections of two views of `images`, (N, out_dim) each."""
-        z = self._require_head()["projector"](encoder(self.views(images, generator))).float()
+        z = self.head["projector"](self.encoder(self.views(images))).float()
         return z[:images.shape[0]], z[images.shape[0]:]
 
-    def step(self, encoder: nn.Module, images: torch.Tensor, generator: Optional[torch.Generator] = None):
-        return barlow_twins_loss(*self.embed_views(encoder, images, generator), self.options["offdiag_weight"])
+    def training_step(self, batch, batch_idx):
+        return barlow_twins_loss(*self.embed_views(batch[0]), self.options.offdiag_weight)

@@ -1,35 +1,45 @@
-"""The one interface every pre-training method of the course implements.
+"""What every pre-training method of the course is: one `lightning.LightningModule`.
 
-A method turns a batch of unlabeled images into a loss, through an encoder (kept afterwards) and a head
-(everything else it trains: a decoder, a classifier, a projection head, a predictor, ...):
+A method owns its encoder (the network kept afterwards), its head (everything else it trains: a decoder, a
+classifier, a projection head, a predictor, a momentum target, ...) and its typed options (a dataclass, saved
+with every checkpoint through `save_hyperparameters`). Its `training_step` is the method's idea in a few lines:
 
-    method = make_method("simclr")                       # by name, from the registry
-    head = method.build_head(encoder, image_shape)       # builds `method.head` next to the encoder
-    loss = method.step(encoder, images, generator)       # one training step's loss on clean images (N, C, H, W)
-    method.after_step(encoder)                           # after each optimiser step (momentum targets, queues)
+    method = make_method("simclr", temperature=0.5)      # by name, from the registry; options typed and checked
+    method.build((3, 12, 12))                            # the encoder (or pass your own) and the head
+    loss = method.step(images)                           # one training step's loss on clean images (N, C, H, W)
+    encoder, history = pretrain(method, images)          # lightning.Trainer, like every other training
 
-`ssl_helpers.methods.pretrain(method, images)` trains any of them with the course's one loop
-(`ssl_helpers.train.fit`); `save_method` / `load_method` / `load_or_pretrain` store and restore the encoder
-with the method's options and head. Adding a method: one file with a `Method` subclass, one line in
-`ssl_helpers/methods/__init__.py`'s `REGISTRY`.
+Momentum targets and queues update in `on_train_batch_end` (Lightning's hook after each optimiser step). Random
+draws (views, masks, corruptions) come from `method.generator`, seeded per run and restored on resume.
+Adding a method: one file with a `Method` subclass (an `Options` dataclass, `make_head`, `training_step`), one
+line in `ssl_helpers/methods/__init__.py`'s `REGISTRY`.
 """
 from __future__ import annotations
 
-from typing import Optional
+import dataclasses
+from typing import ClassVar, Optional
 
+import lightning as L
 import torch
 from torch import nn
 
-__all__ = ["Method"]
+from ..train import Schedule, run_steps
+
+__all__ = ["Method", "NoOptions"]
 
 
-class Method:
-    """A self-supervised pre-training method: `build_head`, `step`, `after_step` (see the module docstring).
+@dataclasses.dataclass
+class NoOptions:
+    """A method without options."""
+
+
+class Method(L.LightningModule):
+    """A self-supervised pre-training method (see the module docstring).
 
     Class attributes describe it for the registry, the notebooks and the leaderboard:
         name          registry key and checkpoint file name (`<checkpoint dir>/<name>.pt`)
         title         how tables print it
-        family        "self-prediction", "contrastive" or "non-contrastive"
+        family        "self-prediction", "contrastive", "non-contrastive" or "representation-prediction"
         notebook      the notebook that teaches it (e.g. "06_simclr")
         data          the embedded dataset its CPU tier trains on ("digits" or "colour_digits")
         image_size    the image size its CPU tier trains at (px)
@@ -39,7 +49,7 @@ class Method:
                       augmentation) rather than on a CPU generator (corruptions that must repeat anywhere)
         saved_before  {option: value} for options added after checkpoints were first saved: a checkpoint
                       without the option was trained with that value (not with today's default)
-    `options` are the constructor's arguments, saved in checkpoints so the method can be rebuilt.
+        Options       the dataclass of the method's options; `method.options` is an instance of it
     """
 
     name = "method"
@@ -48,14 +58,23 @@ class Method:
     notebook = ""
     data = "digits"
     image_size = 16
-    recipe: dict = dict(epochs=8, batch_size=128, lr=2e-3)
+    recipe: ClassVar[dict] = dict(epochs=8, batch_size=128, lr=2e-3)
     quick_epochs = 4
     generator_on_device = False
-    saved_before: dict = {}
+    saved_before: ClassVar[dict] = {}
+    Options: ClassVar[type] = NoOptions
 
     def __init__(self, **options):
-        self.options = dict(options)
+        super().__init__()
+        self.options = self.Options(**options)
+        self.save_hyperparameters(dataclasses.asdict(self.options))
+        self.encoder: Optional[nn.Module] = None
         self.head: Optional[nn.Module] = None
+        self.image_shape: Optional[tuple] = None
+        self.schedule = Schedule(**{k: v for k, v in self.recipe.items() if k in Schedule.__dataclass_fields__})
+        self.generator = torch.Generator().manual_seed(0)
+
+    # -- building -------------------------------------------------------------------------------------------
 
     def make_encoder(self, image_shape, width: int = 32) -> nn.Module:
         """The encoder this method trains by default on images of `image_shape` (C, H, W): the course's
@@ -64,24 +83,35 @@ class Method:
 
         return SmallCNN(in_channels=image_shape[0], width=width)
 
-    def build_head(self, encoder: nn.Module, image_shape) -> nn.Module:
-        """Build (and keep in `self.head`) every trainable module besides the encoder; returns it."""
+    def make_head(self, image_shape) -> nn.Module:
+        """Every trainable module besides `self.encoder` (an `nn.ModuleDict` when there are several)."""
         raise NotImplementedError
 
-    def step(self, encoder: nn.Module, images: torch.Tensor,
-             generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """One training step's scalar loss on a batch of clean images (N, C, H, W) in [0, 1]."""
+    def build(self, image_shape, encoder: Optional[nn.Module] = None, width: int = 32) -> "Method":
+        """Give the method its encoder (`encoder`, or `make_encoder(image_shape, width)`) and a new head for
+        images of `image_shape` (C, H, W), on the encoder's device. Returns the method."""
+        self.image_shape = tuple(int(s) for s in image_shape)
+        self.encoder = encoder if encoder is not None else self.make_encoder(self.image_shape, width)
+        device = next(self.encoder.parameters()).device
+        self.head = self.make_head(self.image_shape).to(device)
+        return self
+
+    # -- training -------------------------------------------------------------------------------------------
+
+    def training_step(self, batch, batch_idx):
+        """The method's loss on `batch = (images,)`, clean images (N, C, H, W) in [0, 1]."""
         raise NotImplementedError
 
-    def after_step(self, encoder: nn.Module) -> None:
-        """Called after every optimiser step (e.g. a momentum update of a target network). Default: nothing."""
+    def step(self, images: torch.Tensor) -> torch.Tensor:
+        """One training step's scalar loss on a batch of clean images (N, C, H, W) (outside a Trainer too)."""
+        if self.encoder is None or self.head is None:
+            raise RuntimeError(f"the {self.name} method has no encoder and head yet: call "
+                               f"method.build(image_shape) or train it with ssl_helpers.methods.pretrain")
+        return self.training_step((images,), 0)
 
-    def _require_head(self) -> nn.Module:
-        if self.head is None:
-            raise RuntimeError(f"the {self.name} method has no head yet: call method.build_head(encoder, "
-                               f"image_shape) or train it with ssl_helpers.methods.pretrain")
-        return self.head
+    def configure_optimizers(self):
+        return self.schedule.configure([p for p in self.parameters() if p.requires_grad], *run_steps(self))
 
     def __repr__(self) -> str:
-        options = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        options = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(self.options).items())
         return f"{type(self).__name__}({options})"

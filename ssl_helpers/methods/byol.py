@@ -8,16 +8,22 @@ BYOL can collapse).
 """
 from __future__ import annotations
 
-from typing import Optional
+import dataclasses
 
 import torch
 from torch import nn
 
 from ..losses import negative_cosine
 from ..models import ProjectionHead
-from .two_view import TwoViewMethod, frozen_copy, momentum_update
+from .two_view import TwoViewMethod, TwoViewOptions, frozen_copy, momentum_update
 
-__all__ = ["BYOLMethod"]
+__all__ = ["BYOLMethod", "BYOLOptions"]
+
+
+@dataclasses.dataclass
+class BYOLOptions(TwoViewOptions):
+    momentum: float = 0.99
+    predictor: bool = True
 
 
 class BYOLMethod(TwoViewMethod):
@@ -26,29 +32,23 @@ class BYOLMethod(TwoViewMethod):
     name = "byol"
     title = "BYOL"
     recipe = dict(epochs=20, batch_size=64, lr=2e-3)
+    Options = BYOLOptions
 
-    def __init__(self, momentum: float = 0.99, hidden_dim: int = 128, out_dim: int = 64, predictor: bool = True,
-                 augment="digits"):
-        super().__init__(augment=augment, momentum=momentum, hidden_dim=hidden_dim, out_dim=out_dim,
-                         predictor=predictor)
-
-    def build_modules(self, encoder, image_shape):
+    def make_modules(self, image_shape):
         o = self.options
-        projector = ProjectionHead(encoder.out_dim, o["hidden_dim"], o["out_dim"])
-        predictor = ProjectionHead(o["out_dim"], o["hidden_dim"], o["out_dim"]) if o["predictor"] else nn.Identity()
-        return {"projector": projector, "predictor": predictor, "target_encoder": frozen_copy(encoder),
+        projector = self.projector()
+        predictor = ProjectionHead(o.out_dim, o.hidden_dim, o.out_dim) if o.predictor else nn.Identity()
+        return {"projector": projector, "predictor": predictor, "target_encoder": frozen_copy(self.encoder),
                 "target_projector": frozen_copy(projector)}
 
-    def step(self, encoder: nn.Module, images: torch.Tensor, generator: Optional[torch.Generator] = None):
-        head = self._require_head()
-        n = images.shape[0]
-        views = self.views(images, generator)
-        p = head["predictor"](head["projector"](encoder(views))).float()
+    def training_step(self, batch, batch_idx):
+        (images,), head, n = batch, self.head, len(batch[0])
+        views = self.views(images)
+        p = head["predictor"](head["projector"](self.encoder(views))).float()
         with torch.no_grad():
             z = head["target_projector"](head["target_encoder"](views)).float()
         return (negative_cosine(p[:n], z[n:]) + negative_cosine(p[n:], z[:n])) / 2
 
-    def after_step(self, encoder: nn.Module) -> None:
-        head = self._require_head()
-        momentum_update(head["target_encoder"], encoder, self.options["momentum"])
-        momentum_update(head["target_projector"], head["projector"], self.options["momentum"])
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        momentum_update(self.head["target_encoder"], self.encoder, self.options.momentum)
+        momentum_update(self.head["target_projector"], self.head["projector"], self.options.momentum)

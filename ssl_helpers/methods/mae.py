@@ -1,13 +1,14 @@
 """MAE as a course method (registry name "mae"): a small ViT that sees only the visible patches, a light decoder.
 
     method = make_method("mae", mask_ratio=0.75)
-    encoder, history = pretrain(method, train.images)    # ViTEncoder + MAEDecoder, the course's one loop
-    loss = method.step(encoder, images, generator)       # mask, encode visible tokens, decode, hidden-patch MSE
+    encoder, history = pretrain(method, train.images)    # ViTEncoder + MAEDecoder, lightning.Trainer
+    loss = method.step(images)                           # mask, encode visible tokens, decode, hidden-patch MSE
 
 The maths and the networks are in `ssl_helpers/mae.py`.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import torch
@@ -16,7 +17,25 @@ from torch import nn
 from ..mae import MAEDecoder, ViTEncoder, mae_forward, patchify, unpatchify
 from .base import Method
 
-__all__ = ["MAEMethod"]
+__all__ = ["MAEMethod", "MAEOptions"]
+
+
+@dataclasses.dataclass
+class MAEOptions:
+    """mask_ratio in [0, 1); patch_size (px); norm_pix: each patch's target normalised by its own mean and standard
+    deviation; depth and heads of the encoder; decoder_dim and decoder_depth of the decoder."""
+
+    mask_ratio: float = 0.75
+    patch_size: int = 4
+    norm_pix: bool = True
+    depth: int = 4
+    heads: int = 4
+    decoder_dim: int = 64
+    decoder_depth: int = 1
+
+    def __post_init__(self):
+        if not 0.0 <= self.mask_ratio < 1.0:
+            raise ValueError(f"mask_ratio must be in [0, 1), got {self.mask_ratio}")
 
 
 class MAEMethod(Method):
@@ -36,42 +55,34 @@ class MAEMethod(Method):
     # CPU tier, chosen on the validation split by scripts/tune_mae.py (with mask_ratio=0.5 on 16-token digits)
     recipe = dict(epochs=60, batch_size=32, lr=2e-3, weight_decay=0.05, warmup_epochs=5)
     quick_epochs = 20
-
-    def __init__(self, mask_ratio: float = 0.75, patch_size: int = 4, norm_pix: bool = True, depth: int = 4,
-                 heads: int = 4, decoder_dim: int = 64, decoder_depth: int = 1):
-        if not 0.0 <= mask_ratio < 1.0:
-            raise ValueError(f"mask_ratio must be in [0, 1), got {mask_ratio}")
-        super().__init__(mask_ratio=mask_ratio, patch_size=patch_size, norm_pix=norm_pix, depth=depth, heads=heads,
-                         decoder_dim=decoder_dim, decoder_depth=decoder_depth)
+    Options = MAEOptions
 
     def make_encoder(self, image_shape, width: int = 32) -> nn.Module:
         """A `ViTEncoder` of width 2 * `width` over `patch_size` px patches of (C, H, W) images."""
         channels, height, _ = image_shape
-        return ViTEncoder(in_channels=channels, image_size=height, patch_size=self.options["patch_size"],
-                          dim=2 * width, depth=self.options["depth"], heads=self.options["heads"])
+        return ViTEncoder(in_channels=channels, image_size=height, patch_size=self.options.patch_size,
+                          dim=2 * width, depth=self.options.depth, heads=self.options.heads)
 
-    def build_head(self, encoder: nn.Module, image_shape) -> nn.Module:
+    def make_head(self, image_shape) -> nn.Module:
+        encoder = self.encoder
         if not isinstance(encoder, ViTEncoder):
             raise ValueError(f"the mae method needs a ViTEncoder (it encodes only the visible patches); got "
                              f"{type(encoder).__name__}: use method.make_encoder(image_shape)")
-        if encoder.patch_size != self.options["patch_size"]:
+        if encoder.patch_size != self.options.patch_size:
             raise ValueError(f"the encoder's patch_size {encoder.patch_size} differs from the method's "
-                             f"{self.options['patch_size']}")
-        channels = image_shape[0]
-        device = next(encoder.parameters()).device
-        self.head = MAEDecoder(encoder.out_dim, encoder.patch_size ** 2 * channels, encoder.grid,
-                               dim=self.options["decoder_dim"], depth=self.options["decoder_depth"],
-                               heads=self.options["heads"]).to(device)
-        return self.head
+                             f"{self.options.patch_size}")
+        o = self.options
+        return MAEDecoder(encoder.out_dim, encoder.patch_size ** 2 * image_shape[0], encoder.grid,
+                          dim=o.decoder_dim, depth=o.decoder_depth, heads=o.heads)
 
-    def step(self, encoder: nn.Module, images: torch.Tensor,
-             generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        loss, _, _ = mae_forward(encoder, self._require_head(), images, self.options["mask_ratio"], generator,
-                                 self.options["norm_pix"])
+    def training_step(self, batch, batch_idx):
+        """Mask, encode the visible tokens, decode with mask tokens, MSE on the hidden patches (`mae_forward`)."""
+        loss, _, _ = mae_forward(self.encoder, self.head, batch[0], self.options.mask_ratio, self.generator,
+                                 self.options.norm_pix)
         return loss
 
     @torch.no_grad()
-    def reconstruct(self, encoder: ViTEncoder, images: torch.Tensor,
+    def reconstruct(self, images: torch.Tensor,
                     generator: Optional[torch.Generator] = None, mask_ratio: Optional[float] = None):
         """For figures: `(masked, reconstruction, pasted)`, three (N, C, H, W) images.
 
@@ -80,13 +91,13 @@ class MAEMethod(Method):
         units, so it is shown with the true patch's mean and standard deviation put back (as MAE's figures do):
         the shape is predicted, the brightness and contrast are borrowed.
         """
-        head = self._require_head()
+        encoder, head = self.encoder, self.head
         was_training = encoder.training, head.training
         encoder.eval(), head.eval()
-        ratio = self.options["mask_ratio"] if mask_ratio is None else mask_ratio
-        _, prediction, mask = mae_forward(encoder, head, images, ratio, generator, self.options["norm_pix"])
+        ratio = self.options.mask_ratio if mask_ratio is None else mask_ratio
+        _, prediction, mask = mae_forward(encoder, head, images, ratio, generator, self.options.norm_pix)
         patches = patchify(images, encoder.patch_size)
-        if self.options["norm_pix"]:
+        if self.options.norm_pix:
             prediction = prediction * (patches.var(-1, keepdim=True) + 1e-6).sqrt() + patches.mean(-1, keepdim=True)
         hidden = mask.unsqueeze(-1)
         shape = (encoder.patch_size, images.shape[1], encoder.grid)

@@ -7,16 +7,21 @@ a constant output is the easy minimum, and the embeddings collapse) and predicto
 """
 from __future__ import annotations
 
-from typing import Optional
+import dataclasses
 
-import torch
 from torch import nn
 
 from ..losses import negative_cosine
 from ..models import ProjectionHead
-from .two_view import TwoViewMethod
+from .two_view import TwoViewMethod, TwoViewOptions
 
-__all__ = ["SimSiamMethod"]
+__all__ = ["SimSiamMethod", "SimSiamOptions"]
+
+
+@dataclasses.dataclass
+class SimSiamOptions(TwoViewOptions):
+    stop_gradient: bool = True
+    predictor: bool = True
 
 
 class SimSiamMethod(TwoViewMethod):
@@ -25,22 +30,15 @@ class SimSiamMethod(TwoViewMethod):
     name = "simsiam"
     title = "SimSiam"
     recipe = dict(epochs=20, batch_size=64, lr=2e-3)
+    Options = SimSiamOptions
 
-    def __init__(self, hidden_dim: int = 128, out_dim: int = 64, stop_gradient: bool = True, predictor: bool = True,
-                 augment="digits"):
-        super().__init__(augment=augment, hidden_dim=hidden_dim, out_dim=out_dim, stop_gradient=stop_gradient,
-                         predictor=predictor)
-
-    def build_modules(self, encoder, image_shape):
+    def make_modules(self, image_shape):
         o = self.options
-        return {"projector": ProjectionHead(encoder.out_dim, o["hidden_dim"], o["out_dim"]),
-                "predictor": (ProjectionHead(o["out_dim"], o["hidden_dim"], o["out_dim"]) if o["predictor"]
-                              else nn.Identity())}
+        return {"projector": self.projector(),
+                "predictor": ProjectionHead(o.out_dim, o.hidden_dim, o.out_dim) if o.predictor else nn.Identity()}
 
-    def step(self, encoder: nn.Module, images: torch.Tensor, generator: Optional[torch.Generator] = None):
-        head = self._require_head()
-        n = images.shape[0]
-        z = head["projector"](encoder(self.views(images, generator))).float()
-        p = head["predictor"](z)
-        stop = self.options["stop_gradient"]
+    def training_step(self, batch, batch_idx):
+        (images,), n, stop = batch, len(batch[0]), self.options.stop_gradient
+        z = self.head["projector"](self.encoder(self.views(images))).float()
+        p = self.head["predictor"](z)
         return (negative_cosine(p[:n], z[n:], stop) + negative_cosine(p[n:], z[:n], stop)) / 2

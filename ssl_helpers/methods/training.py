@@ -1,22 +1,26 @@
-"""Pre-train any registered method with the course's one training loop, save it, and load it back.
+"""Pre-train any registered method with the course's `lightning.Trainer`, save it, and load it back.
 
-    encoder, history = pretrain("masked", train.images)          # method.head is trained alongside
-    save_method(method, encoder)                                  # -> <checkpoint dir>/masked.pt
+    encoder, history = pretrain("masked", train.images)          # the method's head is trained alongside
+    save_method(method)                                           # -> <checkpoint dir>/masked.pt
     method, encoder, info = load_or_pretrain("masked")            # load it, or train a quick stand-in
 """
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Optional, Union
 
 import torch
 from torch import nn
 
-from ..train import CheckpointError, default_checkpoint_dir, fit, load_checkpoint, pick_device, save_checkpoint
+from ..train import Schedule, CheckpointError, default_checkpoint_dir, load_checkpoint, pick_device, save_checkpoint
+from ..train import train_module
 from .base import Method
 
 __all__ = ["pretrain", "save_method", "load_method", "load_or_pretrain"]
+
+TRAINER_OPTIONS = ("precision", "checkpoint", "estimate", "devices", "strategy", "num_nodes", "drop_last")
 
 
 def _make(method) -> Method:
@@ -28,86 +32,78 @@ def _make(method) -> Method:
 def pretrain(method: Union[str, Method], train_images, *, encoder: Optional[nn.Module] = None,
              epochs: Optional[int] = None, batch_size: Optional[int] = None, lr: Optional[float] = None,
              seed: int = 0, device=None, progress: bool = True, monitor: Optional[tuple] = None,
-             on_epoch_end=None, width: int = 32, **fit_options):
-    """Train `encoder` (default: `method.make_encoder`) and the method's head with `ssl_helpers.train.fit`.
+             on_epoch_end=None, width: int = 32, **options):
+    """Build the method (`encoder`, default `method.make_encoder`, and a new head) and train it with the course's
+    `lightning.Trainer` (`ssl_helpers.train.train_module`).
 
     train_images: (N, C, H, W) tensor or an `ImageSet` (its labels are not used). `epochs`, `batch_size`, `lr`
-    default to `method.recipe`; other `fit` options (optimizer, warmup_epochs, weight_decay, ...) pass through.
-    Each step calls `method.step(encoder, batch, generator)` with one generator seeded by `seed` (on the
-    training device when `method.generator_on_device`, else on the CPU), then `method.after_step(encoder)`.
-    monitor: optional `(train, test)` `ImageSet`s: after each epoch the history gets `knn`, the cosine kNN
-    accuracy of the frozen encoder (labels only watch, they never train).
-    GPU runs: `precision` ("auto": bf16 or float16 + gradient scaler by GPU), `checkpoint=path` (saved every
-    epoch; a second call resumes after the last saved epoch, with the method's generator restored too) and
-    `estimate=True` (prints the estimated time first) pass through to `fit`.
-    Returns `(encoder, history)`; the trained head stays in `method.head`.
+    default to `method.recipe`; the other `Schedule` fields (optimizer, warmup_epochs, weight_decay, schedule) and
+    the Trainer's options pass through: `precision` ("auto": bf16 or float16 + gradient scaler by GPU),
+    `checkpoint=folder` (saved every epoch; a second call resumes after the last saved epoch, the method's
+    generator restored too), `estimate=True` (prints the estimated time), `devices`/`strategy`/`num_nodes` (DDP:
+    several GPUs or nodes; `batch_size` is then per process).
+    The initial weights and the method's generator (`method.generator`: views, masks, corruptions; on the training
+    device when `method.generator_on_device`) are seeded by `seed` (+ 1000 x the process rank); the global RNG is
+    left as it was. monitor: optional `(train, test)` `ImageSet`s: after each epoch the history gets `knn`, the
+    cosine kNN accuracy of the frozen encoder (labels only watch, they never train).
+    Returns `(encoder, history)`; the trained method keeps both (`method.encoder`, `method.head`).
     """
     method = _make(method)
     images = getattr(train_images, "images", train_images)
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
         raise ValueError("train_images must be an ImageSet or a tensor of shape (N, C, H, W)")
-    recipe = {**method.recipe, **fit_options}
+    recipe = {**method.recipe, **options}
     recipe.update({k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr).items() if v is not None})
+    trainer_options = {k: recipe.pop(k) for k in TRAINER_OPTIONS if k in recipe}
+    run_epochs, run_batch = recipe.pop("epochs"), recipe.pop("batch_size")
+    unknown = set(recipe) - set(Schedule.__dataclass_fields__)
+    if unknown:
+        raise ValueError(f"unknown pretrain options {sorted(unknown)}; expected epochs, batch_size, "
+                         f"{', '.join(Schedule.__dataclass_fields__)} or {', '.join(TRAINER_OPTIONS)}")
+    method.schedule = Schedule(**recipe)
     device = pick_device(device) if not isinstance(device, torch.device) else device
-    torch.manual_seed(seed)  # the encoder's and the head's initial weights
-    if encoder is None:
-        encoder = method.make_encoder(tuple(images.shape[1:]), width=width)
-    encoder.to(device)
-    method.build_head(encoder, tuple(images.shape[1:]))
-    generator = torch.Generator(device=device if method.generator_on_device else "cpu").manual_seed(seed)
-
-    def loss_fn(batch):
-        return method.step(encoder, batch[0], generator)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # the encoder's and the head's initial weights
+        method.build(tuple(images.shape[1:]), encoder, width)
+    method.to(device)
+    rank = int(os.environ.get("RANK", 0))
+    method.generator = torch.Generator(device=device if method.generator_on_device else "cpu")
+    method.generator.manual_seed(seed + 1000 * rank)
 
     def epoch_end(epoch):
         row = {}
         if monitor is not None:
             from ..evaluate import knn_monitor
 
-            row["knn"] = knn_monitor(encoder, *monitor, device=device)
+            row["knn"] = knn_monitor(method.encoder, *monitor, device=device)
         if on_epoch_end is not None:
             row.update(on_epoch_end(epoch) or {})
         return row
 
-    history = fit(loss_fn, [encoder, method.head], (images,), seed=seed, device=device, progress=progress,
-                  on_epoch_end=epoch_end, after_step=lambda: method.after_step(encoder),
-                  desc=method.title or method.name, generators=(generator,), **recipe)
-    return encoder, history
+    settings = {"method": method.name, **dataclasses.asdict(method.schedule),
+                "options": repr(method), "parameters": sum(p.numel() for p in method.parameters())}
+    history = train_module(method, (images,), epochs=run_epochs, batch_size=run_batch, seed=seed, device=device,
+                           generators=(method.generator,), settings=settings, on_epoch_end=epoch_end,
+                           progress=progress, desc=method.title or method.name, **trainer_options)
+    return method.encoder, history
 
 
-def _plain(value):
-    """Options as checkpoint-safe plain values (an `Augment` becomes its fields)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {"__dataclass__": type(value).__name__, **dataclasses.asdict(value)}
-    return value
-
-
-def _restore(value):
-    if isinstance(value, dict) and value.get("__dataclass__") == "Augment":
-        from ..augment import Augment
-
-        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in value.items() if k != "__dataclass__"}
-        return Augment(**fields)
-    return value
-
-
-def save_method(method: Method, encoder: nn.Module, path=None, metrics: Optional[dict] = None,
-                extra: Optional[dict] = None, image_shape=None) -> Path:
-    """Save the encoder as `<checkpoint dir>/<method name>.pt` (see `ssl_helpers.train.save_checkpoint`) with the
-    method's options and head, so that `load_method` rebuilds all three. image_shape (C, H, W) defaults to
-    3 channels at `method.image_size`."""
-    head = method._require_head()
-    image_shape = tuple(image_shape or (3, method.image_size, method.image_size))
+def save_method(method: Method, path=None, metrics: Optional[dict] = None, extra: Optional[dict] = None) -> Path:
+    """Save the method's encoder as `<checkpoint dir>/<method name>.pt` (see `ssl_helpers.train.save_checkpoint`)
+    with the method's options and head, so that `load_method` rebuilds all three."""
+    if method.encoder is None or method.head is None:
+        raise ValueError(f"the {method.name} method has not been built or trained: nothing to save")
+    image_shape = tuple(method.image_shape)
     path = Path(path) if path is not None else default_checkpoint_dir() / f"{method.name}.pt"
     payload = {"image_size": int(image_shape[-1]), **(extra or {}),
-               "method_options": {k: _plain(v) for k, v in method.options.items()},
+               "method_options": dataclasses.asdict(method.options),
                "image_shape": list(image_shape),
-               "head_state_dict": {k: v.detach().cpu() for k, v in head.state_dict().items()}}
-    return save_checkpoint(path, encoder, method=method.name, metrics=metrics, extra=payload)
+               "head_state_dict": {k: v.detach().cpu() for k, v in method.head.state_dict().items()}}
+    return save_checkpoint(path, method.encoder, method=method.name, metrics=metrics, extra=payload)
 
 
 def load_method(name: str, path=None, device="cpu"):
-    """Load what `save_method` wrote: returns `(method with its head, encoder, info)`, both in eval mode."""
+    """Load what `save_method` wrote: returns `(method with its encoder and head, encoder, info)`, in eval mode."""
     from . import make_method, method_class
 
     path = Path(path) if path is not None else default_checkpoint_dir() / f"{name}.pt"
@@ -117,10 +113,10 @@ def load_method(name: str, path=None, device="cpu"):
         raise CheckpointError(f"{path} does not hold a {name!r} method with its head "
                               f"(it holds method {info.get('method')!r})")
     options = {**method_class(name).saved_before, **extra.get("method_options", {})}
-    method = make_method(name, **{k: _restore(v) for k, v in options.items()})
-    method.build_head(encoder, tuple(extra["image_shape"]))
+    method = make_method(name, **options)
+    method.build(tuple(extra["image_shape"]), encoder)
     method.head.load_state_dict(extra["head_state_dict"])
-    method.head.to(device).eval()
+    method.to(device).eval()
     return method, encoder, {**info, "quick": False, "path": str(path)}
 
 

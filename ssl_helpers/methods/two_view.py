@@ -1,8 +1,8 @@
 """What the methods of notebook 07 (MoCo, BYOL, SimSiam, Barlow Twins, VICReg) share.
 
 - `TwoViewMethod`: a `Method` that draws two augmented views of each batch (`ssl_helpers.augment.preset`, on the
-  training device, as `SimCLRMethod`) and keeps its trainable modules in an `nn.ModuleDict` head
-  (projector, predictor, momentum target, queue: whatever it has), so `save_method` stores all of them.
+  training device) and keeps its trainable modules in an `nn.ModuleDict` head (projector, predictor, momentum
+  target, queue: whatever it has), so `save_method` stores all of them. `TwoViewOptions`: the options they share.
 - `momentum_update`: the exponential moving average of a target network, theta_t <- m theta_t + (1 - m) theta_o.
 - `frozen_copy`: a target network that starts as a copy of the online one and is never trained by gradients.
 - `KeyQueue`: MoCo's first-in first-out queue of the last K keys, a buffer saved with the head.
@@ -10,14 +10,15 @@
 from __future__ import annotations
 
 import copy
-from typing import Optional
+import dataclasses
+from typing import Any, Optional
 
 import torch
 from torch import nn
 
 from .base import Method
 
-__all__ = ["TwoViewMethod", "augment_for", "two_views", "momentum_update", "frozen_copy", "KeyQueue",
+__all__ = ["TwoViewMethod", "TwoViewOptions", "augment_for", "restore_augment", "two_views", "momentum_update", "frozen_copy", "KeyQueue",
            "BEYOND_IMAGE_SIZE"]
 
 BEYOND_IMAGE_SIZE = 12
@@ -29,6 +30,15 @@ def augment_for(augment, image_size: int):
     from ..augment import preset
 
     return preset(augment, int(image_size)) if isinstance(augment, str) else augment
+
+
+def restore_augment(augment):
+    """An `augment` option as saved in a checkpoint (a preset name, or an `Augment`'s fields) -> the option."""
+    if isinstance(augment, dict):
+        from ..augment import Augment
+
+        return Augment(**{k: tuple(v) if isinstance(v, list) else v for k, v in augment.items()})
+    return augment
 
 
 def two_views(augment, images: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
@@ -93,12 +103,27 @@ class KeyQueue(nn.Module):
         self.pointer.copy_((self.pointer + len(keys)) % self.size)
 
 
-class TwoViewMethod(Method):
-    """Base of notebook 07's methods: two views per image, a head that is an `nn.ModuleDict`.
+@dataclasses.dataclass
+class TwoViewOptions:
+    """Options every two-view method takes: `augment` (a preset name of `ssl_helpers.augment`, views at the image
+    size, or an `Augment`), `hidden_dim` and `out_dim` of the projector."""
 
-    Subclasses implement `build_modules(encoder, image_shape) -> dict of modules` and `step`. Options every one of
-    them takes: augment (a preset name of `ssl_helpers.augment`, views at the image size, or an `Augment`),
-    hidden_dim and out_dim of the projector.
+    augment: Any = "digits"
+    hidden_dim: int = 128
+    out_dim: int = 64
+
+    def __post_init__(self):
+        self.augment = restore_augment(self.augment)
+        for name in ("hidden_dim", "out_dim"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+class TwoViewMethod(Method):
+    """Base of the two-view methods: two views per image, a head that is an `nn.ModuleDict`.
+
+    Subclasses implement `make_modules(image_shape) -> dict of modules` and `training_step`.
     """
 
     family = "non-contrastive"
@@ -106,22 +131,21 @@ class TwoViewMethod(Method):
     image_size = BEYOND_IMAGE_SIZE
     quick_epochs = 10
     generator_on_device = True
+    Options = TwoViewOptions
 
-    def __init__(self, augment="digits", **options):
-        super().__init__(augment=augment, **options)
-        self.augment = augment if not isinstance(augment, str) else None
-
-    def build_modules(self, encoder: nn.Module, image_shape) -> dict:
+    def make_modules(self, image_shape) -> dict:
         raise NotImplementedError
 
-    def build_head(self, encoder: nn.Module, image_shape) -> nn.Module:
-        if self.augment is None:
-            self.augment = augment_for(self.options["augment"], image_shape[-1])
-        device = next(encoder.parameters()).device
-        self.head = nn.ModuleDict(self.build_modules(encoder, image_shape)).to(device)
-        return self.head
+    def make_head(self, image_shape) -> nn.Module:
+        self.augment = augment_for(self.options.augment, image_shape[-1])
+        return nn.ModuleDict(self.make_modules(image_shape))
 
-    def views(self, images: torch.Tensor, generator: Optional[torch.Generator] = None):
-        """Two augmented views (N, C, H, W) each, stacked: (2N, C, H, W)."""
-        self._require_head()
-        return two_views(self.augment, images, generator)
+    def projector(self) -> nn.Module:
+        """g: the projection head, h (N, encoder.out_dim) -> z (N, out_dim)."""
+        from ..models import ProjectionHead
+
+        return ProjectionHead(self.encoder.out_dim, self.options.hidden_dim, self.options.out_dim)
+
+    def views(self, images: torch.Tensor) -> torch.Tensor:
+        """Two augmented views (N, C, H, W) each of `images`, drawn from `self.generator`, stacked: (2N, C, H, W)."""
+        return two_views(self.augment, images, self.generator)

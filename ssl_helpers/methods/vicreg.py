@@ -6,16 +6,19 @@ Options: the weights (variance_weight=0: the ablation without the variance term)
 """
 from __future__ import annotations
 
-from typing import Optional
-
-import torch
-from torch import nn
+import dataclasses
 
 from ..losses import vicreg_loss
-from ..models import ProjectionHead
-from .two_view import TwoViewMethod
+from .two_view import TwoViewMethod, TwoViewOptions
 
-__all__ = ["VICRegMethod"]
+__all__ = ["VICRegMethod", "VICRegOptions"]
+
+
+@dataclasses.dataclass
+class VICRegOptions(TwoViewOptions):
+    invariance_weight: float = 25.0
+    variance_weight: float = 25.0
+    covariance_weight: float = 1.0
 
 
 class VICRegMethod(TwoViewMethod):
@@ -24,16 +27,12 @@ class VICRegMethod(TwoViewMethod):
     name = "vicreg"
     title = "VICReg"
     recipe = dict(epochs=20, batch_size=64, lr=2e-3)
+    Options = VICRegOptions
 
-    def __init__(self, invariance_weight: float = 25.0, variance_weight: float = 25.0, covariance_weight: float = 1.0,
-                 hidden_dim: int = 128, out_dim: int = 64, augment="digits"):
-        super().__init__(augment=augment, invariance_weight=invariance_weight, variance_weight=variance_weight,
-                         covariance_weight=covariance_weight, hidden_dim=hidden_dim, out_dim=out_dim)
+    def make_modules(self, image_shape):
+        return {"projector": self.projector()}
 
-    def build_modules(self, encoder, image_shape):
-        return {"projector": ProjectionHead(encoder.out_dim, self.options["hidden_dim"], self.options["out_dim"])}
-
-    def step(self, encoder: nn.Module, images: torch.Tensor, generator: Optional[torch.Generator] = None):
-        z = self._require_head()["projector"](encoder(self.views(images, generator))).float()
-        n, o = images.shape[0], self.options
-        return vicreg_loss(z[:n], z[n:], o["invariance_weight"], o["variance_weight"], o["covariance_weight"])
+    def training_step(self, batch, batch_idx):
+        (images,), n, o = batch, len(batch[0]), self.options
+        z = self.head["projector"](self.encoder(self.views(images))).float()
+        return vicreg_loss(z[:n], z[n:], o.invariance_weight, o.variance_weight, o.covariance_weight)

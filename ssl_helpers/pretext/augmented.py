@@ -5,6 +5,7 @@ from a rotated one, or a shuffled one from a whole one, the encoder has to know 
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Optional
 
@@ -133,12 +134,18 @@ class RotationTask(ClassificationTask):
     notebook = "03_augmented_rotation_jigsaw"
     num_classes = 4
 
-    def __init__(self):
-        super().__init__()
-
     def corrupt(self, images, generator=None) -> Corrupted:
         rotated, labels = random_rotation(images, generator)
         return Corrupted(rotated, labels, None)
+
+
+@dataclasses.dataclass
+class JigsawOptions:
+    """grid x grid tiles; count permutations in the fixed set (None: all grid^2! of them), chosen with seed."""
+
+    grid: int = 2
+    count: Optional[int] = None
+    seed: int = 0
 
 
 class JigsawTask(ClassificationTask):
@@ -149,9 +156,12 @@ class JigsawTask(ClassificationTask):
     title = "jigsaw"
     notebook = "03_augmented_rotation_jigsaw"
 
-    def __init__(self, grid: int = 2, count: Optional[int] = None, seed: int = 0):
-        super().__init__(grid=grid, count=count, seed=seed)
-        self.permutations = jigsaw_permutations(grid, count, seed)
+    Options = JigsawOptions
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        o = self.options
+        self.permutations = jigsaw_permutations(o.grid, o.count, o.seed)
         self.num_classes = len(self.permutations)
 
     def corrupt(self, images, generator=None) -> Corrupted:

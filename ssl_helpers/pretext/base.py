@@ -3,9 +3,10 @@
 A pretext task turns unlabeled images into a supervised problem:
 
     inputs, targets, mask = task.corrupt(images, generator)     # hide or change part of the input
-    prediction = task.predict(encoder, inputs)                  # encoder + the task's small head
+    prediction = task.predict(inputs)                           # task.encoder + the task's small head
     loss = task.loss(prediction, targets, mask)                 # how far the prediction is from the target
 
+Every task is a `Method` (a LightningModule): `training_step` chains the three with `task.generator`.
 Only the encoder is kept afterwards; the head (a decoder or a linear classifier) is thrown away.
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..losses import masked_mse  # defined in ssl_helpers.losses.masked; importable from here too
 from ..methods.base import Method
 
 __all__ = ["Corrupted", "PretextTask", "ReconstructionTask", "ClassificationTask", "ConvDecoder",
@@ -48,25 +50,6 @@ def check_generator(generator: Optional[torch.Generator]) -> torch.Generator:
     return generator
 
 
-def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over the masked pixels only (the MAE loss):
-
-        L = sum_{n,c,h,w} m_{n,h,w} (p_{nchw} - t_{nchw})^2 / (C * sum_{n,h,w} m_{n,h,w})
-
-    prediction, target: (N, C, H, W); mask: (N, 1, H, W) with 1 on hidden pixels, 0 on visible ones.
-    Visible pixels do not count at all; the loss is 0 exactly when every hidden pixel is predicted exactly.
-    """
-    if prediction.shape != target.shape:
-        raise ValueError(f"prediction and target must have the same shape, got {tuple(prediction.shape)} "
-                         f"and {tuple(target.shape)}")
-    if mask.ndim != 4 or mask.shape[1] != 1 or mask.shape[0] != target.shape[0] or mask.shape[2:] != target.shape[2:]:
-        raise ValueError(f"mask must have shape (N, 1, H, W) = {(target.shape[0], 1, *target.shape[2:])}, "
-                         f"got {tuple(mask.shape)}")
-    mask = mask.to(prediction.dtype)
-    squared = (prediction - target).pow(2) * mask
-    return squared.sum() / (mask.sum() * target.shape[1]).clamp_min(1.0)
-
-
 class ConvDecoder(nn.Module):
     """A small decoder from an encoder's feature maps back to an image (cheap, in the spirit of MAE's).
 
@@ -89,8 +72,8 @@ class ConvDecoder(nn.Module):
 
 
 class PretextTask(Method):
-    """A self-prediction method: `corrupt`, `build_head`, `predict`, `loss` (see the module docstring);
-    `step` (the `Method` verb) chains them. The head is kept in `task.head` after `build_head`."""
+    """A self-prediction method: `corrupt`, `make_head`, `predict`, `loss` (see the module docstring);
+    `training_step` chains them."""
 
     name = "pretext"
     family = "self-prediction"
@@ -100,16 +83,16 @@ class PretextTask(Method):
     def corrupt(self, images: torch.Tensor, generator: Optional[torch.Generator] = None) -> Corrupted:
         raise NotImplementedError
 
-    def predict(self, encoder: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    def predict(self, inputs: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def loss(self, prediction: torch.Tensor, targets: torch.Tensor, mask=None) -> torch.Tensor:
         raise NotImplementedError
 
-    def step(self, encoder: nn.Module, images: torch.Tensor, generator: Optional[torch.Generator] = None):
+    def training_step(self, batch, batch_idx):
         """One training step's loss on a batch of clean images: corrupt, predict, compare."""
-        inputs, targets, mask = self.corrupt(images, generator)
-        return self.loss(self.predict(encoder, inputs), targets, mask)
+        inputs, targets, mask = self.corrupt(batch[0], self.generator)
+        return self.loss(self.predict(inputs), targets, mask)
 
 
 class ReconstructionTask(PretextTask):
@@ -117,7 +100,8 @@ class ReconstructionTask(PretextTask):
 
     out_channels = 3
 
-    def build_head(self, encoder: nn.Module, image_shape) -> nn.Module:
+    def make_head(self, image_shape) -> nn.Module:
+        encoder = self.encoder
         if not hasattr(encoder, "feature_maps"):
             raise ValueError(f"the {self.name} task needs an encoder with a `feature_maps(x)` method "
                              f"(SmallCNN has one); got {type(encoder).__name__}")
@@ -131,11 +115,10 @@ class ReconstructionTask(PretextTask):
         if height % maps.shape[-2] or width % maps.shape[-1]:
             raise ValueError(f"image size {height}x{width} is not a multiple of the feature-map size "
                              f"{maps.shape[-2]}x{maps.shape[-1]}")
-        self.head = ConvDecoder(maps.shape[1], self.out_channels, height // maps.shape[-2]).to(device)
-        return self.head
+        return ConvDecoder(maps.shape[1], self.out_channels, height // maps.shape[-2])
 
-    def predict(self, encoder: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-        return self._require_head()(encoder.feature_maps(inputs))
+    def predict(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder.feature_maps(inputs))
 
     def loss(self, prediction, targets, mask=None):
         if mask is None:
@@ -148,13 +131,11 @@ class ClassificationTask(PretextTask):
 
     num_classes = 2
 
-    def build_head(self, encoder: nn.Module, image_shape) -> nn.Module:
-        device = next(encoder.parameters()).device
-        self.head = nn.Linear(encoder.out_dim, self.num_classes).to(device)
-        return self.head
+    def make_head(self, image_shape) -> nn.Module:
+        return nn.Linear(self.encoder.out_dim, self.num_classes)
 
-    def predict(self, encoder: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-        return self._require_head()(encoder(inputs))
+    def predict(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(inputs))
 
     def loss(self, prediction, targets, mask=None):
         return F.cross_entropy(prediction, targets)

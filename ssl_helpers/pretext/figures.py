@@ -7,21 +7,34 @@ import torch
 from ..plots import image_grid
 from .base import ClassificationTask
 
-__all__ = ["predictions", "show_predictions"]
+__all__ = ["predictions", "show_predictions", "check_built"]
+
+
+def check_built(task, encoder=None):
+    """The task, in eval mode, once it is ready to predict: built (`task.build(image_shape, encoder)` or trained
+    by `pretrain`) and, if `encoder` is given, predicting through that very encoder (`task.encoder`)."""
+    if task.encoder is None or task.head is None:
+        raise RuntimeError(f"the {task.name} task has no encoder and head yet: call task.build(image_shape, "
+                           f"encoder) or train it with ssl_helpers.methods.pretrain")
+    if encoder is not None and encoder is not task.encoder:
+        raise ValueError(f"encoder is not the {task.name} task's own encoder (task.encoder): a task predicts "
+                         f"through the encoder it was built with; pass task.encoder or call task.build(image_shape, "
+                         f"encoder)")
+    return task.eval()
 
 
 @torch.no_grad()
 def predictions(task, encoder, images: torch.Tensor, seed: int = 0, **corrupt_options) -> dict:
-    """Corrupt `images` (N, C, H, W) (seeded; options such as `mask_ratio` go to `task.corrupt`) and predict.
+    """Corrupt `images` (N, C, H, W) (seeded; options such as `mask_ratio` go to `task.corrupt`) and predict with
+    the built task (`task.predict`, through `task.encoder`; `encoder` must be that encoder, or None).
 
     Returns {"inputs", "targets", "mask", "prediction", "loss"}. For reconstruction tasks with a mask,
     "shown" is the prediction inside the mask with the visible pixels pasted back (as in the MAE paper's
     figures), else the prediction itself; for classification tasks "prediction" holds the predicted classes.
     """
+    check_built(task, encoder)
     inputs, targets, mask = task.corrupt(images, torch.Generator().manual_seed(seed), **corrupt_options)
-    encoder.eval()
-    task._require_head().eval()
-    output = task.predict(encoder, inputs)
+    output = task.predict(inputs)
     result = {"inputs": inputs, "targets": targets, "mask": mask, "loss": float(task.loss(output, targets, mask))}
     if isinstance(task, ClassificationTask):
         result["prediction"] = output.argmax(1)

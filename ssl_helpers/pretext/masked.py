@@ -6,13 +6,14 @@ hidden patches (`masked_mse`): copying the visible pixels earns nothing.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import torch
 
 from .base import Corrupted, ReconstructionTask, check_generator, check_images
 
-__all__ = ["check_mask_options", "patch_mask", "mask_patches", "MaskedTask", "PATCH_SIZES"]
+__all__ = ["check_mask_options", "patch_mask", "mask_patches", "MaskedTask", "MaskedOptions", "PATCH_SIZES"]
 
 PATCH_SIZES = (1, 2, 4, 8)  # what MaskedTask trains over by default: the mask explorer's slider on 16 px digits
 
@@ -66,6 +67,26 @@ def mask_patches(images: torch.Tensor, mask_ratio: float = 0.5, patch_size: int 
     return images * (1 - mask) + fill * mask, mask
 
 
+@dataclasses.dataclass
+class MaskedOptions:
+    """mask_ratio in (0, 1); patch_size (px) used when nothing else is asked; fill, the grey of hidden pixels;
+    patch_sizes, the sizes drawn per batch during training (None: always `patch_size`)."""
+
+    mask_ratio: float = 0.5
+    patch_size: int = 4
+    fill: float = 0.5
+    patch_sizes: Optional[tuple] = PATCH_SIZES
+
+    def __post_init__(self):
+        check_mask_options(self.mask_ratio, self.patch_size)
+        if self.patch_sizes is not None:
+            self.patch_sizes = tuple(self.patch_sizes)
+            if not self.patch_sizes:
+                raise ValueError("patch_sizes must hold at least one patch size, got an empty sequence")
+            for size in self.patch_sizes:
+                check_mask_options(self.mask_ratio, size)
+
+
 class MaskedTask(ReconstructionTask):
     """Reconstruct hidden patches. corrupt: images -> (masked images, images, mask); loss: `masked_mse`.
 
@@ -83,19 +104,12 @@ class MaskedTask(ReconstructionTask):
     quick_epochs = 8
     saved_before = {"patch_sizes": None}  # checkpoints from before patch_sizes existed: one fixed patch size
 
-    def __init__(self, mask_ratio: float = 0.5, patch_size: int = 4, fill: float = 0.5,
-                 patch_sizes: Optional[tuple] = PATCH_SIZES):
-        check_mask_options(mask_ratio, patch_size)
-        options = dict(mask_ratio=mask_ratio, patch_size=patch_size, fill=fill)
-        if patch_sizes is not None:
-            patch_sizes = tuple(patch_sizes)
-            if not patch_sizes:
-                raise ValueError("patch_sizes must hold at least one patch size, got an empty sequence")
-            for size in patch_sizes:
-                check_mask_options(mask_ratio, size)
-        options["patch_sizes"] = patch_sizes
-        super().__init__(**options)
-        self.mask_ratio, self.patch_size, self.fill, self.patch_sizes = mask_ratio, patch_size, fill, patch_sizes
+    Options = MaskedOptions
+
+    mask_ratio = property(lambda self: self.options.mask_ratio)
+    patch_size = property(lambda self: self.options.patch_size)
+    fill = property(lambda self: self.options.fill)
+    patch_sizes = property(lambda self: self.options.patch_sizes)
 
     def trained_patch_sizes(self) -> tuple:
         """The patch sizes this task trains on: `patch_sizes`, or `(patch_size,)`."""

@@ -6,6 +6,8 @@ Colorization (Zhang et al. 2016): the network sees the grey (luminance) image an
 """
 from __future__ import annotations
 
+import dataclasses
+
 from typing import Optional
 
 import torch
@@ -49,6 +51,18 @@ def hide_box(images: torch.Tensor, box_size: int = 8, generator: Optional[torch.
     return images * (1 - mask) + fill * mask, mask
 
 
+@dataclasses.dataclass
+class InpaintingOptions:
+    """box_size: the side of the hidden square (px); fill: its grey."""
+
+    box_size: int = 8
+    fill: float = 0.5
+
+    def __post_init__(self):
+        if isinstance(self.box_size, bool) or not isinstance(self.box_size, int) or self.box_size < 1:
+            raise ValueError(f"box_size must be a positive integer, got {self.box_size!r}")
+
+
 class InpaintingTask(ReconstructionTask):
     """Paint a hidden box back. corrupt: images -> (images with a grey box, images, box mask)."""
 
@@ -56,11 +70,9 @@ class InpaintingTask(ReconstructionTask):
     title = "inpainting"
     notebook = "04_obscured_and_perturbed"
 
-    def __init__(self, box_size: int = 8, fill: float = 0.5):
-        if isinstance(box_size, bool) or not isinstance(box_size, int) or box_size < 1:
-            raise ValueError(f"box_size must be a positive integer, got {box_size!r}")
-        super().__init__(box_size=box_size, fill=fill)
-        self.box_size, self.fill = box_size, fill
+    Options = InpaintingOptions
+    box_size = property(lambda self: self.options.box_size)
+    fill = property(lambda self: self.options.fill)
 
     def corrupt(self, images, generator=None, box_size=None) -> Corrupted:
         hidden, mask = hide_box(images, self.box_size if box_size is None else box_size, generator, self.fill)
@@ -79,9 +91,6 @@ class ColorizationTask(ReconstructionTask):
     title = "colorization"
     notebook = "04_obscured_and_perturbed"
     data = "colour_digits"
-
-    def __init__(self):
-        super().__init__()
 
     def corrupt(self, images, generator=None) -> Corrupted:
         return Corrupted(rgb_to_grayscale(check_images(images), channels=3), images, None)

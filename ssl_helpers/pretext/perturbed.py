@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+import dataclasses
+
 
 import torch
 
@@ -27,6 +29,16 @@ def noisy_images(images: torch.Tensor, noise_level: float, generator: torch.Gene
     return add_noise(images, noise_level, noise=noise)
 
 
+@dataclasses.dataclass
+class DenoisingOptions:
+    """noise_level: the standard deviation of the Gaussian noise added, in [0, 1]."""
+
+    noise_level: float = 0.3
+
+    def __post_init__(self):
+        _check_noise_level(self.noise_level)
+
+
 class DenoisingTask(ReconstructionTask):
     """Remove Gaussian noise. corrupt: images -> (noisy images, images, None); loss: MSE on all pixels."""
 
@@ -34,10 +46,8 @@ class DenoisingTask(ReconstructionTask):
     title = "denoising"
     notebook = "04_obscured_and_perturbed"
 
-    def __init__(self, noise_level: float = 0.3):
-        _check_noise_level(noise_level)
-        super().__init__(noise_level=noise_level)
-        self.noise_level = noise_level
+    Options = DenoisingOptions
+    noise_level = property(lambda self: self.options.noise_level)
 
     def corrupt(self, images, generator=None, noise_level=None) -> Corrupted:
         level = self.noise_level if noise_level is None else noise_level

@@ -59,9 +59,9 @@ def recipe_augment(recipe: Union[None, str, Augment] = None, size: int = DIGIT_S
     if isinstance(recipe, Augment):
         return recipe.with_(size=size)
     if recipe is None:
-        from ..simclr import SimCLRMethod
+        from ..methods.simclr import SimCLRMethod
 
-        recipe = SimCLRMethod().options["augment"]
+        recipe = SimCLRMethod().options.augment
     check_choice("recipe", recipe, sorted(PRESETS))
     return preset(recipe, size)
 

@@ -16,7 +16,8 @@ from typing import Dict, Optional, Sequence
 import numpy as np
 import torch
 
-from ..pretext import DenoisingTask, hide_box, rotate
+from ..pretext import hide_box, noisy_images, rotate
+from ..pretext.figures import check_built
 from .augment_explorer import PHOTOS, digit_images, explorer_image
 from .common import (CONTROL_STYLE, Explorer, array_to_png, caption_html, check_choice, check_range, control_layout,
                      font, image_to_uint8, one_thread, png_image)
@@ -54,7 +55,7 @@ def corrupt_image(image: torch.Tensor, noise_level: float = 0.3, box_fraction: f
         raise ValueError(f"box_fraction must be in [0, 1], got {box_fraction!r}")
     x = image[None]
     generator = torch.Generator().manual_seed(seed)
-    noisy = DenoisingTask(noise_level).corrupt(x, generator).inputs
+    noisy = noisy_images(x, noise_level, generator)
     box = round(box_fraction * min(x.shape[-2:]))
     if box >= 1:
         hidden, mask = hide_box(x, box, generator)
@@ -72,15 +73,14 @@ def model_answers(views: dict, models: Optional[Dict[str, tuple]] = None) -> dic
     answers = {}
     models = models or {}
     for name, (task, encoder) in models.items():
-        encoder.eval()
-        task.head.eval()
+        check_built(task, encoder)
         if name == "denoising":
-            answers["denoised"] = task.predict(encoder, views["noisy"])
+            answers["denoised"] = task.predict(views["noisy"])
         elif name == "inpainting":
-            prediction = task.predict(encoder, views["hidden"])
+            prediction = task.predict(views["hidden"])
             answers["inpainted"] = views["mask"] * prediction + (1 - views["mask"]) * views["hidden"]
         elif name == "rotation":
-            probabilities = task.predict(encoder, views["rotated"]).softmax(1)[0]
+            probabilities = task.predict(views["rotated"]).softmax(1)[0]
             answers["rotation"] = 90 * int(probabilities.argmax())
             answers["rotation_confidence"] = float(probabilities.max())
         else:

@@ -7,69 +7,29 @@
 | `info_nce` | queries, a set of keys, the index of each query's positive | softmax over cosine similarities / T |
 | `nt_xent` | two views `(z_a, z_b)` of N inputs | SimCLR's InfoNCE over the 2N views (optionally across processes) |
 | `moco_loss` | queries, their momentum keys, a queue of K older keys | InfoNCE with K negatives whatever the batch size |
-| `negative_cosine` | predictions p, target projections z | BYOL / SimSiam: p towards z, no negatives, z stop-gradient |
-| `barlow_twins_loss` | two views `(z_a, z_b)` | cross-correlation matrix of the views towards the identity |
-| `vicreg_loss` | two views `(z_a, z_b)` | invariance + variance above gamma + off-diagonal covariance to 0 |
 
-Every loss checks its input and raises `ValueError` naming the argument: mismatched shapes, too few rows,
-a margin or temperature that is not positive, non-finite values. Slow reference versions written as loops
-straight from the equations live in `ssl_helpers.losses_reference` (tests and benchmarks use them).
+Helpers: `cosine_similarity_matrix`, `nt_xent_logits` and `positive_index` (NT-Xent's logits and targets, for plots),
+`gather_with_grad` and `distributed_world` (the views of every process, with gradients).
 """
 from __future__ import annotations
-
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
+from ._checks import _check_matrix, _check_positive, _check_same_shape
+
 __all__ = [
-    "pair_contrastive_loss",
-    "triplet_loss",
     "cosine_similarity_matrix",
+    "distributed_world",
+    "gather_with_grad",
     "info_nce",
+    "moco_loss",
     "nt_xent",
     "nt_xent_logits",
+    "pair_contrastive_loss",
     "positive_index",
-    "gather_with_grad",
-    "distributed_world",
+    "triplet_loss",
 ]
-
-
-# ----------------------------------------------------------------------------------------------------
-# Input checks (shared by every loss)
-# ----------------------------------------------------------------------------------------------------
-
-
-def _check_matrix(name: str, z: torch.Tensor, min_rows: int = 1) -> None:
-    if not isinstance(z, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(z).__name__}")
-    if z.ndim != 2:
-        raise ValueError(f"{name} must be a matrix of embeddings (rows, D), got shape {tuple(z.shape)}")
-    if z.shape[0] < min_rows or z.shape[1] < 1:
-        raise ValueError(f"{name} must have at least {min_rows} row(s) and 1 column, got shape {tuple(z.shape)}")
-    if not z.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got dtype {z.dtype}")
-    # On the CPU this check is free; on an accelerator it would stop the host every step (a synchronisation),
-    # so there the training loop reports a non-finite loss once per epoch instead.
-    if z.device.type == "cpu" and not bool(torch.isfinite(z).all()):
-        raise ValueError(f"{name} contains non-finite values (nan or inf)")
-
-
-def _check_same_shape(names: tuple, tensors: tuple) -> None:
-    shapes = [tuple(t.shape) for t in tensors]
-    if any(s != shapes[0] for s in shapes):
-        described = ", ".join(f"{n} {s}" for n, s in zip(names, shapes))
-        raise ValueError(f"{' , '.join(names)} must have the same shape (rows, D), got {described}")
-
-
-def _check_positive(name: str, value: float) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
-    if not (value > 0 and value < float("inf")):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-    return value
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -133,7 +93,7 @@ def _pair_distance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------------------------------
 
 
-def cosine_similarity_matrix(x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+def cosine_similarity_matrix(x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
     """s_ij = x_i . y_j / (|x_i| |y_j|): x (R, D), y (K, D) (default x) -> (R, K), without an (R, K, D) tensor."""
     x = F.normalize(x, dim=1)
     y = x if y is None else F.normalize(y, dim=1)
@@ -141,7 +101,7 @@ def cosine_similarity_matrix(x: torch.Tensor, y: Optional[torch.Tensor] = None) 
 
 
 def info_nce(query: torch.Tensor, keys: torch.Tensor, positive: torch.Tensor, temperature: float = 0.1,
-             exclude: Optional[torch.Tensor] = None) -> torch.Tensor:
+             exclude: torch.Tensor | None = None) -> torch.Tensor:
     """InfoNCE (van den Oord et al. 2018) with cosine similarity, mean over the B queries.
 
         s_bk = cos(q_b, k_k),   p_bk = exp(s_bk / T) / sum_{k' not excluded} exp(s_bk' / T)
@@ -190,7 +150,7 @@ def nt_xent_logits(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float = 0.
     return logits, positive_index(n, z.device)
 
 
-def positive_index(n: int, device, offset: int = 0, total: Optional[int] = None) -> torch.Tensor:
+def positive_index(n: int, device, offset: int = 0, total: int | None = None) -> torch.Tensor:
     """The column of each row's positive in NT-Xent's (2N, 2N) similarity matrix: (2n,) long tensor.
 
     Rows are [a views; b views] of a global batch of `total` pairs whose a-part starts at `offset`: row i of the
@@ -219,8 +179,8 @@ def _split_stacked(z: torch.Tensor):
     return z.chunk(2)
 
 
-def nt_xent(z_a: torch.Tensor, z_b: Optional[torch.Tensor] = None, temperature: float = 0.5, *,
-            gather: Optional[bool] = None) -> torch.Tensor:
+def nt_xent(z_a: torch.Tensor, z_b: torch.Tensor | None = None, temperature: float = 0.5, *,
+            gather: bool | None = None) -> torch.Tensor:
     """NT-Xent, SimCLR's normalized temperature-scaled cross-entropy (Chen et al. 2020, eq. 1).
 
         z = [z_a; z_b]: (2N, D),   s_ij = z_i . z_j / (|z_i| |z_j|)
@@ -335,10 +295,8 @@ def gather_with_grad(tensor: torch.Tensor) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------------------------------
-# Beyond negatives: MoCo's queue, BYOL / SimSiam, Barlow Twins, VICReg (notebook 07)
+# MoCo: InfoNCE against a queue of negatives (notebook 07)
 # ----------------------------------------------------------------------------------------------------
-
-__all__ += ["moco_loss", "negative_cosine", "cross_correlation", "barlow_twins_loss", "vicreg_terms", "vicreg_loss"]
 
 
 def moco_loss(query: torch.Tensor, key: torch.Tensor, queue: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
@@ -365,119 +323,3 @@ def moco_loss(query: torch.Tensor, key: torch.Tensor, queue: torch.Tensor, tempe
     negatives = q @ n.T                                                   # (B, K)
     logits = torch.cat([positives, negatives], dim=1) / temperature      # (B, 1 + K)
     return F.cross_entropy(logits, torch.zeros(len(q), dtype=torch.long, device=q.device))
-
-
-def negative_cosine(p: torch.Tensor, z: torch.Tensor, stop_gradient: bool = True) -> torch.Tensor:
-    """SimSiam's D(p, z) (Chen & He 2021) = BYOL's loss (Grill et al. 2020) minus a constant:
-
-        D(p, z) = -(1/N) sum_i p_i . z_i / (|p_i| |z_i|)          in [-1, 1]
-        BYOL's |p/|p| - z/|z||^2 = 2 + 2 D(p, z) per row
-
-    p: (N, D) predictions of the online branch; z: (N, D) the other view's projections, the target. With
-    `stop_gradient` (the default, as both papers) z is detached: no gradient flows into the target branch.
-    Rows of zeros are normalised with F.normalize's eps 1e-12 (their cosine is 0). Returns a scalar.
-    """
-    _check_matrix("p", p)
-    _check_matrix("z", z)
-    _check_same_shape(("p", "z"), (p, z))
-    if stop_gradient:
-        z = z.detach()
-    return -(F.normalize(p, dim=1) * F.normalize(z, dim=1)).sum(dim=1).mean()
-
-
-def _check_batch(name: str, z: torch.Tensor) -> None:
-    _check_matrix(name, z)
-    if z.shape[0] < 2:
-        raise ValueError(f"{name} must hold at least 2 embeddings (a batch of 1 has no variance or correlation), "
-                         f"got shape {tuple(z.shape)}")
-
-
-def cross_correlation(z_a: torch.Tensor, z_b: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """Barlow Twins' cross-correlation matrix of two batches of embeddings, over the batch dimension:
-
-        zhat = (z - mean_b z) / sqrt(var_b z + eps)      (var with 1/N, per dimension: BatchNorm without affine,
-                                                          as the authors' code)
-        C_ij = (1/N) sum_b zhat_a[b, i] zhat_b[b, j]     in [-1, 1]
-
-    z_a, z_b: (N, D), N >= 2 -> C: (D, D). A dimension with zero variance in a batch gives zeros in its row or
-    column (eps keeps the division and the square root's gradient finite, also in float32), so the loss then
-    pushes its C_ii up from 0.
-    """
-    _check_batch("z_a", z_a)
-    _check_batch("z_b", z_b)
-    _check_same_shape(("z_a", "z_b"), (z_a, z_b))
-    eps = _check_positive("eps", eps)
-
-    def standardise(z):
-        z = z - z.mean(dim=0)
-        return z / (z.pow(2).mean(dim=0) + eps).sqrt()
-
-    return standardise(z_a).T @ standardise(z_b) / z_a.shape[0]
-
-
-def barlow_twins_loss(z_a: torch.Tensor, z_b: torch.Tensor, offdiag_weight: float = 5e-3,
-                      eps: float = 1e-5) -> torch.Tensor:
-    """Barlow Twins' redundancy-reduction loss (Zbontar et al. 2021, eq. 1):
-
-        L = sum_i (1 - C_ii)^2 + lambda sum_i sum_{j != i} C_ij^2,     C = cross_correlation(z_a, z_b)
-
-    The first (invariance) term makes each dimension agree across the two views; the second decorrelates
-    different dimensions, so they cannot all carry the same (collapsed) signal. z_a, z_b: (N, D), N >= 2.
-    offdiag_weight: lambda >= 0 (0 turns the redundancy term off). Returns a scalar; 0 for identical,
-    standardised, decorrelated views (up to eps).
-    """
-    if not float(offdiag_weight) >= 0:
-        raise ValueError(f"offdiag_weight must be >= 0, got {offdiag_weight}")
-    c = cross_correlation(z_a, z_b, eps)
-    diagonal = torch.diagonal(c)
-    on = (1 - diagonal).pow(2).sum()
-    off = c.pow(2).sum() - diagonal.pow(2).sum()
-    return on + float(offdiag_weight) * off
-
-
-def vicreg_terms(z_a: torch.Tensor, z_b: torch.Tensor, gamma: float = 1.0, eps: float = 1e-4) -> dict:
-    """VICReg's three terms (Bardes et al. 2022), each a scalar tensor:
-
-        invariance  s(Z, Z') = (1/(N D)) sum_b |z_b - z'_b|^2               (mean squared error, as the
-                                                                             authors' code; the paper writes 1/N)
-        variance    v(Z) = (1/D) sum_j max(0, gamma - sqrt(Var_b(z_j) + eps)),  Var with 1/(N-1);
-                    returned as v(Z) + v(Z')
-        covariance  c(Z) = (1/D) sum_{i != j} Cov(Z)_ij^2,  Cov(Z) = (1/(N-1)) sum_b (z_b - zbar)(z_b - zbar)^T;
-                    returned as c(Z) + c(Z')
-
-    z_a, z_b: (N, D), N >= 2. The variance term is 0 when every dimension's std is >= gamma (eps only adds to
-    the variance, so it never makes the term positive), and keeps the embeddings from shrinking to a point;
-    eps keeps the square root's gradient finite at zero variance.
-    """
-    _check_batch("z_a", z_a)
-    _check_batch("z_b", z_b)
-    _check_same_shape(("z_a", "z_b"), (z_a, z_b))
-    gamma = _check_positive("gamma", gamma)
-    eps = _check_positive("eps", eps)
-    n, d = z_a.shape
-
-    def variance(z):
-        return F.relu(gamma - torch.sqrt(z.var(dim=0) + eps)).mean()
-
-    def covariance(z):
-        z = z - z.mean(dim=0)
-        cov = z.T @ z / (n - 1)
-        return (cov.pow(2).sum() - torch.diagonal(cov).pow(2).sum()) / d
-
-    return {"invariance": F.mse_loss(z_a, z_b), "variance": variance(z_a) + variance(z_b),
-            "covariance": covariance(z_a) + covariance(z_b)}
-
-
-def vicreg_loss(z_a: torch.Tensor, z_b: torch.Tensor, invariance_weight: float = 25.0, variance_weight: float = 25.0,
-                covariance_weight: float = 1.0, gamma: float = 1.0, eps: float = 1e-4) -> torch.Tensor:
-    """VICReg: L = lambda s(Z, Z') + mu [v(Z) + v(Z')] + nu [c(Z) + c(Z')] (terms: see `vicreg_terms`).
-
-    z_a, z_b: (N, D), N >= 2; weights lambda, mu, nu >= 0 (the paper's 25, 25, 1; 0 turns a term off).
-    Returns a scalar.
-    """
-    weights = {"invariance": invariance_weight, "variance": variance_weight, "covariance": covariance_weight}
-    for name, weight in weights.items():
-        if not float(weight) >= 0:
-            raise ValueError(f"{name}_weight must be >= 0, got {weight}")
-    terms = vicreg_terms(z_a, z_b, gamma, eps)
-    return sum(float(weights[name]) * terms[name] for name in weights)

@@ -1,9 +1,10 @@
-"""Slow reference versions of the contrastive losses, for tests and benchmarks only.
+"""Slow reference versions of the losses, written from the papers, for tests and benchmarks only.
 
 `nt_xent_loop` is SimCLR's equation written as loops, one term at a time, in float64: the yardstick that
 `ssl_helpers.losses.nt_xent` is checked against. `nt_xent_naive` is the tempting broadcast version that
 materialises a (2N, 2N, D) tensor to get the similarities: right, but memory-bound. `moco_loop`,
-`negative_cosine_loop`, `barlow_twins_loop` and `vicreg_loop` do the same for the losses of notebook 07.
+`negative_cosine_loop`, `barlow_twins_loop` and `vicreg_loop` do the same for the losses of notebook 07;
+`dino_loop` follows DINO's pseudo-code (Algorithm 1) and `ijepa_loop` I-JEPA's loss, token by token.
 """
 from __future__ import annotations
 
@@ -61,7 +62,7 @@ def nt_xent_naive(z_a: torch.Tensor, z_b: torch.Tensor, temperature: float) -> t
 # Beyond negatives (notebook 07): each loss written term by term from its paper, in float64
 # ----------------------------------------------------------------------------------------------------
 
-__all__ += ["moco_loop", "negative_cosine_loop", "barlow_twins_loop", "vicreg_loop"]
+__all__ += ["barlow_twins_loop", "moco_loop", "negative_cosine_loop", "vicreg_loop"]
 
 
 def _unit(v: torch.Tensor) -> torch.Tensor:
@@ -135,3 +136,63 @@ def vicreg_loop(z_a: torch.Tensor, z_b: torch.Tensor, invariance_weight: float, 
     terms["loss"] = (invariance_weight * terms["invariance"] + variance_weight * terms["variance"]
                      + covariance_weight * terms["covariance"])
     return terms
+
+
+# ----------------------------------------------------------------------------------------------------
+# DINO and I-JEPA: the teacher's outputs as targets
+# ----------------------------------------------------------------------------------------------------
+
+__all__ += ["dino_loop", "ijepa_loop"]
+
+
+def dino_loop(student_logits, teacher_logits, center: torch.Tensor, student_temperature: float,
+              teacher_temperature: float) -> torch.Tensor:
+    """DINO from the paper's pseudo-code (Caron et al. 2021, Algorithm 1, with its multi-crop loop), in float64:
+
+        def H(t, s):
+            t = t.detach()                                  # stop gradient
+            s = softmax(s / tps, dim=1)
+            t = softmax((t - C) / tpt, dim=1)               # center + sharpen
+            return - (t * log(s)).sum(dim=1).mean()
+
+        loss = mean of H(teacher[i], student[j]) over every teacher view i and student view j != i
+
+    student_logits: list of V (N, K) tensors (the global views first); teacher_logits: list of G (N, K) tensors;
+    center: (K,) or (1, K). Returns a float64 scalar tensor.
+    """
+    c = center.detach().double().reshape(1, -1)
+
+    def H(t, s):
+        t = t.detach()
+        s = torch.softmax(s / student_temperature, dim=1)
+        t = torch.softmax((t - c) / teacher_temperature, dim=1)
+        return -(t * torch.log(s)).sum(dim=1).mean()
+
+    total, pairs = 0.0, 0
+    for i, t in enumerate(teacher_logits):
+        for j, s in enumerate(student_logits):
+            if i == j:
+                continue                                    # a view is not its own target
+            total = total + H(t.double(), s.double())
+            pairs += 1
+    return total / pairs
+
+
+def ijepa_loop(predicted: torch.Tensor, target: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """I-JEPA's loss (Assran et al. 2023) one token at a time, in float64:
+
+        s_bar = (s - mean(s)) / sqrt(var(s) + eps)      over the D features of one target token, var with 1/D
+        L = 1/(N M) sum_n sum_m (1/D) |s_hat[n, m] - s_bar[n, m]|^2
+
+    predicted, target: (N, M, D). Returns a float64 scalar tensor.
+    """
+    n, m, d = target.shape
+    total = 0.0
+    for a in range(n):
+        for b in range(m):
+            s = target[a, b].detach().double()
+            mean = sum(s[k] for k in range(d)) / d
+            var = sum((s[k] - mean) ** 2 for k in range(d)) / d
+            s_bar = (s - mean) / torch.sqrt(var + eps)
+            total = total + ((predicted[a, b].double() - s_bar) ** 2).sum() / d
+    return total / (n * m)
