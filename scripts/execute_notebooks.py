@@ -159,9 +159,30 @@ def execute(path: Path, timeout: int = 600, save: bool = True) -> Measurement:
     result = Measurement(path.with_suffix(".ipynb").name, seconds, peak_mb, date, error, cpu_seconds)
     if save and not error:
         nb.metadata["ssl_budget"] = {"seconds": round(seconds, 1), "peak_mb": round(peak_mb), "date": date,
-                                     "cpu_seconds": round(cpu_seconds, 1), "machine": machine_line()}
+                                     "cpu_seconds": round(cpu_seconds, 1), "machine": machine_line(),
+                                     "calibration_ms": calibration_ms()}
         jupytext.write(nb, path.with_suffix(".ipynb"))
     return result
+
+
+def calibration_ms(steps: int = 20) -> float:
+    """The machine's speed as one fixed figure: median ms of one training step (forward, backward, SGD) of the course's
+    SmallCNN (width 32) on a batch of 256 images at 12 px, on one thread, measured in a child process. Recorded beside
+    every budget figure, so that figures from different machines compare (a notebook's time scales with it)."""
+    import subprocess
+
+    code = (
+        "import statistics, time, torch\n"
+        "from ssl_helpers.models import SmallCNN\n"
+        "torch.set_num_threads(1); torch.manual_seed(0)\n"
+        "net = SmallCNN(width=32); opt = torch.optim.SGD(net.parameters(), lr=0.01)\n"
+        "x = torch.rand(256, 3, 12, 12); times = []\n"
+        f"for i in range({steps} + 3):\n"
+        "    t = time.perf_counter(); opt.zero_grad(); net(x).pow(2).mean().backward(); opt.step()\n"
+        "    times.append(time.perf_counter() - t)\n"
+        "print(1000 * statistics.median(times[3:]))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    return round(float(out.stdout.strip().splitlines()[-1]), 1)
 
 
 def machine_line() -> str:

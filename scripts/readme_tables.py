@@ -67,23 +67,24 @@ def results_table() -> str:
 
 
 def budgets_table() -> str:
-    lines = ["| notebook | wall time (s) | peak memory (MB) | kernel CPU time (s) | within budget | measured |",
-             "|---|---:|---:|---:|---|---|"]
+    lines = ["| notebook | wall time (s) | peak memory (MB) | kernel CPU time (s) | within budget | measured | "
+             "calibration (ms/step) |", "|---|---:|---:|---:|---|---|---:|"]
     total = cpu = peak = 0.0
     all_ok = True
     for path in course_notebooks():
         budget = nbformat.read(path, as_version=4).metadata.get("ssl_budget")
         if not budget:
-            lines.append(f"| `{path.name}` | not measured | | | | |")
+            lines.append(f"| `{path.name}` | not measured | | | | | |")
             all_ok = False
             continue
         ok = budget["seconds"] <= BUDGET_SECONDS and budget["peak_mb"] <= BUDGET_MB
         all_ok &= ok
         total, cpu, peak = total + budget["seconds"], cpu + budget["cpu_seconds"], max(peak, budget["peak_mb"])
         lines.append(f"| `{path.name}` | {budget['seconds']:.1f} | {budget['peak_mb']:.0f} | "
-                     f"{budget['cpu_seconds']:.1f} | {'yes' if ok else '**no**'} | {budget['date']} |")
+                     f"{budget['cpu_seconds']:.1f} | {'yes' if ok else '**no**'} | {budget['date']} | "
+                     f"{budget.get('calibration_ms', 'n/a')} |")
     course_ok = "yes" if all_ok and total <= COURSE_SECONDS else "**no**"
-    lines.append(f"| **whole course** | {total:.1f} | {peak:.0f} (largest) | {cpu:.1f} | {course_ok} | |")
+    lines.append(f"| **whole course** | {total:.1f} | {peak:.0f} (largest) | {cpu:.1f} | {course_ok} | | |")
     return "\n".join(lines)
 
 

@@ -182,12 +182,12 @@ def test_sincos_positions_are_distinct_per_token_and_need_a_multiple_of_four():
 def test_the_method_reduces_its_loss_on_a_fixed_batch():
     method = make_method("mae", depth=1, decoder_dim=16, heads=2, norm_pix=False)
     x = images(16)
-    encoder = method.make_encoder(tuple(x.shape[1:]), width=8)
-    head = method.build_head(encoder, tuple(x.shape[1:]))
-    optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=3e-3)
+    method.build(tuple(x.shape[1:]), width=8)
+    optimizer = torch.optim.Adam(method.parameters(), lr=3e-3)
     losses = []
     for _ in range(30):
-        loss = method.step(encoder, x, torch.Generator().manual_seed(0))  # the same mask every step
+        method.generator = torch.Generator().manual_seed(0)  # the same mask every step
+        loss = method.step(x)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -198,9 +198,8 @@ def test_the_method_reduces_its_loss_on_a_fixed_batch():
 def test_reconstruct_keeps_the_visible_patches_and_greys_the_hidden_ones():
     method = make_method("mae", depth=1, decoder_dim=16, heads=2, norm_pix=False)
     x = images(2)
-    encoder = method.make_encoder(tuple(x.shape[1:]), width=8)
-    method.build_head(encoder, tuple(x.shape[1:]))
-    masked, reconstruction, pasted = method.reconstruct(encoder, x, torch.Generator().manual_seed(0))
+    method.build(tuple(x.shape[1:]), width=8)
+    masked, reconstruction, pasted = method.reconstruct(x, torch.Generator().manual_seed(0))
     _, mask, _ = random_masking(2, 16, 0.75, torch.Generator().manual_seed(0))
     pixel_mask = unpatchify(mask.unsqueeze(-1).expand(-1, -1, 48), 4, 3, (4, 4))
     torch.testing.assert_close(masked, torch.where(pixel_mask.bool(), torch.full_like(x, 0.5), x))
@@ -212,4 +211,4 @@ def test_the_method_needs_a_vit_encoder():
     from ssl_helpers.models import SmallCNN
 
     with pytest.raises(ValueError, match="needs a ViTEncoder"):
-        make_method("mae").build_head(SmallCNN(width=8), (3, 16, 16))
+        make_method("mae").build((3, 16, 16), SmallCNN(width=8))

@@ -121,7 +121,7 @@ def assert_installs_the_course_on_colab_only(source: str) -> None:
     assert "lightning" in by_name, f"on Colab the cell must also install lightning (Colab has none): {installs}"
     assert by_name["lightning"][1] in ("lightning", lightning_bound()), by_name["lightning"]
     for options, reqs in installs:
-        assert not PIP_FORCING & set(o.split("=")[0] for o in options), f"no upgrade or reinstall: {options}"
+        assert not PIP_FORCING & {o.split("=")[0] for o in options}, f"no upgrade or reinstall: {options}"
         if "--no-deps" not in options:
             # with its requirements: only Lightning, whose torch>=2.1 Colab's torch meets, so pip keeps that torch
             assert [requirement_name(req) for req in reqs] == ["lightning"], (

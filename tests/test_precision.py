@@ -65,31 +65,55 @@ def test_fit_runs_the_loss_under_the_chosen_autocast():
     assert seen == {torch.float32}
 
 
+def test_precision_in_lightnings_words():
+    assert pick_precision("cpu").lightning == "32-true"
+    assert pick_precision("cpu", "bfloat16").lightning == "bf16-mixed"
+    assert pick_precision("cpu", "float16").lightning == "16-mixed"
+    for mode, expected in [("float32", "32-true"), ("bfloat16", "bf16-mixed")]:
+        assert train.make_trainer(epochs=1, device=torch.device("cpu"), precision=mode, progress=False).precision \
+            == expected
+
+
+@pytest.mark.filterwarnings("ignore:.*AMP with fp16 is not supported on CPU.*")
+def test_float16_asked_for_on_the_cpu_runs_in_bfloat16():
+    """The CPU has no float16 autocast: Lightning runs "16-mixed" there as "bf16-mixed" (and says so)."""
+    assert train.make_trainer(epochs=1, device=torch.device("cpu"), precision="float16",
+                              progress=False).precision == "bf16-mixed"
+    _, seen = linear_run(precision="float16")
+    assert seen == {torch.bfloat16}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="float16 autocast with a gradient scaler needs CUDA")
 def test_fit_float16_goes_through_the_gradient_scaler(monkeypatch):
-    """The float16 path: scale(loss).backward(), scaler.step(opt), scaler.update(), once per step. On the CPU a
-    CPU scaler stands in for CUDA's (same class, same calls)."""
+    """The float16 path on a GPU: scale(loss).backward(), scaler.step(opt), scaler.update(), once per step
+    (Lightning's `MixedPrecision` plugin with its `GradScaler`)."""
     calls = []
+    original = torch.amp.GradScaler.step
 
-    class RecordingScaler(torch.amp.GradScaler):
-        def step(self, optimizer, *args, **kwargs):
-            calls.append("step")
-            return super().step(optimizer, *args, **kwargs)
+    def step(self, optimizer, *args, **kwargs):
+        calls.append("step")
+        return original(self, optimizer, *args, **kwargs)
 
-    monkeypatch.setattr(train, "_grad_scaler", lambda device_type: RecordingScaler("cpu", init_scale=2.0 ** 8))
-    history, seen = linear_run(precision="float16")
+    monkeypatch.setattr(torch.amp.GradScaler, "step", step)
+    history, seen = linear_run(precision="float16", device="cuda")
     assert seen == {torch.float16}
     assert len(calls) == 30 * 4  # 30 epochs of 4 steps
     assert history["loss"].iloc[-1] < 0.05 * history["loss"].iloc[0]
 
 
-def test_simclr_loss_amp_is_a_no_op_on_the_cpu():
-    from ssl_helpers.models import SmallCNN
-    from ssl_helpers.simclr import SimCLR, simclr_loss
+def test_simclr_auto_precision_is_a_no_op_on_the_cpu():
+    """precision="auto" on the CPU is float32: the same SimCLR run, bit for bit, as precision="float32"."""
+    from ssl_helpers.methods import make_method, pretrain
 
-    torch.manual_seed(0)
-    model = SimCLR(SmallCNN(width=4), hidden_dim=8, out_dim=4).eval()
-    x_a, x_b = torch.rand(2, 6, 3, 8, 8)
-    assert torch.equal(simclr_loss(model, x_a, x_b, amp=True), simclr_loss(model, x_a, x_b, amp=False))
+    x = torch.rand(32, 3, 12, 12, generator=torch.Generator().manual_seed(0))
+    runs = []
+    for precision in ("auto", "float32"):
+        method = make_method("simclr", hidden_dim=8, out_dim=4)
+        encoder, history = pretrain(method, x, epochs=2, batch_size=16, width=4, device="cpu", progress=False,
+                                    precision=precision)
+        runs.append((history["loss"].tolist(), [p.detach().clone() for p in encoder.parameters()]))
+    assert runs[0][0] == runs[1][0]
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
 
 
 def registered_methods():

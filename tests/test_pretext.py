@@ -41,12 +41,13 @@ def test_every_corruption_has_the_right_shapes_and_repeats_under_a_seed(name):
 
 @pytest.mark.parametrize("name", PRETEXT_TASKS)
 def test_every_task_trains_one_step_and_its_head_fits_small_cnn(name):
-    task, encoder = make_method(name), SmallCNN(width=8)
-    task.build_head(encoder, (3, 16, 16))
-    loss = task.step(encoder, images(8), gen())
+    task = make_method(name).build((3, 16, 16), SmallCNN(width=8))
+    task.generator = gen()
+    loss = task.step(images(8))
     assert loss.ndim == 0 and torch.isfinite(loss)
     loss.backward()
     assert all(p.grad is not None for p in task.head.parameters())
+    assert task.predict(images(2)).shape[0] == 2
 
 
 def test_patch_mask_hides_exactly_the_ratio_in_whole_patches():
@@ -160,8 +161,10 @@ def test_bad_task_names_and_inputs_are_refused():
         make_method("no-such-method")
     with pytest.raises(ValueError, match=r"images must be a tensor of shape \(N, C, H, W\)"):
         P.mask_patches(torch.rand(3, 16, 16))
-    with pytest.raises(RuntimeError, match="has no head yet"):
-        make_method("rotation").predict(SmallCNN(width=8), images())
+    with pytest.raises(RuntimeError, match="has no encoder and head yet"):
+        make_method("rotation").step(images())
+    with pytest.raises(RuntimeError, match="has no encoder and head yet"):
+        P.predictions(make_method("rotation"), None, images())
 
 
 def test_pretrain_uses_the_shared_loop_repeats_under_a_seed_and_round_trips_a_checkpoint(tmp_path):
@@ -175,12 +178,13 @@ def test_pretrain_uses_the_shared_loop_repeats_under_a_seed_and_round_trips_a_ch
     assert list(runs[0][2]["epoch"]) == [1, 2]
     assert runs[0][2]["loss"].tolist() == runs[1][2]["loss"].tolist()
     task, encoder, _ = runs[0]
-    path = save_method(task, encoder, tmp_path / "denoising.pt", metrics={"loss": 0.1})
+    path = save_method(task, tmp_path / "denoising.pt", metrics={"loss": 0.1})
     loaded_task, loaded_encoder, info = load_method("denoising", path)
     assert info["method"] == "denoising" and loaded_task.noise_level == 0.2
     probe = images(2, seed=9)
     with torch.no_grad():
-        torch.testing.assert_close(loaded_task.predict(loaded_encoder, probe), task.predict(encoder.eval(), probe))
+        torch.testing.assert_close(loaded_task.predict(probe), task.eval().predict(probe))
+    assert loaded_task.encoder is loaded_encoder and task.encoder is encoder
     same_task, _, same_info = load_or_pretrain("denoising", path)
     assert same_info["quick"] is False
 

@@ -1,6 +1,7 @@
 """Progress bars: a student waiting on a training call sees one; the committed notebooks hold none.
 
-1. `fit` (and so `pretrain`, `train_simclr`) draws tqdm.auto's bar by default; `SSL_PROGRESS=0` turns it off.
+1. The course's `lightning.Trainer` (`make_trainer`: `fit`, `pretrain`, every method) draws one tqdm.auto bar over
+   the epochs (`EpochBar`) by default; `progress=False` or `SSL_PROGRESS=0` turns it off.
 2. In a Jupyter kernel the bar is one widget output for the whole training call (not a line per update).
 3. `scripts/execute_notebooks.py` runs its kernels with `SSL_PROGRESS=0`, so saved outputs have no stale bars,
    and nbval (`--nbval-lax`, as in the test suite) runs a notebook with a live bar without complaint.
@@ -14,7 +15,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from ssl_helpers.train import _progress
+import torch
+
+from ssl_helpers.train import EpochBar, make_trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING_CELL = """import torch
@@ -24,15 +27,32 @@ encoder, history = pretrain("rotation", torch.rand(64, 3, 8, 8), epochs=4, batch
 print("epochs:", len(history))"""
 
 
+def epoch_bars(**options):
+    trainer = make_trainer(epochs=2, device=torch.device("cpu"), **options)
+    return [c for c in trainer.callbacks if isinstance(c, EpochBar)], trainer
+
+
 def test_the_bar_is_on_by_default_and_off_with_ssl_progress_0(monkeypatch):
-    from tqdm.std import tqdm
+    monkeypatch.delenv("SSL_PROGRESS", raising=False)
+    bars, trainer = epoch_bars(desc="rotation")
+    assert len(bars) == 1 and bars[0].desc == "rotation" and trainer.progress_bar_callback is bars[0]
+    assert epoch_bars(progress=False)[0] == []
+    monkeypatch.setenv("SSL_PROGRESS", "0")
+    bars, trainer = epoch_bars()
+    assert bars == [] and trainer.progress_bar_callback is None
+
+
+def test_a_training_call_draws_one_bar_over_the_epochs(monkeypatch, capsys):
+    from ssl_helpers.methods import pretrain
 
     monkeypatch.delenv("SSL_PROGRESS", raising=False)
-    bar = _progress(range(3), True, disable=True)
-    assert isinstance(bar, tqdm) and list(bar) == [0, 1, 2]
-    assert _progress(range(3), False) == range(3)
+    pretrain("rotation", torch.rand(16, 3, 8, 8), epochs=3, batch_size=8, width=4, device="cpu")
+    err = capsys.readouterr().err
+    assert "rotation" in err and "3/3" in err and "epoch" in err
+    assert "1/2" not in err  # no per-batch bar: 2 batches an epoch
     monkeypatch.setenv("SSL_PROGRESS", "0")
-    assert _progress(range(3), True) == range(3)
+    pretrain("rotation", torch.rand(16, 3, 8, 8), epochs=3, batch_size=8, width=4, device="cpu")
+    assert "3/3" not in capsys.readouterr().err
 
 
 def notebook():

@@ -56,7 +56,7 @@ def headings_inside_fences(text: str) -> list:
             opening = re.match(r"(`{3,}|~{3,})(.*)$", stripped)
             if indent <= 3 and opening and not (opening.group(1)[0] == "`" and "`" in opening.group(2)):
                 fence = opening.group(1)
-        elif indent <= 3 and re.fullmatch(re.escape(fence[0]) + "{%d,}\\s*" % len(fence), stripped):
+        elif indent <= 3 and re.fullmatch(re.escape(fence[0]) + f"{{{len(fence)},}}\\s*", stripped):
             fence = None
         elif line.startswith("#"):
             found.append((number, line))

@@ -31,9 +31,8 @@ def test_a_saved_resize_input_reloads_with_its_weights(tmp_path):
 
 
 def saved(tmp_path, name, encoder, image_shape):
-    method = make_method(name)
-    method.build_head(encoder, image_shape)
-    return save_method(method, encoder, tmp_path / f"{name}.pt", image_shape=image_shape)
+    method = make_method(name).build(image_shape, encoder)
+    return save_method(method, tmp_path / f"{name}.pt")
 
 
 def test_a_saved_encoder_is_loaded_and_wrapped_for_its_image_size(tmp_path):

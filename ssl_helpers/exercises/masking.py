@@ -1,19 +1,27 @@
-"""Exercises of notebook 02 (masked autoencoders): cutting images into patch tokens, and MAE's random masking.
+"""Exercises of notebook 02 (masked autoencoders): cutting images into patch tokens, MAE's random masking, and
+the MAE forward pass with its loss (the notebook's idea, its last exercise).
 
-    patchify:  images (N, C, H, W) -> tokens (N, L, p*p*C), L = (H/p)(W/p), token l = r*(W/p) + c (row by row),
-               each token lists its pixels in (y, x, channel) order.  Course: `ssl_helpers.mae.patchify`.
-    masking:   noise (N, L) -> ids_keep (N, K), mask (N, L), ids_restore (N, L) by argsort of the noise,
-               K = round((1 - mask_ratio) L).  Course: `ssl_helpers.mae.masking_from_noise`.
+    patchify:     images (N, C, H, W) -> tokens (N, L, p*p*C), L = (H/p)(W/p), token l = r*(W/p) + c (row by row),
+                  each token lists its pixels in (y, x, channel) order.  Course: `ssl_helpers.mae.patchify`.
+    masking:      noise (N, L) -> ids_keep (N, K), mask (N, L), ids_restore (N, L) by argsort of the noise,
+                  K = (1 - mask_ratio) L rounded either way (the course rounds to nearest, MAE's code truncates).
+                  Course: `ssl_helpers.mae.masking_from_noise`.
+    mae_forward:  encoder, decoder, images (N, C, H, W), mask_ratio, generator -> (loss, prediction (N, L, p*p*C),
+                  mask (N, L)): the visible tokens through the encoder, mask tokens appended and unshuffled through
+                  the decoder, the loss on the hidden patches only. Course: `ssl_helpers.mae.mae_forward`.
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
+from ssl_helpers.mae import MAEDecoder, ViTEncoder
+from ssl_helpers.mae import mae_forward as _course_mae_forward
 from ssl_helpers.mae import masking_from_noise as _course_masking
+from ssl_helpers.mae import normalize_patches, random_masking
 from ssl_helpers.mae import patchify as _course_patchify
 
-from .base import Exercise, Mistake
+from .base import Exercise, Mistake, seeded_module
 
 # ----------------------------------------------------------------------------------------------------
 # patchify: (N, C, H, W) -> (N, L, p*p*C)
@@ -103,8 +111,15 @@ patchify_exercise = Exercise(
         Mistake("x before y", "Inside a token your pixels run column by column (x before y): each patch comes out "
                 "transposed. The order is (y, x, channel).", _x_before_y),
     ],
-    hint_text=("images.reshape(N, C, H/p, p, W/p, p) names the axes (C, row, y, column, x); permute them to "
-               "(N, row, column, y, x, C) and reshape to (N, L, p*p*C)."),
+    hints=(
+        "A token is one p x p square of the image, all its channels. No pixel moves inside its square and no pixel "
+        "is lost: only the order in memory changes, tokens row by row and, inside a token, y, then x, then channel.",
+        "Give each of the two spatial axes its own pair of axes (which square, where inside it), move the axes into "
+        "the order (image, square row, square column, y, x, channel), then merge the last three and the two square "
+        "axes: one reshape, one permute, one reshape.",
+        "x = images.reshape(N, C, H // p, p, W // p, p); x = x.permute(0, 2, 4, 3, 5, 1); "
+        "return x.reshape(N, (H // p) * (W // p), p * p * C)",
+    ),
     solution_fn=solution_patchify,
     diagnose=_patchify_diagnose,
 )
@@ -163,39 +178,97 @@ def _masking_cases():
             return torch.rand(n, length, generator=torch.Generator().manual_seed(seed), dtype=dtype), r
         return make
 
-    def ties():                             # equal noise: a stable sort keeps the token order
+    def ties():                             # equal noise: any order among equal values is accepted
         return torch.tensor([[0.5, 0.5, 0.1, 0.5, 0.1, 0.9], [0.2, 0.2, 0.2, 0.2, 0.2, 0.2]]), 0.5
 
     def identical():                        # every image gets the same noise, hence the same mask
         return torch.rand(1, 8, generator=torch.Generator().manual_seed(5)).expand(3, -1).contiguous(), 0.75
 
-    return [random(2, 16, 0.75), random(3, 7, 0.5, torch.float64, seed=1),      # K = round(3.5) = 4, not 3
+    return [random(2, 16, 0.75), random(3, 7, 0.5, torch.float64, seed=1),      # K = 3.5: 3 or 4 both accepted
             random(2, 10, 0.0, seed=2), random(4, 9, 0.6, seed=3), ties, identical]
 
 
-def _masking_diagnose(args, got, want):
+def _kept_count_ok(keep: int, mask_ratio: float, length: int) -> bool:
+    """K within one token of (1 - mask_ratio) L: rounded to nearest (the course) or down (MAE's int()) or up."""
+    return abs(keep - (1 - mask_ratio) * length) < 1
+
+
+def _masking_accept(args, got, want):
+    """The properties that matter, not one implementation's bookkeeping: K within one token of (1 - r) L; ids_keep
+    the K smallest noise values in increasing order (any order among ties); ids_restore the inverse of a
+    permutation that sorts the noise and starts with ids_keep; mask a float tensor, 0 exactly at ids_keep."""
     noise, r = args
     n, length = noise.shape
-    keep = want[0].shape[1]
+    ids_keep, mask, ids_restore = (torch.as_tensor(t) for t in got)
+    keep = ids_keep.shape[-1]
+    if ids_keep.shape != (n, keep) or not _kept_count_ok(keep, r, length):
+        return False
+    if mask.shape != (n, length) or ids_restore.shape != (n, length) or not mask.is_floating_point():
+        return False
+    if ids_keep.is_floating_point() or ids_restore.is_floating_point():
+        return False
+    ids_keep, ids_restore = ids_keep.long(), ids_restore.long()
+    if not torch.equal(ids_restore.sort(dim=1).values, torch.arange(length).expand(n, -1)):
+        return False
+    ids_shuffle = ids_restore.argsort(dim=1)                  # the permutation ids_restore undoes
+    if not torch.equal(ids_shuffle[:, :keep], ids_keep):
+        return False
+    if not bool((noise.gather(1, ids_shuffle).diff(dim=1) >= 0).all()):
+        return False
+    expected = torch.ones(n, length, dtype=mask.dtype).scatter(1, ids_keep, 0.0)
+    return bool(torch.equal(mask.cpu(), expected))
+
+
+def _masking_diagnose(args, got, want):
+    """Messages by property, so that they hold whichever rounding of K the student chose."""
+    noise, r = args
+    n, length = noise.shape
     if not isinstance(got, (tuple, list)) or len(got) != 3:
         return "Return three tensors: (ids_keep (N, K), mask (N, L), ids_restore (N, L))."
     ids_keep, mask, ids_restore = (torch.as_tensor(t) for t in got)
-    if ids_keep.shape != (n, keep):
-        return (f"ids_keep should be (N, K) with K = round((1 - mask_ratio) * L) = round({1 - r:g} * {length}) = "
-                f"{keep} kept tokens per image; yours is {tuple(ids_keep.shape)}.")
+    keep = ids_keep.shape[-1] if ids_keep.dim() == 2 else -1
+    if ids_keep.dim() != 2 or ids_keep.shape[0] != n or not _kept_count_ok(keep, r, length):
+        if keep >= 0 and abs(keep - r * length) < 1 and not _kept_count_ok(keep, r, length):
+            return (f"You kept {keep} tokens, about mask_ratio * L, the number to HIDE; keep K = (1 - mask_ratio) * L "
+                    f"= {(1 - r) * length:g} tokens (rounded either way).")
+        return (f"ids_keep should be (N, K) with K = (1 - mask_ratio) * L = {1 - r:g} * {length} = "
+                f"{(1 - r) * length:g} kept tokens per image (rounded either way); yours is {tuple(ids_keep.shape)}.")
     if mask.shape != (n, length) or ids_restore.shape != (n, length):
         return f"mask and ids_restore must both be (N, L) = {(n, length)}."
     if mask.dtype == torch.bool:
         return "mask must be a float tensor of 0s and 1s (the loss multiplies by it), not bool."
-    if not torch.equal(ids_restore.sort(dim=1).values, torch.arange(length).expand(n, -1)):
+    if not torch.equal(ids_restore.long().sort(dim=1).values, torch.arange(length).expand(n, -1)):
         return "ids_restore is not a permutation of 0..L-1 in each row."
-    ids_shuffle = torch.argsort(noise, dim=1, stable=True)
-    if not torch.equal(ids_shuffle.gather(1, ids_restore.long()), torch.arange(length).expand(n, -1)):
+    kept = noise.gather(1, ids_keep.long())
+    hidden = noise.masked_fill(torch.zeros(n, length, dtype=torch.bool).scatter(1, ids_keep.long(), True),
+                               float("nan"))
+    if keep < length and bool((kept.min(dim=1).values >= hidden.nan_to_num(float("-inf")).max(dim=1).values).all()) \
+            and bool((kept.min(dim=1).values > noise.min(dim=1).values).any()):
+        return "You keep the tokens with the LARGEST noise; MAE keeps the smallest: argsort ascending, then the first K."
+    if not bool((kept.diff(dim=1) >= 0).all()):
+        if torch.equal(ids_keep, ids_keep.sort(dim=1).values):
+            return ("ids_keep is sorted into image order; keep it in shuffled order (increasing noise), the first K "
+                    "of the sorting permutation: the decoder appends the mask tokens after it and unshuffles with "
+                    "ids_restore.")
+        return "ids_keep must list the kept tokens in increasing order of their noise."
+    ids_shuffle = noise.argsort(dim=1, stable=True)
+    if torch.equal(ids_restore.long(), ids_shuffle) and not torch.equal(ids_shuffle.argsort(dim=1), ids_shuffle):
+        return ("ids_restore is the shuffle itself; it must be its inverse, argsort(ids_shuffle), so that "
+                "shuffled.gather(1, ids_restore) undoes the shuffle.")
+    inverse = ids_restore.long().argsort(dim=1)
+    if not torch.equal(inverse[:, :keep], ids_keep.long()):
         return ("ids_restore does not undo the shuffle: ids_shuffle.gather(1, ids_restore) must give 0..L-1 "
                 "(ids_restore = argsort(ids_shuffle)).")
-    if not torch.equal(mask.gather(1, ids_keep.long()), torch.zeros(n, keep, dtype=mask.dtype)):
-        return "mask must be 0 at every kept token (ids_keep) and 1 elsewhere, in image order."
-    return None
+    expected = torch.ones(n, length).scatter(1, ids_keep.long(), 0.0)
+    if torch.equal(mask.float(), 1 - expected):
+        return ("Your mask is 1 on the visible tokens; the course's mask is 1 = hidden (the loss is summed where "
+                "mask = 1).")
+    shuffled = torch.ones(n, length)
+    shuffled[:, :keep] = 0
+    if torch.equal(mask.float(), shuffled):
+        return ("Your mask is in shuffled order: after setting mask[:, :K] = 0, put it back in image order with "
+                "mask.gather(1, ids_restore).")
+    return "mask must be 0 at every kept token (ids_keep) and 1 elsewhere, in image order."
 
 
 masking_exercise = Exercise(
@@ -210,11 +283,9 @@ masking_exercise = Exercise(
         Mistake("restore is shuffle", "ids_restore is the shuffle itself; it must be its inverse, "
                 "argsort(ids_shuffle), so that shuffled.gather(1, ids_restore) undoes the shuffle.",
                 _restore_is_shuffle),
-        Mistake("floor", "You truncated the kept count: K = round((1 - mask_ratio) * L), e.g. round(3.5) = 4 "
-                "tokens of 7 at ratio 0.5, not int(3.5) = 3.",
-                lambda z, r: _masking(z, r, keep=int((1 - r) * z.shape[1]))),
         Mistake("kept the hidden count", "You kept round(mask_ratio * L) tokens, the number to HIDE; keep "
-                "K = round((1 - mask_ratio) * L).", lambda z, r: _masking(z, r, keep=round(r * z.shape[1]))),
+                "K = (1 - mask_ratio) * L tokens (rounded either way).",
+                lambda z, r: _masking(z, r, keep=round(r * z.shape[1]))),
         Mistake("mask inverted", "Your mask is 1 on the visible tokens; the course's mask is 1 = hidden (the loss "
                 "is summed where mask = 1).", _mask_inverted),
         Mistake("ids_keep sorted", "ids_keep is sorted into image order; keep it in shuffled order, "
@@ -223,12 +294,200 @@ masking_exercise = Exercise(
         Mistake("bool mask", "mask must be a float tensor of 0s and 1s (the loss multiplies by it), not bool.",
                 _bool_mask),
     ],
-    hint_text=("ids_shuffle = torch.argsort(noise, dim=1, stable=True); ids_restore = torch.argsort(ids_shuffle, "
-               "dim=1); K = round((1 - mask_ratio) * L); ids_keep = ids_shuffle[:, :K]; a mask of ones with "
-               "mask[:, :K] = 0, then mask.gather(1, ids_restore)."),
+    hints=(
+        "Sorting the noise of one image gives a random order of its tokens; the first K of that order stay visible. "
+        "Two permutations matter: the one that sorts the noise (the shuffle), and the one that undoes it (so that "
+        "the decoder can put every token back at its own position).",
+        "argsort the noise along the tokens; argsort that result again to get its inverse; the first K columns of "
+        "the shuffle are ids_keep; build the mask in shuffled order (K zeros, then ones) and gather it back into "
+        "image order with the inverse.",
+        "ids_shuffle = torch.argsort(noise, dim=1); ids_restore = torch.argsort(ids_shuffle, dim=1); "
+        "K = round((1 - mask_ratio) * L); ids_keep = ids_shuffle[:, :K]; mask = torch.ones(N, L); mask[:, :K] = 0; "
+        "mask = mask.gather(1, ids_restore)",
+    ),
     solution_fn=solution_masking,
     diagnose=_masking_diagnose,
+    accept=_masking_accept,
 )
 
-EXERCISES = {"02_masked_autoencoding": [patchify_exercise, masking_exercise]}
-SOLUTIONS = {"patchify": solution_patchify, "random_masking": solution_masking}
+
+# ----------------------------------------------------------------------------------------------------
+# the MAE forward pass: (encoder, decoder, images, mask_ratio, generator) -> (loss, prediction, mask)
+# ----------------------------------------------------------------------------------------------------
+
+
+def course_mae_forward(encoder, decoder, images, mask_ratio, generator):
+    """The course's MAE pass (`ssl_helpers.mae.mae_forward`, per-patch normalised targets)."""
+    return _course_mae_forward(encoder, decoder, images, mask_ratio, generator)
+
+
+def solution_mae_forward(encoder, decoder, images, mask_ratio, generator):
+    # BEGIN SOLUTION
+    import torch
+    from ssl_helpers.mae import normalize_patches, patchify, random_masking
+    n, length = images.shape[0], encoder.num_tokens
+    ids_keep, mask, ids_restore = (t.to(images.device) for t in random_masking(n, length, mask_ratio, generator))
+    tokens = encoder.tokens(images)                                              # (N, L, D): patches + positions
+    visible = tokens.gather(1, ids_keep[..., None].expand(-1, -1, tokens.shape[-1]))   # (N, K, D): kept ones only
+    latent = encoder.transform(visible)                                          # the encoder sees K tokens
+    y = decoder.embed(latent)                                                    # (N, K, d)
+    hidden = decoder.mask_token.expand(n, length - y.shape[1], -1)               # the learned token, L - K times
+    y = torch.cat([y, hidden], dim=1)                                            # (N, L, d), in shuffled order
+    y = y.gather(1, ids_restore[..., None].expand(-1, -1, y.shape[-1]))          # unshuffle: image order
+    y = y + decoder.positions                                                    # which patch to paint
+    for block in decoder.blocks:
+        y = block(y)
+    prediction = decoder.predict(decoder.norm(y))                                # (N, L, p*p*C)
+    target = normalize_patches(patchify(images, encoder.patch_size))             # per-patch normalised pixels
+    per_patch = ((prediction - target) ** 2).mean(dim=-1)                        # (N, L)
+    loss = (per_patch * mask).sum() / mask.sum()                                 # hidden patches only
+    return loss, prediction, mask
+    # END SOLUTION
+
+
+def _mae(encoder, decoder, images, r, generator, encoder_sees="visible", unshuffle=True, positions="after",
+         token="learned", loss_on="hidden", target="normalised", reduce="mean", final_norm=True, frozen=False):
+    """The MAE pass with one thing changed (the mistakes below)."""
+    n, length = images.shape[0], encoder.num_tokens
+    ids_keep, mask, ids_restore = random_masking(n, length, r, generator)
+    tokens = encoder.tokens(images)
+    index = ids_keep[..., None].expand(-1, -1, tokens.shape[-1])
+    if encoder_sees == "all":                                     # every token through the encoder, then picked
+        latent = encoder.transform(tokens).gather(1, index)
+    else:
+        latent = encoder.transform(tokens.gather(1, index))
+    if frozen:
+        latent = latent.detach()
+    y = decoder.embed(latent)
+    fill = decoder.mask_token if token == "learned" else torch.zeros_like(decoder.mask_token)
+    y = torch.cat([y, fill.expand(n, length - y.shape[1], -1)], dim=1)
+    if positions == "before":
+        y = y + decoder.positions
+    if unshuffle:
+        y = y.gather(1, ids_restore[..., None].expand(-1, -1, y.shape[-1]))
+    if positions == "after":
+        y = y + decoder.positions
+    for block in decoder.blocks:
+        y = block(y)
+    prediction = decoder.predict(decoder.norm(y) if final_norm else y)
+    patches = _course_patchify(images, encoder.patch_size)
+    goal = normalize_patches(patches) if target == "normalised" else patches
+    squared = (prediction - goal) ** 2
+    per_patch = squared.mean(dim=-1) if reduce == "mean" else squared.sum(dim=-1)
+    weight = {"hidden": mask, "visible": 1 - mask, "all": torch.ones_like(mask)}[loss_on]
+    return (per_patch * weight).sum() / weight.sum(), prediction, mask
+
+
+def _mae_cases():
+    def case(n, channels, size, patch, r, seed):
+        def make():
+            grid = (size // patch, size // patch)
+            encoder = seeded_module(lambda: ViTEncoder(channels, size, patch, dim=16, depth=1, heads=2), seed)
+            decoder = seeded_module(lambda: MAEDecoder(16, patch * patch * channels, grid, dim=8, depth=1, heads=2),
+                                    seed + 1)
+            images = torch.rand(n, channels, size, size, generator=torch.Generator().manual_seed(seed))
+            return encoder, decoder, images, r, torch.Generator().manual_seed(seed + 2)
+        return make
+
+    # (1 - r) L is a whole number in every case: K does not depend on how it is rounded
+    return [case(2, 1, 8, 2, 0.75, 0), case(3, 3, 8, 4, 0.5, 10), case(2, 1, 8, 2, 0.5, 20)]
+
+
+def _mae_diagnose(args, got, want):
+    if not isinstance(got, (tuple, list)) or len(got) != 3:
+        return "Return three things: (loss (a 0-d tensor), prediction (N, L, p*p*C), mask (N, L))."
+    loss, prediction, mask = got
+    if not isinstance(prediction, torch.Tensor) or prediction.shape != want[1].shape:
+        shape = tuple(prediction.shape) if isinstance(prediction, torch.Tensor) else type(prediction).__name__
+        return (f"prediction should be (N, L, p*p*C) = {tuple(want[1].shape)}, one predicted patch for every "
+                f"token, hidden or not; yours is {shape}.")
+    if not isinstance(mask, torch.Tensor) or not torch.equal(torch.as_tensor(mask).float(), want[2].float()):
+        return ("mask should be the one random_masking(N, L, mask_ratio, generator) returns: draw it once, first, "
+                "from the generator given (so that your mask is the course's), 1 on the hidden patches.")
+    if torch.as_tensor(loss).numel() != 1:
+        return f"Return the loss as one number (a 0-d tensor); yours has shape {tuple(torch.as_tensor(loss).shape)}."
+    return None
+
+
+def _encoder_token_count(fn):
+    """What the encoder's first block saw: (N, L, D) instead of (N, K, D) means the hidden patches went through it."""
+    encoder, decoder, images, r, generator = _mae_cases()[0]()
+    seen = []
+    handle = encoder.blocks[0].register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].shape[1]))
+    try:
+        fn(encoder, decoder, images, r, generator)
+    except Exception:
+        return None
+    finally:
+        handle.remove()
+    keep = round((1 - r) * encoder.num_tokens)
+    if seen and max(seen) > keep:
+        return (f"Your encoder saw {max(seen)} tokens per image, hidden ones included; MAE's encoder sees only the "
+                f"K = {keep} visible tokens (gather them from encoder.tokens(images) with ids_keep before "
+                f"encoder.transform): at 75% masking that is a quarter of the work, and no mask token ever enters it.")
+    return None
+
+
+mae_forward_exercise = Exercise(
+    name="MAE forward",
+    reference=course_mae_forward,
+    cases=_mae_cases(),
+    mistakes=[
+        Mistake("encoder sees all", "Your encoder saw every patch, hidden ones included, and you picked the visible "
+                "ones after it: gather the K visible tokens first (ids_keep), then encoder.transform. The encoder "
+                "must never see a hidden patch (and at 75% masking it does a quarter of the work).",
+                lambda e, d, x, r, g: _mae(e, d, x, r, g, encoder_sees="all")),
+        Mistake("not unshuffled", "The mask tokens stay at the end of the sequence: after appending them, put every "
+                "token back at its image position, y.gather(1, ids_restore[..., None].expand(-1, -1, d)), before the "
+                "positions are added.", lambda e, d, x, r, g: _mae(e, d, x, r, g, unshuffle=False)),
+        Mistake("positions before unshuffle", "You added the decoder's positions before unshuffling: position l "
+                "then lands on whichever token was l-th in shuffled order. Unshuffle with ids_restore first, then "
+                "add decoder.positions.", lambda e, d, x, r, g: _mae(e, d, x, r, g, positions="before")),
+        Mistake("no positions", "The decoder got no positions: every mask token is the same vector, so nothing "
+                "tells the decoder which patch to paint. Add decoder.positions after unshuffling.",
+                lambda e, d, x, r, g: _mae(e, d, x, r, g, positions="none")),
+        Mistake("zero mask token", "Your hidden positions hold zeros; MAE appends its learned mask token, "
+                "decoder.mask_token (1, 1, d), expanded to (N, L - K, d): it is trained with the rest.",
+                lambda e, d, x, r, g: _mae(e, d, x, r, g, token="zeros")),
+        Mistake("loss on all patches", "Your loss averages over every patch, visible ones included: the decoder "
+                "earns loss for copying what the encoder saw. Average the per-patch error over the hidden patches "
+                "only, (per_patch * mask).sum() / mask.sum().", lambda e, d, x, r, g: _mae(e, d, x, r, g, loss_on="all")),
+        Mistake("loss on visible patches", "Your loss counts the VISIBLE patches (1 - mask); MAE scores the hidden "
+                "ones, where mask = 1.", lambda e, d, x, r, g: _mae(e, d, x, r, g, loss_on="visible")),
+        Mistake("raw pixels", "Your target is the raw pixels; the course's MAE predicts per-patch normalised pixels, "
+                "normalize_patches(patchify(images, p)) (each patch minus its mean, over its standard deviation).",
+                lambda e, d, x, r, g: _mae(e, d, x, r, g, target="raw")),
+        Mistake("summed over pixels", "Each patch's error is summed over its p*p*C values; average it "
+                "(.mean(dim=-1)), then average over the hidden patches.",
+                lambda e, d, x, r, g: _mae(e, d, x, r, g, reduce="sum")),
+        Mistake("no final norm", "The decoder's final LayerNorm is missing: prediction = "
+                "decoder.predict(decoder.norm(y)) after the blocks.",
+                lambda e, d, x, r, g: _mae(e, d, x, r, g, final_norm=False)),
+        Mistake("encoder frozen", "Right value, but no gradient reaches the encoder: the latent is detached (or "
+                "computed under torch.no_grad()), so only the decoder learns and the encoder, the part MAE keeps, "
+                "stays random.", lambda e, d, x, r, g: _mae(e, d, x, r, g, frozen=True), by_gradient=True),
+    ],
+    hints=(
+        "Three things make MAE: the encoder only ever sees the visible patches; the decoder sees every position, "
+        "the encoded visible tokens back at their own places and one shared learned token at every hidden place, "
+        "with positions telling it where each is; and the loss scores the hidden patches only.",
+        "Draw the mask once (random_masking); embed all patches (encoder.tokens), gather the visible ones with "
+        "ids_keep, encoder.transform them; decoder.embed, concatenate the expanded decoder.mask_token, gather with "
+        "ids_restore, add decoder.positions, run decoder.blocks, decoder.norm, decoder.predict; compare with "
+        "normalize_patches(patchify(images, p)), mean over each patch's values, mean over the hidden patches.",
+        "visible = tokens.gather(1, ids_keep[..., None].expand(-1, -1, D)); latent = encoder.transform(visible); "
+        "y = torch.cat([decoder.embed(latent), decoder.mask_token.expand(N, L - K, -1)], dim=1); "
+        "y = y.gather(1, ids_restore[..., None].expand(-1, -1, d)) + decoder.positions; ... "
+        "loss = (((prediction - target) ** 2).mean(-1) * mask).sum() / mask.sum()",
+    ),
+    solution_fn=solution_mae_forward,
+    diagnose=_mae_diagnose,
+    inspections=[_encoder_token_count],
+    gradient=True,
+    grad_args=(),
+    loss=True,
+    idea=True,
+)
+
+EXERCISES = {"02_masked_autoencoding": [patchify_exercise, masking_exercise, mae_forward_exercise]}
+SOLUTIONS = {"patchify": solution_patchify, "random_masking": solution_masking, "mae_forward": solution_mae_forward}

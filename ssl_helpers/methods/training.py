@@ -18,7 +18,12 @@ from ..train import Schedule, CheckpointError, default_checkpoint_dir, load_chec
 from ..train import train_module
 from .base import Method
 
-__all__ = ["pretrain", "save_method", "load_method", "load_or_pretrain"]
+__all__ = ["pretrain", "save_method", "load_method", "load_or_pretrain", "shipped_path", "shipped_score",
+           "SHIPPED_DIR"]
+
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+"""The course's CPU-tier checkpoints, installed with the package (written by `scripts/ship_checkpoints.py` from the
+executed notebooks): a notebook opened alone (Colab, a fresh Binder) starts from them instead of training."""
 
 TRAINER_OPTIONS = ("precision", "checkpoint", "estimate", "devices", "strategy", "num_nodes", "drop_last")
 
@@ -120,19 +125,42 @@ def load_method(name: str, path=None, device="cpu"):
     return method, encoder, {**info, "quick": False, "path": str(path)}
 
 
-def load_or_pretrain(name: str, path=None, epochs: Optional[int] = None, seed: int = 0, device="cpu",
-                     verbose: bool = True, progress: bool = True):
-    """The method's checkpoint if it exists; otherwise a quick pre-training on its embedded data (says so).
+def shipped_path(name: str) -> Path:
+    """Where the package keeps the course's CPU-tier checkpoint of method `name`."""
+    return SHIPPED_DIR / f"{name}.pt"
 
-    Returns `(method, encoder, info)`; `info["quick"]` is True when the encoder was just trained here, and
-    `info["extra"]["image_size"]` is the size it was trained at. A checkpoint that exists but does not load
-    is an error (`CheckpointError`), never silently replaced.
+
+def shipped_score(method: Method, encoder: nn.Module) -> float:
+    """The figure a shipped checkpoint records and its test reproduces: the cosine kNN accuracy (k = 20, every
+    train label) of the frozen encoder on the method's embedded data at its image size."""
+    from ..data import load_dataset
+    from ..evaluate import knn_monitor
+
+    train, test = load_dataset(method.data, image_size=method.image_size)
+    return knn_monitor(encoder, train, test, device="cpu")
+
+
+def load_or_pretrain(name: str, path=None, epochs: Optional[int] = None, seed: int = 0, device="cpu",
+                     verbose: bool = True, progress: bool = True, shipped: bool = True):
+    """The method's checkpoint if it exists; else the course's checkpoint shipped with the package (`shipped`);
+    else a quick pre-training on its embedded data. Says which.
+
+    Returns `(method, encoder, info)`; `info["quick"]` is True when the encoder was just trained here,
+    `info["shipped"]` when it is the package's, and `info["extra"]["image_size"]` is the size it was trained at.
+    A checkpoint that exists but does not load is an error (`CheckpointError`), never silently replaced.
     """
     from . import make_method
 
     path = Path(path) if path is not None else default_checkpoint_dir() / f"{name}.pt"
     if path.is_file():
-        return load_method(name, path, device)
+        method, encoder, info = load_method(name, path, device)
+        return method, encoder, {**info, "shipped": False}
+    if shipped and shipped_path(name).is_file():
+        if verbose:
+            print(f"No checkpoint at {path}: using the course's {name} checkpoint shipped with ssl_helpers "
+                  f"(run notebook {make_method(name).notebook} to train your own).")
+        method, encoder, info = load_method(name, shipped_path(name), device)
+        return method, encoder, {**info, "shipped": True}
     from ..data import load_dataset
 
     method = make_method(name)
@@ -142,7 +170,8 @@ def load_or_pretrain(name: str, path=None, epochs: Optional[int] = None, seed: i
               f"{method.data} at {method.image_size} px) instead. Run notebook {method.notebook} for the full one.")
     train, _ = load_dataset(method.data, image_size=method.image_size)
     encoder, history = pretrain(method, train.images, epochs=epochs, seed=seed, device=device, progress=progress)
-    info = {"config": dict(encoder.config), "method": name, "metrics": {}, "quick": True, "path": None,
+    info = {"config": dict(encoder.config), "method": name, "metrics": {}, "quick": True, "shipped": False,
+            "path": None,
             "extra": {"epochs": epochs, "image_size": method.image_size,
                       "final_loss": float(history["loss"].iloc[-1])}}
     return method, encoder.eval(), info
