@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["SmallCNN", "ResNet18Cifar", "ProjectionHead", "LinearClassifier", "ResizeInput", "build_encoder",
+__all__ = ["ConvDecoder", "SmallCNN", "ResNet18Cifar", "ProjectionHead", "LinearClassifier", "ResizeInput", "build_encoder",
            "ENCODERS"]
 
 
@@ -168,3 +168,24 @@ def build_encoder(config: dict) -> nn.Module:
         raise ValueError(f"unknown encoder arch {arch!r}; expected one of {sorted(ENCODERS)}")
     options = {key: value for key, value in config.items() if key != "arch"}
     return ENCODERS[arch](**options)
+
+
+class ConvDecoder(nn.Module):
+    """A small decoder from an encoder's feature maps back to an image (cheap, in the spirit of MAE's).
+
+        maps (N, C, h, w) -> 3x3 conv, ReLU -> 1x1 conv to out * f * f channels -> pixel shuffle -> sigmoid
+
+    so each feature-map position paints its own f x f block of pixels, with f = `upsample`, the ratio of
+    image size to map size. For SmallCNN(width=32) at 16 px: (N, 128, 4, 4) -> (N, 3, 16, 16), f = 4.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int = 3, upsample: int = 4, hidden: int = 128):
+        super().__init__()
+        if isinstance(upsample, bool) or not isinstance(upsample, int) or upsample < 1:
+            raise ValueError(f"upsample must be a positive integer, got {upsample!r}")
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, out_channels * upsample * upsample, 1), nn.PixelShuffle(upsample), nn.Sigmoid())
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        return self.net(maps)

@@ -109,7 +109,7 @@ def test_load_or_pretrain_loads_an_existing_checkpoint_and_refuses_a_wrong_one(t
 
 
 def test_a_registry_line_that_names_the_wrong_class_is_reported(monkeypatch):
-    monkeypatch.setitem(REGISTRY, "broken", "ssl_helpers.pretext.masked:MaskedTask")
+    monkeypatch.setitem(REGISTRY, "broken", "ssl_helpers.methods.masked:MaskedTask")
     with pytest.raises(TypeError, match="is not a Method subclass named 'broken'"):
         method_class("broken")
 

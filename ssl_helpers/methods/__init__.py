@@ -18,13 +18,13 @@ from .base import Method
 
 REGISTRY: Dict[str, str] = {
     # self-prediction (notebooks 02-04)
-    "masked": "ssl_helpers.pretext.masked:MaskedTask",
+    "masked": "ssl_helpers.methods.masked:MaskedTask",
     "mae": "ssl_helpers.methods.mae:MAEMethod",
-    "rotation": "ssl_helpers.pretext.augmented:RotationTask",
-    "jigsaw": "ssl_helpers.pretext.augmented:JigsawTask",
-    "inpainting": "ssl_helpers.pretext.obscured:InpaintingTask",
-    "colorization": "ssl_helpers.pretext.obscured:ColorizationTask",
-    "denoising": "ssl_helpers.pretext.perturbed:DenoisingTask",
+    "rotation": "ssl_helpers.methods.rotation:RotationTask",
+    "jigsaw": "ssl_helpers.methods.jigsaw:JigsawTask",
+    "inpainting": "ssl_helpers.methods.inpainting:InpaintingTask",
+    "colorization": "ssl_helpers.methods.colorization:ColorizationTask",
+    "denoising": "ssl_helpers.methods.denoising:DenoisingTask",
     # contrastive (notebook 06)
     "simclr": "ssl_helpers.methods.simclr:SimCLRMethod",
     # beyond negatives (notebook 07): a queue of negatives, then none at all

@@ -5,17 +5,16 @@ from a rotated one, or a shuffled one from a whole one, the encoder has to know 
 """
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from typing import Optional
 
 import numpy as np
 import torch
 
-from .base import ClassificationTask, Corrupted, check_generator, check_images
+from .base import check_generator, check_images
 
 __all__ = ["rotate", "random_rotation", "all_rotations", "jigsaw_permutations", "shuffle_tiles", "unshuffle_tiles",
-           "random_jigsaw", "RotationTask", "JigsawTask"]
+           "random_jigsaw"]
 
 
 def rotate(images: torch.Tensor, quarter_turns) -> torch.Tensor:
@@ -124,46 +123,3 @@ def random_jigsaw(images: torch.Tensor, permutations: torch.Tensor, generator: O
     labels = torch.randint(0, len(permutations), (check_images(images).shape[0],),
                            generator=check_generator(generator))
     return shuffle_tiles(images, permutations[labels]), labels.to(images.device)
-
-
-class RotationTask(ClassificationTask):
-    """Gidaris et al. (2018): rotate by 0/90/180/270 degrees, predict which (4 classes, cross-entropy)."""
-
-    name = "rotation"
-    title = "rotation"
-    notebook = "03_augmented_rotation_jigsaw"
-    num_classes = 4
-
-    def corrupt(self, images, generator=None) -> Corrupted:
-        rotated, labels = random_rotation(images, generator)
-        return Corrupted(rotated, labels, None)
-
-
-@dataclasses.dataclass
-class JigsawOptions:
-    """grid x grid tiles; count permutations in the fixed set (None: all grid^2! of them), chosen with seed."""
-
-    grid: int = 2
-    count: Optional[int] = None
-    seed: int = 0
-
-
-class JigsawTask(ClassificationTask):
-    """Noroozi & Favaro (2016), simplified: shuffle a grid x grid tiling of the whole image by one of a fixed
-    set of permutations and predict which one (cross-entropy over the set)."""
-
-    name = "jigsaw"
-    title = "jigsaw"
-    notebook = "03_augmented_rotation_jigsaw"
-
-    Options = JigsawOptions
-
-    def __init__(self, **options):
-        super().__init__(**options)
-        o = self.options
-        self.permutations = jigsaw_permutations(o.grid, o.count, o.seed)
-        self.num_classes = len(self.permutations)
-
-    def corrupt(self, images, generator=None) -> Corrupted:
-        shuffled, labels = random_jigsaw(images, self.permutations, generator)
-        return Corrupted(shuffled, labels, None)

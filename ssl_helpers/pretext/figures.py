@@ -5,7 +5,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from ..plots import image_grid
-from .base import ClassificationTask
+from ..methods.pretext_task import ClassificationTask
 
 __all__ = ["predictions", "show_predictions", "check_built"]
 

@@ -6,16 +6,14 @@ Colorization (Zhang et al. 2016): the network sees the grey (luminance) image an
 """
 from __future__ import annotations
 
-import dataclasses
 
 from typing import Optional
 
 import torch
 
-from ..augment import rgb_to_grayscale
-from .base import Corrupted, ReconstructionTask, check_generator, check_images
+from .base import check_generator, check_images
 
-__all__ = ["box_mask", "hide_box", "InpaintingTask", "ColorizationTask"]
+__all__ = ["box_mask", "hide_box"]
 
 
 
@@ -49,48 +47,3 @@ def hide_box(images: torch.Tensor, box_size: int = 8, generator: Optional[torch.
     images = check_images(images)
     mask = box_mask(images.shape[0], images.shape[-2:], box_size, generator).to(images.device, images.dtype)
     return images * (1 - mask) + fill * mask, mask
-
-
-@dataclasses.dataclass
-class InpaintingOptions:
-    """box_size: the side of the hidden square (px); fill: its grey."""
-
-    box_size: int = 8
-    fill: float = 0.5
-
-    def __post_init__(self):
-        if isinstance(self.box_size, bool) or not isinstance(self.box_size, int) or self.box_size < 1:
-            raise ValueError(f"box_size must be a positive integer, got {self.box_size!r}")
-
-
-class InpaintingTask(ReconstructionTask):
-    """Paint a hidden box back. corrupt: images -> (images with a grey box, images, box mask)."""
-
-    name = "inpainting"
-    title = "inpainting"
-    notebook = "04_obscured_and_perturbed"
-
-    Options = InpaintingOptions
-    box_size = property(lambda self: self.options.box_size)
-    fill = property(lambda self: self.options.fill)
-
-    def corrupt(self, images, generator=None, box_size=None) -> Corrupted:
-        hidden, mask = hide_box(images, self.box_size if box_size is None else box_size, generator, self.fill)
-        return Corrupted(hidden, images, mask)
-
-
-class ColorizationTask(ReconstructionTask):
-    """Predict colour from grey. corrupt: images -> (grey images, images, None); loss: MSE on all pixels.
-
-    Trained on `colour_digits`, where every digit has a random foreground and background colour: the grey
-    image tells where the stroke is but not which colour it has, so the best guess is an average colour
-    per region, and what the encoder has to learn is mostly where the stroke and the background are.
-    """
-
-    name = "colorization"
-    title = "colorization"
-    notebook = "04_obscured_and_perturbed"
-    data = "colour_digits"
-
-    def corrupt(self, images, generator=None) -> Corrupted:
-        return Corrupted(rgb_to_grayscale(check_images(images), channels=3), images, None)
