@@ -113,9 +113,10 @@ print(test)
 #
 # Write `my_patchify(images, patch)`: images $(N, C, H, W)$ -> tokens $(N, L, p \cdot p \cdot C)$ with
 # $L = (H/p)(W/p)$. Token $l = r \cdot (W/p) + c$ is the patch at grid row $r$, column $c$ (row by row), and its
-# vector lists that patch's pixels in (y, x, channel) order, as MAE's code does. The design figure below cuts a
+# vector lists that patch's pixels in (y, x, channel) order, as MAE's code does. The check's cases: N = 2 or 3
+# images with 1 or 3 channels, float32 and float64, p from 1 to 4 (H = W or not). The design figure below cuts a
 # digit into tokens with your function if the check passes, with the course's `patchify` otherwise
-# (`patchify_ex.hint()`, `patchify_ex.solution()`).
+# (`patchify_ex.hint()` gives a hint in three steps, idea, approach, code, one per call; `patchify_ex.solution()`).
 
 # %%
 from ssl_helpers.exercises.masking import patchify_exercise as patchify_ex
@@ -138,16 +139,19 @@ patchify_used = patchify_ex.use(my_patchify)
 # ### Exercise: random masking from given noise
 #
 # Write `my_masking(noise, mask_ratio)` for noise of shape $(N, L)$ (given, so the answer is exact; the course
-# draws it with `torch.rand(N, L, generator=...)`). Return three tensors:
+# draws it with `torch.rand(N, L, generator=...)`; the check's noise is float32 or float64, $N$ from 2 to 4, ties
+# included). Return three tensors:
 #
-# - `ids_keep` $(N, K)$, $K = \mathrm{round}((1 - r) L)$: the indices of the $K$ tokens with the smallest noise,
-#   in increasing order of noise (ties: the lower index first, a stable sort); the encoder's whole input;
+# - `ids_keep` $(N, K)$, integer, $K = (1 - r) L$ rounded either way (the course rounds to nearest, MAE's code
+#   truncates with `int()`: both pass): the indices of the $K$ tokens with the smallest noise, in increasing order
+#   of noise (any order among equal noise values); the encoder's whole input;
 # - `mask` $(N, L)$, float, in image order: 1 where token $l$ is hidden, 0 where it is kept;
-# - `ids_restore` $(N, L)$: the inverse of the permutation that sorts the noise, so that gathering the tokens
-#   sorted by noise with `ids_restore` puts token $l$ back at position $l$ (the decoder does this).
+# - `ids_restore` $(N, L)$, integer: the inverse of the permutation that sorts the noise, so that gathering the
+#   tokens sorted by noise with `ids_restore` puts token $l$ back at position $l$ (the decoder does this).
 #
 # The cells below print a mask and draw the design figure with your function if the check passes, with the
-# course's `masking_from_noise` (in `ssl_helpers/mae.py`) otherwise (`masking_ex.hint()`, `masking_ex.solution()`).
+# course's `masking_from_noise` (in `ssl_helpers/mae.py`) otherwise (`masking_ex.hint()`, three steps;
+# `masking_ex.solution()`).
 
 # %%
 from ssl_helpers.exercises.masking import masking_exercise as masking_ex
@@ -163,7 +167,7 @@ masking_ex.check(my_masking)
 masking_used = masking_ex.use(my_masking)
 
 # %%
-length = (train.images.shape[-1] // mae.options["patch_size"]) ** 2  # tokens per image
+length = (train.images.shape[-1] // mae.options.patch_size) ** 2  # tokens per image
 noise = torch.rand(2, length, generator=torch.Generator().manual_seed(0))  # what random_masking draws
 ids_keep, mask, ids_restore = masking_used(noise, 0.75)
 print("ids_keep (the encoder's tokens):", ids_keep.tolist())
@@ -181,10 +185,10 @@ print("ids_restore:                    ", ids_restore.tolist())
 from ssl_helpers.mae import unpatchify
 
 digit = test.images[:1]
-p = mae.options["patch_size"]
+p = mae.options.patch_size
 grid = (digit.shape[-2] // p, digit.shape[-1] // p)
 noise = torch.rand(1, grid[0] * grid[1], generator=torch.Generator().manual_seed(1))
-keep_ids, hidden, _ = masking_used(noise, mae.options["mask_ratio"])
+keep_ids, hidden, _ = masking_used(noise, mae.options.mask_ratio)
 patches = patchify_used(digit, p)[0]
 fig, axes = plt.subplots(1, 4, figsize=(11, 3), gridspec_kw=dict(width_ratios=[1, 1.6, 1, 1]))
 axes[0].imshow(image_grid(digit), interpolation="nearest")
@@ -221,6 +225,48 @@ visible_only = encoder_step_seconds(timing_encoder, batch, mask_ratio=0.75)  # M
 print(f"one encoder step on {len(batch)} images: all {timing_encoder.num_tokens} tokens {1e3 * all_tokens:.1f} ms, "
       f"visible {round(0.25 * timing_encoder.num_tokens)} tokens (mask ratio 0.75) "
       f"{1e3 * visible_only:.1f} ms: {all_tokens / visible_only:.1f}x faster")
+
+# %% [markdown]
+# ### Exercise: the MAE forward pass and its loss
+#
+# The lines that make MAE, written by you with the course's pieces. Write
+# `my_mae_forward(encoder, decoder, images, mask_ratio, generator)` for a `ViTEncoder` and an `MAEDecoder`
+# (`ssl_helpers.mae`), images $(N, C, H, W)$ float32, a mask ratio $r$ and a CPU `torch.Generator`. Return
+# `(loss, prediction, mask)`: the loss a 0-d tensor **that carries the gradient** to both networks, `prediction`
+# $(N, L, p \cdot p \cdot C)$ for every token, `mask` $(N, L)$ float, 1 on the hidden patches.
+#
+# - Draw the mask once, first: `random_masking(N, L, r, generator)` from `ssl_helpers.mae` (your masking above, on
+#   noise it draws from the generator; $L$ = `encoder.num_tokens`), so that your mask is the course's.
+# - The encoder sees **only the visible tokens**: `encoder.tokens(images)` gives every patch embedded, positions
+#   added, $(N, L, D)$; `encoder.transform(tokens)` runs the blocks and the final norm on any set of tokens.
+# - The decoder gets the encoded visible tokens mapped to its width (`decoder.embed`), plus one copy of its learned
+#   `decoder.mask_token` $(1, 1, d)$ for every hidden patch, **put back in image order** with `ids_restore`, then
+#   its positions `decoder.positions` $(1, L, d)$, its `decoder.blocks` (a list), `decoder.norm` and
+#   `decoder.predict`. (Calling `encoder.forward_visible` or `decoder(...)` would do these lines for you.)
+# - The loss: the target is `normalize_patches(patchify(images, p))` (each patch normalised, MAE's target;
+#   $p$ = `encoder.patch_size`); the squared error is averaged over each patch's $p \cdot p \cdot C$ values, then
+#   over the **hidden patches only**.
+#
+# The check's cases: tiny networks, $N$ = 2 or 3, 1 or 3 channels, 8 px images, $(1 - r) L$ a whole number; it
+# compares the loss, the prediction, the mask and the gradient of the loss. The cell after it trains a fresh
+# tiny MAE for a few steps with your function if it passes (the course's `mae_forward` otherwise); `pretrain`
+# below runs the course's version of the same lines. `mae_forward_ex.hint()` (three steps),
+# `mae_forward_ex.solution()`.
+
+# %%
+from ssl_helpers.exercises.masking import mae_forward_exercise as mae_forward_ex
+
+
+def my_mae_forward(encoder, decoder, images, mask_ratio, generator):
+    """encoder: ViTEncoder; decoder: MAEDecoder; images: (N, C, H, W) float32; mask_ratio r; generator: CPU
+    torch.Generator -> (loss (0-d, with gradient), prediction (N, L, p*p*C), mask (N, L), 1 = hidden)."""
+    raise NotImplementedError  # EXERCISE mae_forward: your code here
+
+
+# %%
+mae_forward_ex.check(my_mae_forward)
+mae_forward_used = mae_forward_ex.use(my_mae_forward)
+mae_forward_ex.train_briefly(mae_forward_used, train.images)
 
 # %% [markdown]
 # ## Pre-training the MAE

@@ -92,8 +92,10 @@ print(test)
 # Write `my_shuffle_tiles(images, permutations)`: images $(N, C, H, W)$ and one permutation per image,
 # `permutations` $(N, T)$ with $T = g^2$ tiles numbered row by row (tile $t$ = grid row $t // g$, column $t \% g$,
 # each $H/g \times W/g$ pixels). Return the shuffled images $(N, C, H, W)$ where **output tile $t$ is input tile
-# `perm[t]`** of the same image. The figure below shuffles the digits with your function if the check passes, with
-# the course's `shuffle_tiles` otherwise (`jigsaw_ex.hint()`, `jigsaw_ex.solution()`).
+# `perm[t]`** of the same image. The check's cases: $N$ from 2 to 4, 1 or 3 channels, float32 and float64 images,
+# $g$ = 2 or 3, `permutations` torch.long. The figure below shuffles the digits with your function if the check
+# passes, with the course's `shuffle_tiles` otherwise (`jigsaw_ex.hint()` gives a hint in three steps, idea,
+# approach, code, one per call; `jigsaw_ex.solution()`).
 
 # %%
 from ssl_helpers.exercises.pretext import jigsaw_exercise as jigsaw_ex
@@ -174,9 +176,10 @@ with torch.no_grad():  # pretext accuracy on the whole test split
 # Training draws one angle per image; Gidaris et al. feed all four copies of each image. Write
 # `my_all_rotations(images)`: images $(N, C, H, W)$ with $H = W$ -> `(rotated, labels)`, `rotated` $(4N, C, H, W)$
 # and `labels` $(4N,)$ (`torch.long`): block $k = 0, 1, 2, 3$ (rows $kN$ to $kN + N - 1$) holds all $N$ images
-# turned **counter-clockwise** by $90k$ degrees, each labelled $k$. The next cell scores the trained rotation
-# encoder on every test digit at every angle with your function if the check passes, with the course's
-# `all_rotations` otherwise (`rotations_ex.hint()`, `rotations_ex.solution()`).
+# turned **counter-clockwise** by $90k$ degrees, each labelled $k$. The check's cases: $N$ = 2 or 3, 1 to 3
+# channels, float32 and float64 images. The next cell scores the trained rotation encoder on every test digit at
+# every angle with your function if the check passes, with the course's `all_rotations` otherwise
+# (`rotations_ex.hint()`, three steps; `rotations_ex.solution()`).
 
 # %%
 from ssl_helpers.exercises.pretext import rotations_exercise as rotations_ex
@@ -217,6 +220,33 @@ print(f"digits hardest to orient at {hardest} deg:",
 # hardest to orient there). A digit that looks much the same turned by 180 degrees gives its 0 and 180 degree
 # copies the same appearance, and no encoder can tell those apart from the digit alone: compare the digits named
 # above with the ones you would call symmetric.
+
+# %% [markdown]
+# ### Exercise: the rotation pretext step
+#
+# The lines the training above repeated at every step, for Gidaris et al.'s version that shows the network every
+# image at all four angles. Write `my_rotation_step(encoder, head, images)`: images $(N, C, H, W)$ float32 with
+# $H = W$; `encoder` maps $(M, C, H, W)$ to features $(M, D)$ and `head` maps those to 4 logits $(M, 4)$. Turn
+# the batch into its $4N$ rotated copies with their angle labels (your `all_rotations` above, or the course's
+# `pretext.all_rotations`), send all $4N$ copies through the encoder and the head, and return the mean
+# cross-entropy of the logits against the labels: a 0-d tensor **that carries the gradient** to the encoder and
+# the head. The check's cases: tiny networks without BatchNorm, $N$ from 2 to 4, 1 or 3 channels; it compares the
+# loss and its gradient. The cell after it trains a fresh small CNN for a few steps with your function if it passes
+# (the course's version otherwise). `rotation_step_ex.hint()` (three steps), `rotation_step_ex.solution()`.
+
+# %%
+from ssl_helpers.exercises.pretext import rotation_step_exercise as rotation_step_ex
+
+
+def my_rotation_step(encoder, head, images):
+    """encoder: (M, C, H, W) -> (M, D); head: (M, D) -> (M, 4); images: (N, C, H, W) float32 -> 0-d loss."""
+    raise NotImplementedError  # EXERCISE rotation_step: your code here
+
+
+# %%
+rotation_step_ex.check(my_rotation_step)
+rotation_step_used = rotation_step_ex.use(my_rotation_step)
+rotation_step_ex.train_briefly(rotation_step_used, train.images)
 
 # %% [markdown]
 # ## Scoring the encoders with the course protocol

@@ -87,14 +87,13 @@ for name, (task, data) in tasks.items():
 # %% [markdown]
 # ## The corruptions
 #
-# From `ssl_helpers/pretext/obscured.py` and `perturbed.py`, each a few lines:
+# From `ssl_helpers/pretext/obscured.py` and `perturbed.py`, each a few lines (two of them are yours to write
+# below):
 #
-# ```python
-# mask = box_mask(n, (H, W), box_size, generator)          # one square per image, 1 inside
-# hidden = images * (1 - mask) + 0.5 * mask                # inpainting input; loss: masked_mse(output, images, mask)
-# grey = (images * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True).expand(-1, 3, -1, -1)
-# noisy = (images + sigma * torch.randn(images.shape, generator=generator)).clamp(0, 1)
-# ```
+# - **inpainting**: `box_mask(n, (H, W), box_size, generator)` draws one square per image, a mask $m$ that is 1
+#   inside it; the network sees $x (1 - m) + 0.5\, m$ (the square filled with grey) and is scored inside the square;
+# - **colorization**: the grey image $0.299 R + 0.587 G + 0.114 B$, repeated in all three channels;
+# - **denoising**: $\mathrm{clip}(x + \sigma \varepsilon, 0, 1)$ with Gaussian noise $\varepsilon$.
 #
 # The grey image keeps three (equal) channels, so the same encoder reads it and, later, the grey digits.
 
@@ -102,11 +101,13 @@ for name, (task, data) in tasks.items():
 # ### Exercise: the denoising corruption
 #
 # Write `my_noisy_images(images, sigma, generator)`: $x_{\text{noisy}} = \mathrm{clip}(x + \sigma \varepsilon, 0, 1)$
-# with one standard normal $\varepsilon$ per pixel, drawn **from the generator given** as
-# `torch.randn(images.shape, generator=generator)` (float32, then cast to the images' dtype), so that a seed fixes
-# the noise and the check can compare your result with the course's exactly. images: $(N, C, H, W)$ in $[0, 1]$
-# -> $(N, C, H, W)$. The figure below corrupts test digits with your function if the check passes (with the
-# course's `pretext.noisy_images` otherwise). `noise_ex.hint()` gives a hint, `noise_ex.solution()` the solution.
+# with one standard normal $\varepsilon$ per pixel, drawn **from the generator given**, in one draw of the images'
+# full shape, in float32 (torch's default) and then cast to the images' dtype, so that a seed fixes the noise and
+# the check can compare your result with the course's exactly. images: $(N, C, H, W)$ in $[0, 1]$ -> $(N, C, H, W)$.
+# The check's cases: $N$ from 2 to 3, 1 or 3 channels, float32 and float64 images, $\sigma$ from 0 to 1. The figure
+# below corrupts test digits with your function if the check passes (with the course's `pretext.noisy_images`
+# otherwise). `noise_ex.hint()` gives a hint in three steps (idea, approach, code; one per call),
+# `noise_ex.solution()` the solution.
 
 # %%
 import torch
@@ -178,10 +179,13 @@ plt.show()
 #
 # The inpainter is scored on the hidden box only. Write `my_masked_mse(prediction, target, mask)`:
 # $L = \sum_{n,c,h,w} m_{nhw} (p_{nchw} - t_{nchw})^2 / (C \sum_{n,h,w} m_{nhw})$, with prediction and target
-# $(N, C, H, W)$ and mask $(N, 1, H, W)$, 1 on the hidden pixels; 0 (not 0 / 0) when nothing is hidden.
-# The cell after the check scores the trained inpainter with your function if it passes (the course's
-# `pretext.masked_mse` otherwise): inside the box, on the visible pixels, and the grey fill itself.
-# `loss_ex.hint()` gives a hint, `loss_ex.solution()` the solution.
+# $(N, C, H, W)$ and mask $(N, 1, H, W)$, 1 on the hidden pixels; 0 (not 0 / 0) when nothing is hidden. Return a
+# 0-d tensor **that carries the gradient** to the prediction (a loss the network can learn from). The check's
+# cases: $N$ from 2 to 3, 1 or 3 channels, float32 and float64, one image with nothing hidden, one batch with
+# nothing hidden at all; it compares the loss and its gradient. The cell after the check scores the trained
+# inpainter with your function if it passes (the course's `pretext.masked_mse` otherwise): inside the box, on the
+# visible pixels, and the grey fill itself. `loss_ex.hint()` gives a hint in three steps, `loss_ex.solution()` the
+# solution.
 
 # %%
 from ssl_helpers.exercises.corruption import masked_loss_exercise as loss_ex
@@ -208,6 +212,34 @@ print(f"inpainter on 500 test digits: squared error {masked_mse_used(painted, ta
 # %% [markdown]
 # The grey fill's score is what a decoder that paints nothing would get; the visible pixels never entered the
 # training loss, so their error only shows what the decoder does where it was not asked anything.
+
+# %% [markdown]
+# ### Exercise: the inpainting step
+#
+# Now the step the inpainter trained with, for a given box mask. Write `my_inpainting_step(network, images, mask)`:
+# images $(N, C, H, W)$ float32 in $[0, 1]$, mask $(N, 1, H, W)$ float32, 1 inside each image's hidden box;
+# `network` maps $(N, C, H, W)$ images to $(N, C, H, W)$ paintings (in the course: the encoder's feature maps,
+# then the decoder). Hide the box by filling it with grey, 0.5 (as the course's `hide_box` does), let the network
+# paint the image from what is left, and return the loss of the previous exercise between its painting and the
+# clean images on the box: a 0-d tensor **that carries the gradient** to the network's parameters. The check's
+# cases: tiny networks, $N$ = 2 or 3, 1 or 3 channels, 5 to 8 px; it compares the loss and its gradient. The cell
+# after it trains a fresh small inpainter for a few steps with your function if it passes (the course's version
+# otherwise). `inpainting_step_ex.hint()` (three steps), `inpainting_step_ex.solution()`.
+
+# %%
+from ssl_helpers.exercises.corruption import inpainting_step_exercise as inpainting_step_ex
+
+
+def my_inpainting_step(network, images, mask):
+    """network: (N, C, H, W) -> (N, C, H, W); images: (N, C, H, W) float32 in [0, 1]; mask: (N, 1, H, W), 1 = hidden
+    -> 0-d loss with gradient."""
+    raise NotImplementedError  # EXERCISE inpainting_step: your code here
+
+
+# %%
+inpainting_step_ex.check(my_inpainting_step)
+inpainting_step_used = inpainting_step_ex.use(my_inpainting_step)
+inpainting_step_ex.train_briefly(inpainting_step_used, train.images)
 
 # %% [markdown]
 # ## Scoring the encoders with the course protocol

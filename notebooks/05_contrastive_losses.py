@@ -227,9 +227,12 @@ ax.set_xlim(-1.6, 1.6); ax.set_ylim(-1.6, 1.6);
 # ### Exercise: the triplet loss
 #
 # Write `my_triplet(anchor, positive, negative, margin)` for $a, p, n$ of shape $(B, D)$:
-# $L = \frac{1}{B} \sum_b \max(0, \lVert a_b - p_b \rVert_2 - \lVert a_b - n_b \rVert_2 + m)$.
-# The notebook trains its triplet embedding with your function if the check passes, with the course's
-# `triplet_loss` otherwise (`triplet_ex.hint()`, `triplet_ex.solution()`).
+# $L = \frac{1}{B} \sum_b \max(0, \lVert a_b - p_b \rVert_2 - \lVert a_b - n_b \rVert_2 + m)$, with plain
+# Euclidean distances (not squared, as FaceNet's paper has them), returned as a 0-d tensor **that carries the
+# gradient** to $a, p, n$. The check's cases: $B$ from 2 to 16, float32 and float64, a tie between positive and
+# negative; it compares the loss and its gradient. The notebook trains its triplet embedding with your function if
+# the check passes, with the course's `triplet_loss` otherwise (`triplet_ex.hint()` gives a hint in three steps,
+# idea, approach, code, one per call; `triplet_ex.solution()`).
 
 # %%
 from ssl_helpers.exercises import triplet_exercise as triplet_ex
@@ -245,13 +248,48 @@ triplet_ex.check(my_triplet)
 triplet_used = triplet_ex.use(my_triplet)
 
 # %% [markdown]
+# ### Exercise: predict what the temperature does
+#
+# Before writing NT-Xent, predict how its temperature $T$ shapes it; the section *The temperature* below measures
+# it on the trained encoder. Take $N$ pairs, so that each of the $2N$ views is an anchor with $2N - 1$ candidates
+# (its partner and $2N - 2$ negatives, never itself), cosine similarities in $[-1, 1]$, and the **effective number
+# of candidates** $\exp(H)$, $H$ the entropy of an anchor's softmax ($2N - 1$ when the softmax is flat, 1 when all
+# the weight is on one candidate). Write `my_temperature_prediction(n)` returning a dict of four numbers for
+# $N = n$:
+#
+# - `"loss at T = 100"`: NT-Xent at a very high temperature;
+# - `"effective candidates at T = 100"`;
+# - `"effective candidates at T = 0.01"` (for embeddings without exact ties);
+# - `"larger gradient: T = 0.05 or T = 10"`: 0.05 or 10, the temperature at which the loss's gradient is larger.
+#
+# The check measures each with the course's `nt_xent` on two noisy views of random 16-dimensional embeddings
+# (float32) for $n$ = 32 and $n$ = 4, and accepts a prediction within a few percent (within half a candidate at
+# $T = 0.01$). `temperature_ex.hint()` (three steps), `temperature_ex.solution()`.
+
+# %%
+from ssl_helpers.exercises.contrastive import temperature_exercise as temperature_ex
+
+
+def my_temperature_prediction(n):
+    """n pairs -> {"loss at T = 100": ..., "effective candidates at T = 100": ...,
+    "effective candidates at T = 0.01": ..., "larger gradient: T = 0.05 or T = 10": 0.05 or 10}."""
+    raise NotImplementedError  # EXERCISE temperature_prediction: your code here
+
+
+# %%
+temperature_ex.check(my_temperature_prediction)
+
+# %% [markdown]
 # ### Exercise: NT-Xent from a cosine-similarity matrix
 #
 # Write `my_nt_xent(z_a, z_b, temperature)`: stack $z = [z_a; z_b]$ of shape $(2N, D)$, take the cosine
 # similarities $s_{ij}$ as a $(2N, 2N)$ matrix, and return
 # $L = \frac{1}{2N} \sum_i -\log \frac{\exp(s_{i,\mathrm{pos}(i)} / T)}{\sum_{k \ne i} \exp(s_{ik} / T)}$, where
-# $\mathrm{pos}(i)$ is the other view of row $i$. The notebook trains with your function if the check passes,
-# and with the course's `nt_xent` otherwise. `ex.hint()` gives a hint, `ex.solution()` the solution.
+# $\mathrm{pos}(i)$ is the other view of row $i$: a 0-d tensor **that carries the gradient** to $z_a$ and $z_b$ (a
+# loss returned with `.item()` could not train anything). The check's cases: $N$ from 2 to 8, $D$ from 3 to 16,
+# float32 and float64, $T$ from 0.1 to 2, and a batch whose embeddings are all equal; it compares the loss and its
+# gradient. The notebook trains with your function if the check passes, and with the course's `nt_xent` otherwise.
+# `ex.hint()` gives a hint in three steps (idea, approach, code; one per call), `ex.solution()` the solution.
 
 # %%
 from ssl_helpers.exercises import nt_xent_exercise as ex

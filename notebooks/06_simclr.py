@@ -124,8 +124,10 @@ print(AUGMENT)
 # $h = \sqrt{\text{area} / r}$. Keep each image's **first** attempt that fits ($w \le S$ and $h \le S$), the whole
 # image ($h = w = S$) if none does (here `ratio` contains 1), and place the box inside the image:
 # top $= (S - h)\, u_{\text{position}}[:, 0]$, left $= (S - w)\, u_{\text{position}}[:, 1]$. Return $(N, 4)$ rows
-# (top, left, h, w). The cell after the check draws the boxes for the 8 images above with your function if it
-# passes (the course's `augment.crop_boxes_from_uniforms` otherwise). `crop_ex.hint()`, `crop_ex.solution()`.
+# (top, left, h, w). The check's cases: $N$ from 2 to 6, 1 to 10 attempts, $S$ from 12 to 32, draws in float32
+# and float64 (the boxes in the draws' dtype). The cell after the check draws the boxes for the 8 images above with
+# your function if it passes (the course's `augment.crop_boxes_from_uniforms` otherwise). `crop_ex.hint()` gives a
+# hint in three steps (idea, approach, code; one per call), `crop_ex.solution()` the solution.
 
 # %%
 from ssl_helpers.exercises.simclr import crop_exercise as crop_ex
@@ -185,14 +187,9 @@ AugmentExplorer(source="chelsea" if FULL_RUN else "digits", recipe=AUGMENT)
 #
 # a softmax classification "which of the other 2N - 1 views is my partner?" at temperature T. SimCLR is one
 # `lightning.LightningModule` (`SimCLRMethod` in `ssl_helpers/methods/simclr.py`); its whole training step is
-# these lines, and the course's `lightning.Trainer` does the rest (batches, optimiser, precision, checkpoints):
-#
-# ```python
-# def training_step(self, batch, batch_idx):
-#     (images,), n = batch, len(batch[0])
-#     z = self.head(self.encoder(two_views(self.augment, images, self.generator))).float()  # g(f(.)) on 2N views
-#     return nt_xent(z[:n], z[n:], self.options.temperature)
-# ```
+# three lines (two views of the batch, g(f(.)) on all 2N views at once, NT-Xent between the two halves), which you
+# write yourself in the exercise after training; the course's `lightning.Trainer` does the rest (batches,
+# optimiser, precision, checkpoints).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -230,9 +227,11 @@ plt.show()
 # pretext task is solved. Write `my_partner_accuracy(z_a, z_b)`: with $z = [z_a; z_b]$ $(2N, D)$ and cosine
 # similarities $s_{ik}$, view $i$'s partner is $p(i) = (i + N) \bmod 2N$; view $i$ is right when
 # $s_{i\,p(i)} > s_{ik}$ for every $k \notin \{i, p(i)\}$ (a tie counts as wrong, so a collapsed encoder scores 0).
-# Return the fraction of the $2N$ views that are right, a float in $[0, 1]$. The cell after the check measures
-# the trained network and an untrained one on two fresh views of 256 test digits with your function if it passes
-# (the course's `evaluate.partner_accuracy` otherwise). `partner_ex.hint()`, `partner_ex.solution()`.
+# Return the fraction of the $2N$ views that are right, a float in $[0, 1]$ (a metric: no gradient needed). The
+# check's cases: $N$ from 2 to 16, float32 and float64, lengths from 0.01 to 100, and a batch whose projections are
+# all equal (every similarity ties: the answer is 0). The cell after the check measures the trained network and an
+# untrained one on two fresh views of 256 test digits with your function if it passes (the course's
+# `evaluate.partner_accuracy` otherwise). `partner_ex.hint()` (three steps), `partner_ex.solution()`.
 
 # %%
 from ssl_helpers.exercises.simclr import partner_exercise as partner_ex
@@ -259,6 +258,37 @@ for name, net in {"trained": model, "untrained": untrained}.items():
     print(f"{name:9s}: {100 * found:.1f}% of the {2 * len(batch)} test views find their partner among "
           f"{2 * len(batch) - 1}")
 print(f"chance: {100 / (2 * len(batch) - 1):.2f}%")
+
+# %% [markdown]
+# ### Exercise: the SimCLR training step
+#
+# The three lines `SimCLRMethod.training_step` ran at every step above. Write
+# `my_simclr_step(encoder, head, images, augment, generator, temperature)`: images $(N, C, H, W)$ float32; `augment`
+# maps `(images, generator)` to one random view of each image (the same shape, independent draws per image);
+# `encoder` maps views to features h $(M, D)$ and `head` maps those to projections z. Draw **two views** of the
+# batch (view a first, then view b, both from `generator`), send all $2N$ views through the encoder and the head,
+# and return NT-Xent (the course's `nt_xent`, or yours from notebook 5) between the projections of view a and of view
+# b at `temperature`: a 0-d tensor **that carries the gradient** to the encoder and the head. One batch of $2N$ is
+# what the course does (BatchNorm then sees both views); the check's encoder has no BatchNorm, so two passes of $N$
+# pass too, as does one `augment` call on the images stacked twice. The check's cases: tiny networks, $N$ from 2 to
+# 4, 1 or 3 channels, $T$ from 0.1 to 1, a small per-image augmentation; it compares the loss and its gradient. The
+# cell after it trains a fresh small CNN for a few steps with your function if it passes (the course's version
+# otherwise), with this notebook's augmentation. `simclr_step_ex.hint()` (three steps), `simclr_step_ex.solution()`.
+
+# %%
+from ssl_helpers.exercises.simclr import simclr_step_exercise as simclr_step_ex
+
+
+def my_simclr_step(encoder, head, images, augment, generator, temperature):
+    """images: (N, C, H, W) float32; augment(images, generator) -> one view each; encoder: views -> h; head: h -> z;
+    temperature T > 0 -> 0-d NT-Xent loss with gradient."""
+    raise NotImplementedError  # EXERCISE simclr_step: your code here
+
+
+# %%
+simclr_step_ex.check(my_simclr_step)
+simclr_step_used = simclr_step_ex.use(my_simclr_step)
+simclr_step_ex.train_briefly(simclr_step_used, train.images, AUGMENT, RECIPE["temperature"])
 
 # %% [markdown]
 # ## What the encoder learned: the test digits in its feature space

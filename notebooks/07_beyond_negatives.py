@@ -193,10 +193,14 @@ pd.DataFrame(rows).T.round(3)
 #
 # Write `my_momentum_update(target, online, m)` for two networks of the same architecture: for every parameter,
 # $\theta_t \leftarrow m\,\theta_t + (1 - m)\,\theta$, changed **in place** and outside the autograd graph
-# (`torch.no_grad()`), and every buffer (BatchNorm's running statistics) copied from `online`. It returns nothing;
-# $m \in [0, 1]$. The notebook then uses your update to watch how far a momentum target lags behind its online
-# network (with the course's `momentum_update` if the check does not pass). `momentum_ex.hint()` gives a hint,
-# `momentum_ex.solution()` the solution.
+# (`torch.no_grad()`); the online network does not change. It returns nothing; $m \in [0, 1]$. The buffers
+# (BatchNorm's running statistics) are yours to choose: the course copies them from `online` (as BYOL's code
+# does), MoCo's code leaves them alone, timm's EMA averages them; a target used in train mode normalises with the
+# batch's statistics, not its buffers, so the check compares the parameters only. The check's cases: a small
+# network (Linear, BatchNorm1d, ReLU, Linear) in float32 and float64, $m$ = 0, 0.75, 0.9, 0.99 and 1. The notebook
+# then uses your update to watch how far a momentum target lags behind its online network (with the course's
+# `momentum_update` if the check does not pass). `momentum_ex.hint()` gives a hint in three steps (idea, approach,
+# code; one per call), `momentum_ex.solution()` the solution.
 
 # %%
 from ssl_helpers.exercises.beyond import momentum_exercise as momentum_ex
@@ -274,10 +278,8 @@ print(f"MoCo: {RECIPE['moco']['epochs']} epochs in {moco_seconds:.0f} s, final l
 #
 # $$L = \tfrac{1}{2} D(p_1, \mathrm{sg}(z_2)) + \tfrac{1}{2} D(p_2, \mathrm{sg}(z_1)), \qquad p = q(z), \; z = g(f(v))$$
 #
-# ```python
-# z = projector(encoder(views)); p = predictor(z)                    # SimSiam's step (methods/simsiam.py)
-# loss = (negative_cosine(p[:n], z[n:]) + negative_cosine(p[n:], z[:n])) / 2   # z is detached inside
-# ```
+# SimSiam's step (`methods/simsiam.py`) projects both views, z = g(f(v)), predicts p = q(z), and averages D over
+# the two directions with z detached; you write that loss yourself in the exercise at the end of section 3.
 #
 # **Experiment: remove the stop-gradient.** Then the gradient also pulls each target z towards the prediction,
 # and both sides can meet at a constant. We train SimSiam with and without the stop-gradient (the same recipe
@@ -325,9 +327,11 @@ collapse_table.astype(float).round(2)
 #
 # Write `my_cross_correlation(z_a, z_b, eps)` for two views' projections $z_a, z_b$ of shape $(N, D)$: standardise
 # each dimension over the batch, $\hat z = (z - \mathrm{mean}_b\, z) / \sqrt{\mathrm{var}_b\, z + \epsilon}$ (the
-# variance with $1/N$, as BatchNorm), and return $C = \hat z_a^\top \hat z_b / N$ of shape $(D, D)$. The Barlow
-# Twins run below records C after every epoch with your function (with the course's `cross_correlation` if the
-# check does not pass). `cc_ex.hint()`, `cc_ex.solution()`.
+# variance with $1/N$, as BatchNorm), and return $C = \hat z_a^\top \hat z_b / N$ of shape $(D, D)$, **with the
+# gradient** back to $z_a$ and $z_b$ (Barlow Twins' loss is built on it). The check's cases: $N$ from 2 to 32, $D$
+# from 3 to 6, float32 and float64, shifted means, and a batch of identical embeddings (zero variance); it
+# compares C and its gradient. The Barlow Twins run below records C after every epoch with your function (with the
+# course's `cross_correlation` if the check does not pass). `cc_ex.hint()` (three steps), `cc_ex.solution()`.
 
 # %%
 from ssl_helpers.exercises.beyond import cross_correlation_exercise as cc_ex
@@ -397,6 +401,34 @@ ablation_table = pd.DataFrame(ablation_rows).T.join(scores(ablation_encoders))
 print(f"{len(variants)} short runs in {time.perf_counter() - started:.0f} s; projections z have "
       f"{method.options.out_dim} dimensions, features h {SHORT_WIDTH * 4}")
 ablation_table.astype(float).round(2)
+
+# %% [markdown]
+# ### Exercise: SimSiam's loss and its stop-gradient
+#
+# Back to section 2: the lines that keep SimSiam from collapsing. Write `my_simsiam_loss(p_a, p_b, z_a, z_b)` for the
+# predictions $p$ and projections $z$ of two views, each $(N, D)$:
+# $L = \tfrac{1}{2} D(p_a, \mathrm{sg}(z_b)) + \tfrac{1}{2} D(p_b, \mathrm{sg}(z_a))$ with
+# $D(p, z) = -\frac{1}{N} \sum_i \frac{p_i \cdot z_i}{\lVert p_i \rVert \lVert z_i \rVert}$ (SimSiam's form, in
+# $[-1, 1]$; BYOL writes the same idea as $2 - 2\cos$) and sg the **stop-gradient**: no gradient may reach $z$.
+# Write D with `torch.nn.functional`'s `cosine_similarity` or `normalize`, not with the course's `negative_cosine`
+# (which does the stop-gradient for you). Return a 0-d tensor that carries the gradient to $p_a$ and $p_b$. The check's cases: $N$ from 2 to 8, $D$
+# from 2 to 5, float32 and float64, and a collapsed batch; it compares the loss **and its gradient**, and when the
+# stop-gradient is missing it trains a tiny SimSiam with your loss to show what happens. The cell after it trains
+# the same tiny SimSiam with the loss in use. `simsiam_ex.hint()` (three steps), `simsiam_ex.solution()`.
+
+# %%
+from ssl_helpers.exercises.beyond import simsiam_exercise as simsiam_ex
+
+
+def my_simsiam_loss(p_a, p_b, z_a, z_b):
+    """p_a, p_b: (N, D) predictions; z_a, z_b: (N, D) projections of views a and b -> 0-d loss in [-1, 1]."""
+    raise NotImplementedError  # EXERCISE simsiam_loss: your code here
+
+
+# %%
+simsiam_ex.check(my_simsiam_loss)
+simsiam_loss_used = simsiam_ex.use(my_simsiam_loss)
+simsiam_ex.train_briefly(simsiam_loss_used)
 
 # %% [markdown]
 # ## Every method, scored with the course's protocol

@@ -180,10 +180,12 @@ print(leaderboard_markdown(board))
 #
 # Write `my_draw_per_class(labels, k, generator)`. `labels` $(N,)$ are the labels of the pool you may label:
 # the **fit** split, never validation and never test. Return the indices of exactly k images of every class,
-# sorted, shape $(k \cdot \text{classes},)$, drawn as the course draws them (so that every method gets the same
-# labels, and the check can compare): for each class c in increasing order, `members` = the indices with label c
-# (increasing); keep `members[torch.randperm(len(members), generator=generator)[:k]]`; then sort them all. Draw
-# only from `generator`, never from the global random state. `draw_ex.hint()`, `draw_ex.solution()`.
+# sorted, shape $(k \cdot \text{classes},)$, torch.long, drawn as the course draws them (so that every method gets
+# the same labels, and the check can compare): for each class c in increasing order, take the indices with label
+# c (increasing), shuffle them with one `torch.randperm` of their count drawn from `generator`, and keep the first
+# k; then sort them all. Draw only from `generator`, never from the global random state. The check's cases:
+# `labels` torch.long with 2 to 10 classes (not always numbered 0, 1, 2, ...), $k$ from 1 to 5. `draw_ex.hint()`
+# gives a hint in three steps (idea, approach, code; one per call), `draw_ex.solution()` the solution.
 
 # %%
 import torch
@@ -206,7 +208,10 @@ draw_per_class_used = draw_ex.use(my_draw_per_class)
 # labeled images, `train_y` $(n,)$ their labels, `test_x` $(m, D)$ the features to classify; return the $(m,)$
 # predicted labels. With $s_{ij} = \cos(t_i, x_j)$, each of the k labeled images most similar to $t_i$ votes
 # $\exp(s_{ij} / T)$ for its class, and the class with the largest vote wins (a tie goes to the smaller label, as
-# `argmax` does); k is at most n here. `knn_ex.hint()`, `knn_ex.solution()`.
+# `argmax` does); k is at most n here. Return torch.long labels (a prediction: no gradient needed). The check's
+# cases: features float32 **and float64** (keep every tensor in the features' dtype, or convert them all), $n$ from
+# 2 to 40, $k$ from 1 to 7, $T$ = 0.1 to 10, a tie, and identical test rows. `knn_ex.hint()` (three steps),
+# `knn_ex.solution()`.
 
 # %%
 from ssl_helpers.exercises.transfer import knn_exercise as knn_ex

@@ -20,7 +20,7 @@ generator with the same seed gives the same views on CPU and GPU.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -364,9 +364,6 @@ class Augment:
     def with_(self, **changes) -> "Augment":
         """A copy with some settings changed, e.g. `augment.with_(jitter_p=0.0, grayscale_p=0.0)`."""
         return replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
     def __call__(self, x: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         _check_batch(x)

@@ -18,7 +18,7 @@ import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -37,7 +37,6 @@ __all__ = [
     "validation_split",
     "labeled_subset",
     "draw_per_class",
-    "TwoViews",
     "default_data_root",
 ]
 
@@ -429,27 +428,3 @@ def load_dataset(name: str = "digits", **options):
         raise ValueError(f"unknown dataset name {name!r}; expected one of {sorted(DATASETS)}")
     return DATASETS[key](**options)
 
-
-# ----------------------------------------------------------------------------------------------------
-# Two views for a DataLoader
-# ----------------------------------------------------------------------------------------------------
-
-
-class TwoViews(torch.utils.data.Dataset):
-    """Wrap images so that each item is two independently augmented views and the (hidden) label.
-
-    `transform` maps one image (C, H, W) to one view; item i -> (view_a, view_b, label_i). For batches on a
-    GPU prefer `ssl_helpers.augment`, which draws per-image parameters on the whole batch at once.
-    """
-
-    def __init__(self, images: Union[ImageSet, torch.Tensor], transform: Callable):
-        self.images = images.images if isinstance(images, ImageSet) else images
-        self.labels = images.labels if isinstance(images, ImageSet) else torch.full((len(images),), -1)
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index):
-        image = self.images[index]
-        return self.transform(image), self.transform(image), self.labels[index]

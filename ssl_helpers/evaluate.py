@@ -39,7 +39,6 @@ __all__ = [
     "label_efficiency",
     "evaluate_encoder",
     "train_classifier",
-    "supervised_from_scratch",
     "end_to_end_table",
     "baseline_table",
     "summarize",
@@ -286,18 +285,6 @@ def fit_head_on_frozen_features(model: LinearClassifier, images: torch.Tensor, l
     with torch.no_grad():
         model.head.weight.copy_(head.weight / scale)
         model.head.bias.copy_(head.bias)
-
-
-def supervised_from_scratch(encoder_config: dict, train: ImageSet, test: ImageSet, subset: torch.Tensor,
-                            steps: int = 100, batch_size: int = 32, lr: float = 3e-3, seed: int = 0,
-                            device=None) -> float:
-    """Test accuracy of a fresh encoder (built from `encoder_config`) trained with `train_classifier`.
-
-    The baseline a self-supervised encoder has to beat: same network, same few labels, no pre-training.
-    """
-    seed_everything(seed)
-    return train_classifier(build_encoder(encoder_config), train, test, subset, steps, batch_size, lr,
-                            seed=seed, device=device)
 
 
 def end_to_end_table(make_encoder, train: ImageSet, test: ImageSet, name: str, shots: Sequence = SHOTS,

@@ -7,8 +7,9 @@ import torch
 from ssl_helpers.data import labeled_subset
 from ssl_helpers.evaluate import (baseline_table, chosen_setting, embed, embedding_diagnostics, knn_accuracy,
                                   label_efficiency, linear_probe_accuracy, mean_accuracy, standardize, summarize,
-                                  supervised_from_scratch, tune_on_validation, tune_probe_C, tuning_grid)
-from ssl_helpers.models import SmallCNN
+                                  train_classifier, tune_on_validation, tune_probe_C, tuning_grid)
+from ssl_helpers.models import SmallCNN, build_encoder
+from ssl_helpers.train import seed_everything
 
 
 def clusters(n_per_class=20, num_classes=3, dim=5, spread=0.1, seed=0):
@@ -86,11 +87,12 @@ def test_embed_is_frozen_and_batched(digits):
     assert torch.allclose(features, embed(encoder, digits[1].images[:50], batch_size=50), atol=1e-5)
 
 
-def test_supervised_from_scratch_learns_from_few_labels(digits):
+def test_a_fresh_encoder_trained_on_few_labels_learns(digits):
     train, test = tiny_digits(digits)
     subset = labeled_subset(train.labels, 10, seed=0)
-    accuracy = supervised_from_scratch({"arch": "small_cnn", "in_channels": 3, "width": 8}, train, test, subset,
-                                       steps=60)
+    torch.manual_seed(0)
+    accuracy = train_classifier(build_encoder({"arch": "small_cnn", "in_channels": 3, "width": 8}), train, test,
+                                subset, steps=60)
     assert accuracy > 0.5  # chance is 0.1
 
 
@@ -181,7 +183,8 @@ def test_baseline_table_uses_the_settings_chosen_on_validation(digits):
     subset = labeled_subset(train.labels, 5, seed=0)
     expected = linear_probe_accuracy(pixels_train[subset], train.labels[subset], pixels_test, test.labels, C=1e-4)
     assert table.query("method == 'pixels'")["accuracy"].item() == expected
-    scratch = supervised_from_scratch(config, train, test, subset, steps=3, lr=1e-2, seed=0)
+    seed_everything(0)
+    scratch = train_classifier(build_encoder(config), train, test, subset, steps=3, lr=1e-2, seed=0)
     assert table.query("method == 'supervised from scratch'")["accuracy"].item() == scratch
 
 

@@ -1,12 +1,21 @@
-"""Exercises: every typical mistake, written here as its own wrong implementation, is named by the check."""
+"""Exercises: every typical mistake, written here as its own wrong implementation, is named by the check; and what
+every exercise does: three-step hints (the first without code), a result without gradient rejected where the
+course's has one, each notebook's last exercise its idea, statements that say the cases' dtypes and hold no line of
+the solution, published implementations judged as the statements imply."""
+import copy
+import inspect
+import re
 import time
+from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from ssl_helpers.exercises import EXERCISES, nt_xent_exercise
+from ssl_helpers.exercises import EXERCISES, SOLUTIONS, nt_xent_exercise
 from ssl_helpers.losses import nt_xent
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _targets(n):
@@ -149,13 +158,230 @@ def test_every_exercise_reports_a_student_error_in_one_line(exercise):
     assert "\n" not in line and "raised IndexError: index 4 is out of bounds" in line
 
 
+def _tag(exercise) -> str:
+    return next(tag for tag, fn in SOLUTIONS.items() if fn is exercise.solution_fn)
+
+
+def solution_code_lines(exercise) -> list:
+    """The solution's code lines between the markers: stripped, comments, blanks and imports left out."""
+    source = inspect.getsource(exercise.solution_fn).splitlines()
+    start = next(i for i, line in enumerate(source) if "BEGIN SOLUTION" in line)
+    end = next(i for i, line in enumerate(source) if "END SOLUTION" in line)
+    lines = []
+    for line in source[start + 1:end]:
+        code = line.split("  #")[0].strip()
+        if code and not code.startswith(("import ", "from ", "#")):
+            lines.append(code)
+    return lines
+
+
 @pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda ex: ex.name)
-def test_every_exercise_gives_a_hint_and_a_solution_that_passes(exercise, capsys):
-    exercise.hint()
+def test_every_exercise_has_a_solution_that_passes(exercise, capsys):
     exercise.solution()
-    out = capsys.readouterr().out
-    assert exercise.hint_text and exercise.hint_text in out and "BEGIN SOLUTION" in out
+    assert "BEGIN SOLUTION" in capsys.readouterr().out
     assert exercise.check(exercise.solution_fn).endswith("correct.")
+
+
+@pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda ex: ex.name)
+def test_hints_come_in_three_steps_the_first_without_a_line_of_the_solution(exercise):
+    """Concept (what must be true), approach (which operations), code; the first names no code at all."""
+    assert len(exercise.hints) == 3 and all(len(h) > 40 for h in exercise.hints)
+    concept = exercise.hints[0]
+    for line in solution_code_lines(exercise):
+        if len(line) >= 10:
+            assert line not in concept, line
+    assert "torch." not in concept and "F." not in concept and "()" not in concept and "[:" not in concept, concept
+
+
+@pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda ex: ex.name)
+def test_hint_gives_one_step_per_call(exercise, capsys):
+    fresh = copy.copy(exercise)
+    fresh._hint_step = 0
+    for step, label in enumerate(("concept", "approach", "code", "code")):
+        fresh.hint()
+        out = capsys.readouterr().out
+        assert out.startswith(f"Hint {min(step, 2) + 1} of 3, {label}: ") and exercise.hints[min(step, 2)] in out
+    assert exercise.hint_text == "\n".join(exercise.hints)
+
+
+# ---------------------------------------------------------------------------- gradients
+GRADIENT_FREE = {  # exercises whose result is not differentiated, and why
+    "random masking": "integer indices and a 0/1 mask",
+    "temperature": "predicted numbers",
+    "crop boxes": "sampling parameters (boxes built from Python numbers are fine)",
+    "partner accuracy": "a metric, returned as a Python float",
+    "Momentum update": "an in-place update outside the autograd graph",
+    "k labels per class": "integer indices",
+    "kNN probe": "integer labels",
+}
+
+
+def _without_gradient(fn, how):
+    """fn with its result (or its first item, the loss) cut from the graph: .detach() or .item()."""
+    def cut(value):
+        return value.detach() if how == "detach" else value.item()
+
+    def wrapped(*args):
+        out = fn(*args)
+        return (cut(out[0]), *out[1:]) if isinstance(out, tuple) else cut(out)
+    return wrapped
+
+
+def test_exactly_the_listed_exercises_are_free_of_gradients():
+    free = {exercise.name for exercise in ALL_EXERCISES if not exercise._needs_gradient()}
+    assert free == set(GRADIENT_FREE)
+
+
+@pytest.mark.parametrize("exercise", [ex for ex in ALL_EXERCISES if ex.name not in GRADIENT_FREE],
+                         ids=lambda ex: ex.name)
+def test_a_result_without_gradient_is_rejected_where_the_reference_has_one(exercise):
+    """The solution, detached (and, for a loss, as a Python number), gets the same value and no gradient."""
+    line = exercise.check(_without_gradient(exercise.solution_fn, "detach"))
+    assert "not yet" in line and "no gradient" in line, line
+    if exercise.loss:
+        assert "Your loss has no gradient: the network could not learn from it" in line
+        line = exercise.check(_without_gradient(exercise.solution_fn, "item"))
+        assert "not yet" in line and "Your loss has no gradient: the network could not learn from it" in line
+
+
+def test_an_input_changed_in_place_is_named_not_a_traceback():
+    """The check's inputs require gradients; a student who normalises them in place gets a sentence, not autograd's
+    error."""
+    def in_place(z_a, z_b, t):
+        z_a /= z_a.norm(dim=1, keepdim=True)
+        return nt_xent(z_a, z_b, t)
+    line = nt_xent_exercise.check(in_place)
+    assert "not yet" in line and "in place" in line and "\n" not in line, line
+
+
+def test_triplet_and_nt_xent_returned_with_item_are_not_called_correct():
+    from ssl_helpers.exercises import triplet_exercise
+    for exercise, right in ((nt_xent_exercise, student_correct),
+                            (triplet_exercise, lambda a, p, n, m: F.triplet_margin_loss(a, p, n, margin=m, eps=0.0))):
+        line = exercise.check(lambda *args, right=right: right(*args).item())
+        assert "no gradient: the network could not learn from it" in line, line
+
+
+# ---------------------------------------------------------------------------- each notebook's idea
+def test_each_notebooks_last_exercise_is_its_idea_a_loss_or_step_from_02_to_07():
+    assert sorted(EXERCISES) == [f"0{i}_{name}" for i, name in zip(range(2, 9), [
+        "masked_autoencoding", "augmented_rotation_jigsaw", "obscured_and_perturbed", "contrastive_losses", "simclr",
+        "beyond_negatives", "transfer_learning"])]
+    for notebook, exercises in EXERCISES.items():
+        assert [ex.idea for ex in exercises] == [False] * (len(exercises) - 1) + [True], notebook
+        last = exercises[-1]
+        if notebook != "08_transfer_learning":      # 08's idea is the kNN vote
+            assert last.loss and last._needs_gradient(), notebook
+    assert [EXERCISES[nb][-1].name for nb in EXERCISES] == [
+        "MAE forward", "rotation step", "inpainting step", "NT-Xent", "SimCLR step", "SimSiam loss", "kNN probe"]
+
+
+# ---------------------------------------------------------------------------- the statements in the notebooks
+def _cells(notebook: str) -> list:
+    return re.split(r"^# %%", (ROOT / "notebooks" / f"{notebook}.py").read_text(), flags=re.M)[1:]
+
+
+def _case_dtypes(exercise) -> set:
+    dtypes = set()
+    for case in exercise.cases:
+        for arg in case():
+            tensors = list(arg.parameters()) if isinstance(arg, torch.nn.Module) else [arg]
+            dtypes |= {str(t.dtype).replace("torch.", "") for t in tensors
+                       if isinstance(t, torch.Tensor) and t.is_floating_point()}
+    return dtypes
+
+
+@pytest.mark.parametrize("notebook", sorted(EXERCISES))
+def test_every_statement_sits_above_its_stub_and_says_the_dtypes_of_the_cases(notebook):
+    cells = _cells(notebook)
+    stubs = []
+    for exercise in EXERCISES[notebook]:
+        tag = _tag(exercise)
+        index = next(i for i, cell in enumerate(cells) if f"# EXERCISE {tag}:" in cell)
+        stubs.append(index)
+        statement = cells[index - 1]
+        assert statement.startswith(" [markdown]"), (exercise.name, statement[:80])
+        name = re.search(r"^def (my_\w+)\(", cells[index], flags=re.M)[1]
+        assert f"`{name}(" in statement and f".check({name})" in cells[index + 1], exercise.name
+        for dtype in _case_dtypes(exercise):
+            assert dtype in statement, (exercise.name, dtype)
+        assert ".hint()" in statement and "three steps" in statement, exercise.name
+    assert stubs == sorted(stubs), "the exercises appear in the notebook in EXERCISES order"
+
+
+@pytest.mark.parametrize("notebook", sorted(EXERCISES))
+def test_no_line_of_a_solution_is_in_the_notebooks_markdown_or_stubs(notebook):
+    cells = _cells(notebook)
+    markdown = "\n".join(cell for cell in cells if cell.startswith(" [markdown]"))
+    stubs = "\n".join(cell for cell in cells if "# EXERCISE " in cell)
+    for exercise in EXERCISES[notebook]:
+        for line in solution_code_lines(exercise):
+            if len(line) >= 20 and not line.endswith(":"):        # a block opener (with torch.no_grad():) is no answer
+                assert line not in markdown and line not in stubs, (exercise.name, line)
+
+
+# ---------------------------------------------------------------------------- published implementations
+def google_simclr_loss(z_a, z_b, temperature):
+    """google-research/simclr, tf2/objective.py, add_contrastive_loss (hidden_norm=True, one replica), ported:
+    logits_aa and logits_bb with LARGE_NUM on the diagonal, two softmax cross-entropies, loss_a + loss_b averaged
+    over the batch: the two directions ADDED, twice the mean over the 2N rows."""
+    large_num = 1e9
+    hidden1, hidden2 = F.normalize(z_a, dim=-1), F.normalize(z_b, dim=-1)
+    batch_size = hidden1.shape[0]
+    labels = F.one_hot(torch.arange(batch_size), batch_size * 2).to(z_a.dtype)
+    masks = F.one_hot(torch.arange(batch_size), batch_size).to(z_a.dtype)
+    logits_aa = hidden1 @ hidden1.T / temperature - masks * large_num
+    logits_bb = hidden2 @ hidden2.T / temperature - masks * large_num
+    logits_ab = hidden1 @ hidden2.T / temperature
+    logits_ba = hidden2 @ hidden1.T / temperature
+    loss_a = -(labels * torch.log_softmax(torch.cat([logits_ab, logits_aa], 1), dim=1)).sum(1)
+    loss_b = -(labels * torch.log_softmax(torch.cat([logits_ba, logits_bb], 1), dim=1)).sum(1)
+    return (loss_a + loss_b).mean()
+
+
+def facenet_triplet(anchor, positive, negative, margin):
+    """davidsandberg/facenet, facenet.py, triplet_loss: squared distances, a hinge, the mean."""
+    pos_dist = (anchor - positive).pow(2).sum(1)
+    neg_dist = (anchor - negative).pow(2).sum(1)
+    return torch.clamp(pos_dist - neg_dist + margin, min=0.0).mean()
+
+
+def test_published_contrastive_losses_get_the_verdict_the_statements_imply():
+    """The statements pin NT-Xent's mean over the 2N rows and Euclidean triplet distances, and the messages name
+    the published variants: Google's SimCLR sums the two directions (twice the loss; halved, it passes), FaceNet
+    squares its distances."""
+    from ssl_helpers.exercises import triplet_exercise
+    line = nt_xent_exercise.check(google_simclr_loss)
+    assert "not yet" in line and "Google's SimCLR code" in line, line
+    assert nt_xent_exercise.check(lambda a, b, t: google_simclr_loss(a, b, t) / 2) == "NT-Xent: correct."
+    line = triplet_exercise.check(facenet_triplet)
+    assert "not yet" in line and "FaceNet" in line and "Euclidean" in line, line
+
+
+# ---------------------------------------------------------------------------- predicting the temperature
+def test_temperature_predictions_accept_rounded_numbers_and_name_each_misconception():
+    from ssl_helpers.exercises.contrastive import temperature_exercise
+    rounded = {"loss at T = 100": 4.14, "effective candidates at T = 100": 63, "effective candidates at T = 0.01": 1,
+               "larger gradient: T = 0.05 or T = 10": 0.05}
+    small = {"loss at T = 100": 1.95, "effective candidates at T = 100": 7, "effective candidates at T = 0.01": 1.2,
+             "larger gradient: T = 0.05 or T = 10": 0.05}
+    assert temperature_exercise.check(lambda n: rounded if n == 32 else small) == "temperature: correct."
+    for mistake in temperature_exercise.mistakes:
+        line = temperature_exercise.check(mistake.fn)
+        assert "not yet" in line and mistake.message in line, line
+    line = temperature_exercise.check(lambda n: {**rounded, "effective candidates at T = 0.01": 20})
+    assert "not yet" in line and "how many candidates share the softmax" in line, line
+    assert "lacks" in temperature_exercise.check(lambda n: {"loss at T = 100": 4.14})
+
+
+@pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda ex: ex.name)
+def test_every_check_of_a_right_answer_reports_its_time(exercise, capsys):
+    """Printed, not asserted (the budget is 1 s per check on a CPU)."""
+    start = time.perf_counter()
+    exercise.check(exercise.solution_fn)
+    seconds = time.perf_counter() - start
+    with capsys.disabled():
+        print(f"\n{exercise.name}: a check of a right answer took {seconds:.3f} s (budget 1 s)")
 
 
 @pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda ex: ex.name)

@@ -1,17 +1,18 @@
-"""Notebook 07's exercises: each typical mistake, written here again as its own wrong implementation, is named."""
+"""Notebook 07's exercises (momentum update, cross-correlation, SimSiam's loss): published implementations get the
+verdict the statements imply; each typical mistake, written here again as its own wrong implementation, is named."""
 
 import pytest
 import torch
 from torch import nn
 
 from ssl_helpers.exercises import EXERCISES
-from ssl_helpers.exercises.beyond import cross_correlation_exercise, momentum_exercise
+from ssl_helpers.exercises.beyond import collapse_run, cross_correlation_exercise, momentum_exercise, simsiam_exercise
 from ssl_helpers.losses import cross_correlation
 from ssl_helpers.methods.two_view import frozen_copy, momentum_update
 
 
-def test_notebook_07_has_both_exercises_each_with_at_least_4_mistakes():
-    assert EXERCISES["07_beyond_negatives"] == [momentum_exercise, cross_correlation_exercise]
+def test_notebook_07_has_its_three_exercises_each_with_at_least_4_mistakes():
+    assert EXERCISES["07_beyond_negatives"] == [momentum_exercise, cross_correlation_exercise, simsiam_exercise]
     assert all(len(ex.mistakes) >= 4 for ex in EXERCISES["07_beyond_negatives"])
 
 
@@ -58,17 +59,9 @@ def wrong_online_updated(target, online, m):
 
 
 @torch.no_grad()
-def wrong_buffers_left(target, online, m):
+def wrong_not_scaled(target, online, m):
     for t, o in _pairs(target, online):
-        t.copy_(m * t + (1 - m) * o)
-
-
-@torch.no_grad()
-def wrong_buffers_averaged(target, online, m):
-    for t, o in _pairs(target, online):
-        t.copy_(m * t + (1 - m) * o)
-    for t, o in zip(target.buffers(), online.buffers()):
-        t.copy_(m * t + (1 - m) * o if t.is_floating_point() else o)
+        t.add_((1 - m) * o)
 
 
 def wrong_not_in_place(target, online, m):
@@ -96,12 +89,37 @@ MOMENTUM_WRONG = {
     "are swapped": wrong_swapped,
     "copy of the online network": wrong_copied,
     "changed the online network": wrong_online_updated,
-    "buffers (BatchNorm's running statistics": wrong_buffers_left,
-    "averaged too": wrong_buffers_averaged,
+    "without scaling the target by m": wrong_not_scaled,
     "did not change": wrong_not_in_place,
     "require gradients": wrong_in_graph,
     "averaged an integer buffer": wrong_state_dict_averaged,
 }
+
+
+@torch.no_grad()
+def moco_momentum_update(target, online, m):
+    """facebookresearch/moco, builder.py, MoCo._momentum_update_key_encoder: parameters only, buffers left alone."""
+    for param_q, param_k in zip(online.parameters(), target.parameters()):
+        param_k.data = param_k.data * m + param_q.data * (1.0 - m)
+
+
+@torch.no_grad()
+def timm_style_ema(target, online, m):
+    """timm's ModelEmaV2 style: every state_dict entry averaged, the integer counter copied."""
+    online_state = online.state_dict()
+    for name, value in target.state_dict().items():
+        if value.is_floating_point():
+            value.copy_(m * value + (1 - m) * online_state[name])
+        else:
+            value.copy_(online_state[name])
+
+
+def test_published_momentum_updates_pass_whatever_they_do_with_the_buffers():
+    """MoCo leaves the target's BatchNorm buffers, the course (BYOL-style) copies them, timm averages them; a target
+    in train mode uses batch statistics, so the statement leaves the buffers free and the check compares the
+    parameters."""
+    for update in (moco_momentum_update, timm_style_ema, momentum_update):
+        assert momentum_exercise.check(update) == "Momentum update: correct.", update.__name__
 
 
 def test_momentum_correct_student_passes_and_is_used():
@@ -181,3 +199,66 @@ def test_student_error_is_one_line():
     assert "raised RuntimeError" in line and "\n" not in line
     line = momentum_exercise.check(lambda t, o, m: t.weight)                # modules are not subscriptable
     assert "raised" in line and "\n" not in line
+
+
+# ---------------------------------------------------------------------------- SimSiam's loss
+
+
+def official_simsiam_loss(p1, p2, z1, z2):
+    """facebookresearch/simsiam: the model returns z1.detach(), z2.detach(); main_simsiam.py's criterion is
+    nn.CosineSimilarity(dim=1) and loss = -(criterion(p1, z2).mean() + criterion(p2, z1).mean()) * 0.5."""
+    criterion = nn.CosineSimilarity(dim=1)
+    z1, z2 = z1.detach(), z2.detach()
+    return -(criterion(p1, z2).mean() + criterion(p2, z1).mean()) * 0.5
+
+
+def byol_loss_fn(x, y):
+    """lucidrains/byol-pytorch's loss_fn: 2 - 2 cos per row."""
+    x = torch.nn.functional.normalize(x, dim=-1, p=2)
+    y = torch.nn.functional.normalize(y, dim=-1, p=2)
+    return 2 - 2 * (x * y).sum(dim=-1)
+
+
+def _cos(p, z):
+    return torch.nn.functional.cosine_similarity(p, z, dim=1)
+
+
+SIMSIAM_WRONG = {
+    "the stop-gradient is missing": lambda pa, pb, za, zb: -0.5 * (_cos(pa, zb).mean() + _cos(pb, za).mean()),
+    "the other way round": lambda pa, pb, za, zb: -0.5 * (_cos(pa.detach(), zb).mean() + _cos(pb.detach(), za).mean()),
+    "NEGATIVE cosine": lambda pa, pb, za, zb: 0.5 * (_cos(pa, zb.detach()).mean() + _cos(pb, za.detach()).mean()),
+    "its OWN view": lambda pa, pb, za, zb: -0.5 * (_cos(pa, za.detach()).mean() + _cos(pb, zb.detach()).mean()),
+    "symmetric": lambda pa, pb, za, zb: -_cos(pa, zb.detach()).mean(),
+    "averages them": lambda pa, pb, za, zb: -(_cos(pa, zb.detach()).mean() + _cos(pb, za.detach()).mean()),
+    "dot products": lambda pa, pb, za, zb: -0.5 * ((pa * zb.detach()).sum(1).mean() + (pb * za.detach()).sum(1).mean()),
+    "summed over the batch": lambda pa, pb, za, zb: -0.5 * (_cos(pa, zb.detach()).sum() + _cos(pb, za.detach()).sum()),
+    "BYOL's form": lambda pa, pb, za, zb: 0.5 * (byol_loss_fn(pa, zb.detach()) + byol_loss_fn(pb, za.detach())).mean(),
+}
+
+
+def test_official_simsiam_loss_passes_and_is_used():
+    assert simsiam_exercise.check(official_simsiam_loss) == "SimSiam loss: correct."
+    assert simsiam_exercise.use(official_simsiam_loss) is official_simsiam_loss
+
+
+@pytest.mark.parametrize("phrase", sorted(SIMSIAM_WRONG))
+def test_each_simsiam_mistake_is_named(phrase):
+    line = simsiam_exercise.check(SIMSIAM_WRONG[phrase])
+    assert "not yet" in line and phrase in line, line
+
+
+def test_missing_stop_gradient_is_shown_to_collapse_a_tiny_model():
+    """The check trains a tiny SimSiam with the student's loss: without the stop-gradient the per-channel std of
+    its l2-normalised outputs falls towards 0; with it (the course's loss) it stays near 1/sqrt(d)."""
+    line = simsiam_exercise.check(SIMSIAM_WRONG["the stop-gradient is missing"])
+    assert "collapsed" in line and "per-channel std" in line, line
+    collapsed = collapse_run(SIMSIAM_WRONG["the stop-gradient is missing"])
+    healthy = collapse_run(official_simsiam_loss)
+    print(f"\nper-channel std of the l2-normalised outputs after 60 steps: without stop-gradient "
+          f"{collapsed['after']:.3f}, with it {healthy['after']:.3f} (1/sqrt(d) = {healthy['spread']:.3f})")
+    assert collapsed["after"] < 0.05 < 0.1 < healthy["after"] and collapsed["after"] < healthy["after"] / 5
+
+
+def test_simsiam_loss_without_gradient_is_rejected():
+    line = simsiam_exercise.check(lambda *v: official_simsiam_loss(*v).item())
+    assert "no gradient: the network could not learn from it" in line

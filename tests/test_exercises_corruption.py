@@ -1,16 +1,16 @@
-"""Notebook 04's exercises: the denoising corruption and the inpainting loss. A correct student written
-differently passes; each typical mistake, written here again as its own wrong implementation, is named."""
+"""Notebook 04's exercises: the denoising corruption, the inpainting loss and the inpainting step. A correct student
+written differently passes; each typical mistake, written here again as its own wrong implementation, is named."""
 
 import pytest
 import torch
 
 from ssl_helpers.exercises import EXERCISES
-from ssl_helpers.exercises.corruption import masked_loss_exercise, noise_exercise
+from ssl_helpers.exercises.corruption import inpainting_step_exercise, masked_loss_exercise, noise_exercise
 from ssl_helpers.pretext import DenoisingTask, masked_mse, noisy_images
 
 
-def test_notebook_04_has_both_exercises_each_with_at_least_4_mistakes():
-    assert EXERCISES["04_obscured_and_perturbed"] == [noise_exercise, masked_loss_exercise]
+def test_notebook_04_has_its_three_exercises_each_with_at_least_4_mistakes():
+    assert EXERCISES["04_obscured_and_perturbed"] == [noise_exercise, masked_loss_exercise, inpainting_step_exercise]
     assert all(len(ex.mistakes) >= 4 for ex in EXERCISES["04_obscured_and_perturbed"])
 
 
@@ -190,3 +190,60 @@ def test_loss_known_answer():
     prediction = torch.tensor([[[[1.0, 3.0], [100.0, 0.0]]]])
     mask = torch.tensor([[[[1.0, 1.0], [0.0, 0.0]]]])
     assert masked_mse(prediction, target, mask).item() == 5.0
+
+
+def test_loss_returned_as_a_number_has_no_gradient():
+    """A .item() (or float()) loss is right in value and useless for training: named, not called correct."""
+    line = masked_loss_exercise.check(lambda p, t, m: masked_mse(p, t, m).item())
+    assert "not yet" in line and "no gradient: the network could not learn from it" in line
+
+
+# ---------------------------------------------------------------------------- the inpainting step
+
+
+def student_step(network, images, mask):
+    """Right, written differently: torch.where for the grey box, the hidden values picked by a boolean index."""
+    hidden = torch.where(mask.bool(), torch.full_like(images, 0.5), images)
+    prediction = network(hidden)
+    box = mask.expand_as(images).bool()
+    return ((prediction - images)[box] ** 2).mean()
+
+
+def _wrong_step(network, images, mask, change):
+    fill = 0.0 if change == "black" else 0.5
+    hidden = images * (1 - mask) + fill * mask
+    shown = {"clean": images, "inverted": images * mask + 0.5 * (1 - mask)}.get(change, hidden)
+    prediction = network(shown)
+    target = hidden if change == "hidden target" else images
+    if change == "everywhere":
+        return torch.nn.functional.mse_loss(prediction, target)
+    return masked_mse(prediction, target, 1 - mask if change == "visible" else mask)
+
+
+STEP_WRONG = {
+    "saw the clean image": "clean",
+    "paint grey": "hidden target",
+    "averages over every pixel": "everywhere",
+    "scored the visible pixels": "visible",
+    "filled the box with 0": "black",
+    "hid everything except the box": "inverted",
+}
+
+
+def test_inpainting_step_correct_student_passes_and_is_used():
+    assert inpainting_step_exercise.check(student_step) == "inpainting step: correct."
+    assert inpainting_step_exercise.use(student_step) is student_step
+
+
+@pytest.mark.parametrize("phrase", sorted(STEP_WRONG))
+def test_each_inpainting_step_mistake_is_named(phrase):
+    change = STEP_WRONG[phrase]
+    line = inpainting_step_exercise.check(lambda f, x, m: _wrong_step(f, x, m, change))
+    assert "not yet" in line and phrase in line, line
+
+
+def test_inpainting_step_without_gradient_is_rejected():
+    def frozen(network, images, mask):
+        with torch.no_grad():
+            return student_step(network, images, mask)
+    assert "no gradient: the network could not learn from it" in inpainting_step_exercise.check(frozen)

@@ -1,17 +1,18 @@
-"""Notebook 02's exercises: patchify and MAE's random masking. A correct student written differently passes; each
-typical mistake, written here again as its own wrong implementation, is named by the check."""
+"""Notebook 02's exercises: patchify, MAE's random masking and the MAE forward pass. A correct student written
+differently passes (official MAE's masking among them); each typical mistake, written here again as its own wrong
+implementation, is named by the check."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 from ssl_helpers.exercises import EXERCISES
-from ssl_helpers.exercises.masking import masking_exercise, patchify_exercise
-from ssl_helpers.mae import masking_from_noise, random_masking
+from ssl_helpers.exercises.masking import mae_forward_exercise, masking_exercise, patchify_exercise
+from ssl_helpers.mae import masking_from_noise, normalize_patches, patchify, random_masking
 
 
-def test_notebook_02_has_both_exercises_each_with_at_least_4_mistakes():
-    assert EXERCISES["02_masked_autoencoding"] == [patchify_exercise, masking_exercise]
+def test_notebook_02_has_its_three_exercises_each_with_at_least_4_mistakes():
+    assert EXERCISES["02_masked_autoencoding"] == [patchify_exercise, masking_exercise, mae_forward_exercise]
     assert all(len(ex.mistakes) >= 4 for ex in EXERCISES["02_masked_autoencoding"])
 
 
@@ -159,7 +160,6 @@ MASKING_WRONG = {
     "LARGEST noise": wrong_descending,
     "shuffled order": wrong_shuffled_mask,
     "shuffle itself": wrong_restore,
-    "truncated": wrong_floor,
     "number to HIDE": wrong_hidden_count,
     "1 on the visible": wrong_visible_is_one,
     "sorted into image order": wrong_sorted_keep,
@@ -207,4 +207,148 @@ def test_masking_property_message_when_no_mistake_matches():
     def too_many(noise, r):
         order = noise.argsort(dim=1)
         return order, torch.zeros_like(noise), order.argsort(dim=1)
-    assert "round((1 - mask_ratio) * L)" in masking_exercise.check(too_many)
+    assert "(1 - mask_ratio) * L" in masking_exercise.check(too_many)
+
+
+def official_mae_masking(noise, mask_ratio):
+    """facebookresearch/mae, models_mae.py, MaskedAutoencoderViT.random_masking, on given noise: int() rounding of
+    the kept count and an unstable argsort (ids_keep returned instead of the kept tokens themselves)."""
+    N, L = noise.shape  # noqa: N806 - the original's names
+    len_keep = int(L * (1 - mask_ratio))
+    ids_shuffle = torch.argsort(noise, dim=1)
+    ids_restore = torch.argsort(ids_shuffle, dim=1)
+    ids_keep = ids_shuffle[:, :len_keep]
+    mask = torch.ones([N, L], device=noise.device)
+    mask[:, :len_keep] = 0
+    mask = torch.gather(mask, dim=1, index=ids_restore)
+    return ids_keep, mask, ids_restore
+
+
+def test_official_mae_masking_and_a_floor_rounding_are_accepted():
+    """The kept count rounded down (MAE's int()) or to nearest (the course) is bookkeeping: both pass, as does any
+    order among tied noise values; the statement says so."""
+    assert masking_exercise.check(official_mae_masking) == "random masking: correct."
+    assert masking_exercise.check(wrong_floor) == "random masking: correct."
+
+
+def test_floor_rounding_with_a_real_mistake_is_still_named():
+    """The messages hold whichever rounding the student chose."""
+    def floor_and_sorted(noise, r):
+        ids_keep, mask, restore = wrong_floor(noise, r)
+        return ids_keep.sort(dim=1).values, mask, restore
+
+    def floor_and_descending(noise, r):
+        return official_mae_masking(-noise, r)
+    assert "image order" in masking_exercise.check(floor_and_sorted)
+    assert "LARGEST noise" in masking_exercise.check(floor_and_descending)
+
+
+# ---------------------------------------------------------------------------- the MAE forward pass
+
+
+def _mask(encoder, images, r, generator):
+    noise = torch.rand(images.shape[0], encoder.num_tokens, generator=generator)   # what random_masking draws
+    return masking_from_noise(noise, r)
+
+
+def student_mae(encoder, decoder, images, r, generator):
+    """Right, written differently: noise drawn by hand, index_select-free gathers via torch.take_along_dim, the
+    decoder's own forward for the decoder part, F.mse_loss on the hidden patches picked by a boolean index."""
+    ids_keep, mask, ids_restore = _mask(encoder, images, r, generator)
+    tokens = encoder.tokens(images)
+    latent = encoder.transform(torch.take_along_dim(tokens, ids_keep[..., None], dim=1))
+    prediction = decoder(latent, ids_restore)
+    target = normalize_patches(patchify(images, encoder.patch_size))
+    hidden = mask.bool()
+    return F.mse_loss(prediction[hidden], target[hidden]), prediction, mask
+
+
+def _wrong_mae(encoder, decoder, images, r, generator, change):
+    ids_keep, mask, ids_restore = _mask(encoder, images, r, generator)
+    n, length = mask.shape
+    tokens = encoder.tokens(images)
+    index = ids_keep[..., None].expand(-1, -1, tokens.shape[-1])
+    if change == "all":
+        latent = encoder.transform(tokens).gather(1, index)
+    else:
+        latent = encoder.transform(tokens.gather(1, index))
+    if change == "frozen":
+        latent = latent.detach()
+    y = decoder.embed(latent)
+    token = torch.zeros_like(decoder.mask_token) if change == "zeros" else decoder.mask_token
+    y = torch.cat([y, token.expand(n, length - y.shape[1], -1)], dim=1)
+    if change == "positions first":
+        y = y + decoder.positions
+    if change != "no unshuffle":
+        y = torch.take_along_dim(y, ids_restore[..., None], dim=1)
+    if change not in ("positions first", "no positions"):
+        y = y + decoder.positions
+    for block in decoder.blocks:
+        y = block(y)
+    prediction = decoder.predict(y if change == "no norm" else decoder.norm(y))
+    patches = patchify(images, encoder.patch_size)
+    target = patches if change == "raw" else normalize_patches(patches)
+    error = (prediction - target) ** 2
+    per_patch = error.sum(-1) if change == "sum" else error.mean(-1)
+    if change == "all patches":
+        return per_patch.mean(), prediction, mask
+    weight = 1 - mask if change == "visible" else mask
+    return (per_patch * weight).sum() / weight.sum(), prediction, mask
+
+
+MAE_WRONG = {
+    "hidden ones included": "all",
+    "mask tokens stay at the end": "no unshuffle",
+    "before unshuffling": "positions first",
+    "decoder got no positions": "no positions",
+    "learned mask token": "zeros",
+    "averages over every patch": "all patches",
+    "VISIBLE patches": "visible",
+    "raw pixels": "raw",
+    "summed over its p*p*C values": "sum",
+    "final LayerNorm": "no norm",
+    "no gradient reaches the encoder": "frozen",
+}
+
+
+def test_mae_forward_correct_student_passes_and_is_used():
+    assert mae_forward_exercise.check(student_mae) == "MAE forward: correct."
+    assert mae_forward_exercise.use(student_mae) is student_mae
+
+
+@pytest.mark.parametrize("phrase", sorted(MAE_WRONG))
+def test_each_mae_forward_mistake_is_named(phrase):
+    change = MAE_WRONG[phrase]
+    line = mae_forward_exercise.check(lambda e, d, x, r, g: _wrong_mae(e, d, x, r, g, change))
+    assert "not yet" in line and phrase in line, line
+
+
+def test_mae_forward_without_gradient_is_rejected():
+    def as_number(*args):
+        loss, prediction, mask = student_mae(*args)
+        return loss.item(), prediction, mask
+
+    def under_no_grad(*args):
+        with torch.no_grad():
+            return student_mae(*args)
+    for fn in (as_number, under_no_grad):
+        assert "no gradient: the network could not learn from it" in mae_forward_exercise.check(fn)
+
+
+def test_mae_forward_encoder_seeing_every_token_is_seen_by_a_hook():
+    """A pass that runs the hidden tokens through the encoder in some other way is still told so."""
+    def masked_in_place(encoder, decoder, images, r, generator):
+        ids_keep, mask, ids_restore = _mask(encoder, images, r, generator)
+        tokens = encoder.transform(encoder.tokens(images) * (1 - mask[..., None]))   # zeros, but L tokens
+        latent = tokens.gather(1, ids_keep[..., None].expand(-1, -1, tokens.shape[-1]))
+        prediction = decoder(latent, ids_restore)
+        target = normalize_patches(patchify(images, encoder.patch_size))
+        return (((prediction - target) ** 2).mean(-1) * mask).sum() / mask.sum(), prediction, mask
+    line = mae_forward_exercise.check(masked_in_place)
+    assert "not yet" in line and "tokens per image, hidden ones included" in line, line
+
+
+def test_mae_forward_mask_not_from_the_generator_is_named():
+    def own_mask(encoder, decoder, images, r, generator):
+        return student_mae(encoder, decoder, images, r, torch.Generator().manual_seed(99))
+    assert "from the generator given" in mae_forward_exercise.check(own_mask)

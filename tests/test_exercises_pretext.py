@@ -1,16 +1,17 @@
-"""Notebook 03's exercises: all four rotations with their labels, and the jigsaw tile shuffle. A correct student
-written differently passes; each typical mistake, written here again as its own wrong implementation, is named."""
+"""Notebook 03's exercises: the jigsaw tile shuffle, all four rotations with their labels, and the rotation pretext
+step. A correct student written differently passes; each typical mistake, written here again as its own wrong
+implementation, is named."""
 
 import pytest
 import torch
 
 from ssl_helpers.exercises import EXERCISES
-from ssl_helpers.exercises.pretext import jigsaw_exercise, rotations_exercise
+from ssl_helpers.exercises.pretext import jigsaw_exercise, rotation_step_exercise, rotations_exercise
 from ssl_helpers.pretext import all_rotations, rotate, shuffle_tiles, unshuffle_tiles
 
 
-def test_notebook_03_has_both_exercises_each_with_at_least_4_mistakes():
-    assert EXERCISES["03_augmented_rotation_jigsaw"] == [jigsaw_exercise, rotations_exercise]
+def test_notebook_03_has_its_three_exercises_each_with_at_least_4_mistakes():
+    assert EXERCISES["03_augmented_rotation_jigsaw"] == [jigsaw_exercise, rotations_exercise, rotation_step_exercise]
     assert all(len(ex.mistakes) >= 4 for ex in EXERCISES["03_augmented_rotation_jigsaw"])
 
 
@@ -195,3 +196,67 @@ def test_shuffle_tiles_known_answer_and_inverse():
 def test_jigsaw_shape_message():
     line = jigsaw_exercise.check(lambda images, permutations: images[:, :, :2])
     assert "keep the input's shape" in line
+
+
+# ---------------------------------------------------------------------------- the rotation pretext step
+
+
+def student_rotation_step(encoder, head, images):
+    """Right, written differently: one angle at a time through the network (no BatchNorm in the check's encoder, so
+    four batches of N give what one batch of 4N gives), log-softmax and the mean of the picked log-probabilities."""
+    losses = []
+    for k in range(4):
+        logits = head(encoder(torch.rot90(images, k, dims=(2, 3))))
+        losses.append(-torch.log_softmax(logits, dim=1)[:, k])
+    return torch.cat(losses).mean()
+
+
+def _wrong_step(encoder, head, images, change):
+    rotated, labels = all_rotations(images)
+    if change == "unrotated":
+        rotated = images.repeat(4, 1, 1, 1)
+    if change == "cycled":
+        labels = torch.arange(4).repeat(len(images))
+    if change == "zeros":
+        labels = torch.zeros_like(labels)
+    features = encoder(rotated)
+    if change == "frozen":
+        with torch.no_grad():
+            features = encoder(rotated)
+    logits = features if change == "no head" else head(features)
+    if change == "softmax":
+        return torch.nn.functional.cross_entropy(torch.softmax(logits, 1), labels)
+    if change == "nll":
+        return torch.nn.functional.nll_loss(logits, labels)
+    if change == "sum":
+        return torch.nn.functional.cross_entropy(logits, labels, reduction="sum")
+    return torch.nn.functional.cross_entropy(logits, labels)
+
+
+STEP_WRONG = {
+    "encoder's features": "no head",
+    "images as they are": "unrotated",
+    "labels cycle": "cycled",
+    "Every label is 0": "zeros",
+    "softmax before F.cross_entropy": "softmax",
+    "log-probabilities": "nll",
+    "summed over the 4N copies": "sum",
+    "no gradient reaches the encoder": "frozen",
+}
+
+
+def test_rotation_step_correct_student_passes_and_is_used():
+    assert rotation_step_exercise.check(student_rotation_step) == "rotation step: correct."
+    assert rotation_step_exercise.use(student_rotation_step) is student_rotation_step
+
+
+@pytest.mark.parametrize("phrase", sorted(STEP_WRONG))
+def test_each_rotation_step_mistake_is_named(phrase):
+    change = STEP_WRONG[phrase]
+    line = rotation_step_exercise.check(lambda e, h, x: _wrong_step(e, h, x, change))
+    assert "not yet" in line and phrase in line, line
+
+
+def test_rotation_step_without_gradient_is_rejected():
+    line = rotation_step_exercise.check(lambda e, h, x: student_rotation_step(e, h, x).item())
+    assert "no gradient: the network could not learn from it" in line

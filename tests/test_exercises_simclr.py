@@ -1,6 +1,6 @@
-"""Notebook 06's exercises: per-image random-resized-crop boxes and the partner accuracy of two views. A correct
-student written differently passes; each typical mistake, written here again as its own wrong implementation, is
-named."""
+"""Notebook 06's exercises: per-image random-resized-crop boxes, the partner accuracy of two views and the SimCLR
+step. A correct student written differently passes; each typical mistake, written here again as its own wrong
+implementation, is named."""
 import math
 
 import pytest
@@ -10,11 +10,12 @@ import torch.nn.functional as F
 from ssl_helpers import augment as A
 from ssl_helpers.evaluate import partner_accuracy
 from ssl_helpers.exercises import EXERCISES
-from ssl_helpers.exercises.simclr import crop_exercise, partner_exercise
+from ssl_helpers.exercises.simclr import crop_exercise, partner_exercise, simclr_step_exercise, solution_simclr_step
+from ssl_helpers.losses import nt_xent
 
 
-def test_notebook_06_has_both_exercises_each_with_at_least_4_mistakes():
-    assert EXERCISES["06_simclr"] == [crop_exercise, partner_exercise]
+def test_notebook_06_has_its_three_exercises_each_with_at_least_4_mistakes():
+    assert EXERCISES["06_simclr"] == [crop_exercise, partner_exercise, simclr_step_exercise]
     assert all(len(ex.mistakes) >= 4 for ex in EXERCISES["06_simclr"])
 
 
@@ -287,3 +288,89 @@ def test_partner_unattempted_and_raising_students():
     assert partner_exercise.use(stub) is partner_exercise.reference
     line = partner_exercise.check(broken)
     assert line.startswith("partner accuracy: your function raised RuntimeError") and "\n" not in line
+
+
+def wrong_argmax(z_a, z_b):
+    """argmax over the other views: right wherever the best is unique, but a tie goes to the first tied view."""
+    n = len(z_a)
+    s = _s(z_a, z_b)
+    s.fill_diagonal_(-1e9)
+    return (s.argmax(1) == torch.cat([torch.arange(n, 2 * n), torch.arange(n)])).float().mean()
+
+
+def test_partner_argmax_on_a_tie_is_named_not_a_generic_difference():
+    line = partner_exercise.check(wrong_argmax)
+    assert "not yet" in line and "STRICTLY" in line and "tie" in line and "test case" not in line, line
+
+
+def test_partner_any_tie_rule_is_explained():
+    """Another tie rule (the last tied view, via a flipped argmax) still gets the tie message."""
+    def last_of_ties(z_a, z_b):
+        n = len(z_a)
+        s = _s(z_a, z_b)
+        s.fill_diagonal_(-1e9)
+        best = 2 * n - 1 - s.flip(1).argmax(1)
+        return float((best == torch.cat([torch.arange(n, 2 * n), torch.arange(n)])).float().mean())
+    line = partner_exercise.check(last_of_ties)
+    assert "not yet" in line and "STRICTLY" in line, line
+
+
+# ---------------------------------------------------------------------------- the SimCLR step
+
+
+def student_simclr_step(encoder, head, images, augment, generator, temperature):
+    """Right, written differently: the 2N views drawn in one augment call on the stacked images, each view through
+    encoder and head in its own pass (the check's encoder has no BatchNorm), NT-Xent written out."""
+    n = len(images)
+    views = augment(torch.cat([images, images]), generator)
+    z_a, z_b = head(encoder(views[:n])), head(encoder(views[n:]))
+    z = F.normalize(torch.cat([z_a, z_b]), dim=1)
+    logits = (z @ z.T / temperature).masked_fill(torch.eye(2 * n, dtype=torch.bool), float("-inf"))
+    return F.cross_entropy(logits, torch.cat([torch.arange(n, 2 * n), torch.arange(n)]))
+
+
+def _wrong_simclr(encoder, head, images, augment, generator, temperature, change):
+    n = len(images)
+    view_a = images if change in ("clean", "none") else augment(images, generator)
+    view_b = view_a if change == "same" else (images if change == "none" else augment(images, generator))
+    h = encoder(torch.cat([view_a, view_b]))
+    if change == "frozen":
+        h = h.detach()
+    z = h if change == "no head" else head(h)
+    z_a, z_b = (z[0::2], z[1::2]) if change == "interleaved" else (z[:n], z[n:])
+    return nt_xent(z_a, z_b, 0.5 if change == "default temperature" else temperature)
+
+
+SIMCLR_WRONG = {
+    "same draw": "same",
+    "is the image itself": "clean",
+    "No augmentation at all": "none",
+    "encoder's features h": "no head",
+    "rows 2k and 2k + 1": "interleaved",
+    "temperature given was not used": "default temperature",
+    "no gradient reaches the encoder": "frozen",
+}
+
+
+def test_simclr_step_correct_students_pass_and_are_used():
+    for student in (student_simclr_step, solution_simclr_step):
+        assert simclr_step_exercise.check(student) == "SimCLR step: correct."
+        assert simclr_step_exercise.use(student) is student
+
+
+@pytest.mark.parametrize("phrase", sorted(SIMCLR_WRONG))
+def test_each_simclr_step_mistake_is_named(phrase):
+    change = SIMCLR_WRONG[phrase]
+    line = simclr_step_exercise.check(lambda e, h, x, a, g, t: _wrong_simclr(e, h, x, a, g, t, change))
+    assert "not yet" in line and phrase in line, line
+
+
+def test_simclr_step_without_gradient_is_rejected_and_extra_views_are_counted():
+    line = simclr_step_exercise.check(lambda *args: student_simclr_step(*args).item())
+    assert "no gradient: the network could not learn from it" in line
+
+    def three_views(encoder, head, images, augment, generator, temperature):
+        augment(images, generator)                    # a wasted draw: the views differ from the course's
+        return student_simclr_step(encoder, head, images, augment, generator, temperature)
+    line = simclr_step_exercise.check(three_views)
+    assert "not yet" in line and "asked augment for 12 views of the N = 4 images" in line, line

@@ -1,4 +1,5 @@
-"""Notebook 08's exercises: each typical mistake, written here again as its own wrong implementation, is named."""
+"""Notebook 08's exercises (k labels per class, the kNN probe): published and hinted implementations pass; each
+typical mistake, written here again as its own wrong implementation, is named."""
 
 import pytest
 import torch
@@ -10,7 +11,7 @@ from ssl_helpers.exercises import EXERCISES
 from ssl_helpers.exercises.transfer import draw_exercise, knn_exercise
 
 
-def test_notebook_08_has_both_exercises_each_with_at_least_4_mistakes():
+def test_notebook_08_has_both_exercises_each_with_at_least_4_mistakes_the_knn_vote_last():
     assert EXERCISES["08_transfer_learning"] == [draw_exercise, knn_exercise]
     assert all(len(ex.mistakes) >= 4 for ex in EXERCISES["08_transfer_learning"])
 
@@ -227,3 +228,40 @@ def test_student_error_is_one_line():
     assert "raised RuntimeError" in line and "\n" not in line
     line = draw_exercise.check(lambda labels, k, g: labels[k * 1000])
     assert "raised IndexError" in line and "\n" not in line
+
+
+def _function_from_code_hint(exercise, signature):
+    """The exercise's last hint step, typed in as written: its statements, split at '; ', as a function body."""
+    body = "\n".join("    " + line for line in exercise.hints[-1].split("; "))
+    namespace = {"torch": torch, "F": F}
+    exec(f"def typed{signature}:\n{body}\n", namespace)  # noqa: S102 - the course's own hint text
+    return namespace["typed"]
+
+
+def test_knn_code_hint_typed_in_as_written_passes_on_every_case_float64_included():
+    typed = _function_from_code_hint(knn_exercise, "(train_x, train_y, test_x, k, temperature)")
+    assert knn_exercise.check(typed) == "kNN probe: correct."
+
+
+def dino_knn_classifier(train_x, train_y, test_x, k, temperature):
+    """facebookresearch/dino, eval_knn.py, knn_classifier, ported: features l2-normalised first (as DINO's
+    extraction does), one chunk, the top prediction of the vote table sorted in descending order."""
+    num_classes = int(train_y.max()) + 1
+    train_features = F.normalize(train_x, dim=1).t()
+    features = F.normalize(test_x, dim=1)
+    batch_size = features.shape[0]
+    similarity = torch.mm(features, train_features)
+    distances, indices = similarity.topk(k, largest=True, sorted=True)
+    candidates = train_y.view(1, -1).expand(batch_size, -1)
+    retrieved_neighbors = torch.gather(candidates, 1, indices)
+    retrieval_one_hot = torch.zeros(batch_size * k, num_classes)
+    retrieval_one_hot.scatter_(1, retrieved_neighbors.view(-1, 1), 1)
+    distances_transform = distances.clone().div_(temperature).exp_()
+    probs = torch.sum(torch.mul(retrieval_one_hot.view(batch_size, -1, num_classes),
+                                distances_transform.view(batch_size, -1, 1)), 1)
+    _, predictions = probs.sort(dim=1, descending=True, stable=True)  # stable: a tie goes to the smaller label
+    return predictions[:, 0]
+
+
+def test_dino_knn_classifier_passes():
+    assert knn_exercise.check(dino_knn_classifier) == "kNN probe: correct."

@@ -63,6 +63,19 @@ def seeded_module(build: Callable[[], nn.Module], seed: int) -> nn.Module:
         return build()
 
 
+def train_steps(loss_of_step: Callable[[int], torch.Tensor], parameters, steps: int, lr: float) -> List[float]:
+    """`steps` Adam steps on `loss_of_step(i)`; returns the losses (what an exercise's demo prints)."""
+    optimizer = torch.optim.Adam(list(parameters), lr=lr)
+    losses = []
+    for i in range(steps):
+        loss = loss_of_step(i)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
 @dataclass
 class Mistake:
     """A typical mistake: a wrong implementation `fn` (same signature as the exercise) and the message naming it.
@@ -85,9 +98,9 @@ class Run(NamedTuple):
 
 HINT_STEPS = ("concept", "approach", "code")
 
-NO_GRADIENT_LOSS = ("your loss has no gradient: the network could not learn from it. Keep it a tensor built from "
+NO_GRADIENT_LOSS = ("Your loss has no gradient: the network could not learn from it. Keep it a tensor built from "
                     "the inputs by torch operations: no .item(), .detach(), torch.no_grad() or NumPy detour.")
-NO_GRADIENT_RESULT = ("your result carries no gradient back to its inputs (the course's does): a loss built on it "
+NO_GRADIENT_RESULT = ("Your result carries no gradient back to its inputs (the course's does): a loss built on it "
                       "could not train what comes before it. Keep it a tensor made by torch operations: no .item(), "
                       ".detach(), torch.no_grad() or NumPy detour.")
 
@@ -115,7 +128,7 @@ class Exercise:
     case); grad_args: the positions of the tensor arguments that require a gradient (None: every float tensor;
     the parameters of module arguments always do). accept(args, got, want) -> bool replaces equality with the
     course's result where the statement leaves freedom. inspections: fn -> message or None, run when the result
-    differs and no mistake matched (e.g. what the encoder saw). loss: the result is a loss (for the message).
+    differs and no mistake matched, before `diagnose` (e.g. what the encoder saw, whether the draws are seeded). loss: the result is a loss (for the message).
     idea: the exercise holds the lines that carry the notebook's idea (each notebook's last exercise).
     """
     name: str
@@ -133,6 +146,7 @@ class Exercise:
     inspections: Sequence[Callable] = field(default_factory=list)
     loss: bool = False
     idea: bool = False
+    demo: Optional[Callable] = None
     _passed: bool = False
 
     def __post_init__(self):
@@ -244,10 +258,18 @@ class Exercise:
                 return False
         return self._same(run.value, want.value)
 
+    @staticmethod
+    def _flows(run: Run) -> bool:
+        """Whether a gradient reaches some input (a result whose gradient is zero everywhere, such as a loss of 0
+        with nothing to score, asks nothing of the student's graph)."""
+        return run.grads is not None and any(bool(g.ne(0).any()) for g in run.grads)
+
     def _grads_same(self, got: Run, want: Run) -> bool:
         if want.grads is None:
             return True
-        return got.grads is not None and self._same(got.grads, want.grads)
+        if got.grads is None:
+            return not self._flows(want)
+        return self._same(got.grads, want.grads)
 
     def _argument_names(self) -> list:
         for fn in (self.solution_fn, self.reference):
@@ -262,7 +284,7 @@ class Exercise:
         or a different one."""
         names = self._argument_names()
         for index, (g, w) in enumerate(zip(got, want)):
-            if w.grads is None or self._same(g.grads, w.grads):
+            if self._grads_same(g, w) or g.grads is None:
                 continue
             start = 0
             for position, count in self._groups(self.cases[index]):
@@ -283,7 +305,16 @@ class Exercise:
 
     # ------------------------------------------------------------------ the verdict
     def verdict(self, fn) -> str:
-        """The one-line answer for `fn` (no printing)."""
+        """The one-line answer for `fn` (no printing). Runs on one CPU thread: the cases are tiny, and on a busy
+        machine several threads only wait for each other."""
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return self._verdict(fn)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _verdict(self, fn) -> str:
         if fn is None:
             return f"{self.name}: not attempted yet; the notebook uses the course's implementation."
         try:
@@ -292,9 +323,15 @@ class Exercise:
             return f"{self.name}: not attempted yet; the notebook uses the course's implementation."
         except Exception as err:  # a student's error, reported in one line
             text = " ".join(str(err).split())
+            if isinstance(err, RuntimeError) and ("leaf Variable that requires grad" in text
+                                                  or "modified by an inplace operation" in text):
+                return (f"{self.name}: not yet. You changed an input tensor in place (/=, +=, .add_(), "
+                        f"masked_fill_, ...): the check's inputs carry gradients, as a network's outputs do, and "
+                        f"autograd cannot go back through that. Make a new tensor instead (z = z / ..., "
+                        f"masked_fill without _), which also leaves the caller's tensors alone.")
             return f"{self.name}: your function raised {type(err).__name__}: {text}"
         want = self._outputs(self.reference)
-        no_gradient = any(w.grads is not None and g.grads is None for g, w in zip(got, want))
+        no_gradient = any(g.grads is None and self._flows(w) for g, w in zip(got, want))
         if all(self._value_ok(g, w) for g, w in zip(got, want)):
             if no_gradient:
                 return f"{self.name}: not yet. {NO_GRADIENT_LOSS if self.loss else NO_GRADIENT_RESULT}"
@@ -316,16 +353,16 @@ class Exercise:
                 return f"{self.name}: not yet. {mistake.message}"
         if no_gradient:
             return f"{self.name}: not yet. {NO_GRADIENT_LOSS if self.loss else NO_GRADIENT_RESULT}"
+        for inspection in self.inspections:
+            message = inspection(fn)
+            if message:
+                return f"{self.name}: not yet. {message}"
         if self.diagnose is not None:
             for g, w in zip(got, want):
                 if not self._value_ok(g, w):
                     message = self.diagnose(g.args, g.value, w.value)
                     if message:
                         return f"{self.name}: not yet. {message}"
-        for inspection in self.inspections:
-            message = inspection(fn)
-            if message:
-                return f"{self.name}: not yet. {message}"
         for i, (g, w) in enumerate(zip(got, want)):
             if not self._value_ok(g, w):
                 value = g.value[0] if isinstance(g.value, (tuple, list)) and g.value else g.value
@@ -343,14 +380,9 @@ class Exercise:
                 wrong = self._outputs(mistake.fn)
             except Exception:
                 continue
-            if all(self._same(g.value, w.value) and g.grads is not None and w.grads is not None
-                   and self._same(g.grads, w.grads) for g, w in zip(got, wrong)):
-                return self.explain(mistake, got)
+            if all(self._same(g.value, w.value) and self._grads_same(g, w) for g, w in zip(got, wrong)):
+                return mistake.message
         return self._gradient_message(got, want)
-
-    def explain(self, mistake: Mistake, got: List[Run]) -> str:
-        """The message for a matched gradient mistake (SimSiam's exercise adds a training run to it)."""
-        return mistake.message
 
     def check(self, fn) -> str:
         """Print and return the verdict; remember whether `fn` passed (for `use`)."""
@@ -368,6 +400,20 @@ class Exercise:
             return self.reference
         line = self._last[1] if self._last is not None and self._last[0] is fn else self.verdict(fn)
         return fn if line.endswith("correct.") else self.reference
+
+    def train_briefly(self, fn, *args, **kwargs) -> None:
+        """Print what `fn` (the function in use) does in a short training run of a fresh tiny network: the
+        exercise's demo, on one CPU thread (a few tenths of a second)."""
+        if self.demo is None:
+            return
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        start = time.perf_counter()
+        try:
+            line = self.demo(fn, *args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+        print(f"{line} ({time.perf_counter() - start:.1f} s)")
 
     # ------------------------------------------------------------------ help on request
     @property

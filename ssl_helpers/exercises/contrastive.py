@@ -1,14 +1,23 @@
-"""Exercises of notebooks 05 and 06: NT-Xent from a cosine-similarity matrix.
+"""Exercises of notebook 05: the triplet loss, a prediction of what the temperature does, and NT-Xent (the
+notebook's idea, its last exercise).
 
-    z = [z_a; z_b]: (2N, D),  s_ij = cos(z_i, z_j),  l_i = -log softmax_{k != i}(s_ik / T)[pos(i)],
-    L = mean over the 2N rows.  The course's implementation: `ssl_helpers.losses.nt_xent`.
+    triplet:      L = (1 / B) sum_b max(0, |a_b - p_b|_2 - |a_b - n_b|_2 + m).
+                  Course: `ssl_helpers.losses.triplet_loss`.
+    temperature:  n -> predictions for NT-Xent over N = n pairs (2N - 1 candidates per anchor): the loss and the
+                  effective number of candidates exp(H) at a very high and a very low T, and which of two
+                  temperatures gives the larger gradient; the check measures them with the course's `nt_xent`.
+    NT-Xent:      z = [z_a; z_b]: (2N, D),  s_ij = cos(z_i, z_j),  l_i = -log softmax_{k != i}(s_ik / T)[pos(i)],
+                  L = mean over the 2N rows.  The course's implementation: `ssl_helpers.losses.nt_xent`.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 
 from ssl_helpers.losses import nt_xent as _course_nt_xent
+from ssl_helpers.losses import nt_xent_logits
 from .base import Exercise, Mistake, largest_intermediate
 
 
@@ -111,15 +120,27 @@ nt_xent_exercise = Exercise(
                 _temperature_on_loss),
         Mistake("positive same view", "The positive of row i is row i itself (the same view): it must be the "
                 "other view, i + N for i < N and i - N otherwise.", _positive_same_view),
-        Mistake("mean over N", "The loss is averaged over N rows; NT-Xent averages over all 2N rows.",
+        Mistake("mean over N", "The loss is averaged over N rows (or the two directions' means are added, as "
+                "Google's SimCLR code does): twice the statement's loss. NT-Xent here is the mean over all 2N rows.",
                 _mean_over_n),
         Mistake("one direction", "Only the N rows of z_a are scored: the z_b rows are anchors too (2N rows).",
                 _one_direction),
     ],
-    hint_text=("Stack z = [z_a; z_b] (2N, D), L2-normalise the rows, sim = z @ z.T / T (2N, 2N), set the diagonal "
-               "to -inf, and use F.cross_entropy with targets [N..2N-1, 0..N-1]."),
+    hints=(
+        "Every one of the 2N views is an anchor once. Its candidates are the 2N - 1 OTHER views (never itself); a "
+        "softmax over their cosine similarities, divided by T, should put its weight on its partner, the other "
+        "view of the same image. The loss is the mean over the 2N anchors of -log of the partner's weight.",
+        "Stack the two views, normalise the rows, one matrix product gives every cosine at once; divide by T; "
+        "take the diagonal out with -inf; then cross-entropy against each row's partner index (row i + N for "
+        "the first N rows, i - N for the others).",
+        "z = F.normalize(torch.cat([z_a, z_b]), dim=1); sim = z @ z.T / T; sim = sim.masked_fill(torch.eye(2 * N, "
+        "dtype=torch.bool), float('-inf')); targets = torch.cat([torch.arange(N, 2 * N), torch.arange(N)]); "
+        "return F.cross_entropy(sim, targets)",
+    ),
     solution_fn=solution_nt_xent,
     probes=[_memory_probe],
+    loss=True,
+    idea=True,
 )
 
 
@@ -161,9 +182,9 @@ triplet_exercise = Exercise(
     reference=lambda a, p, n, m: _course_triplet(a, p, n, margin=m),
     cases=_triplet_cases(),
     mistakes=[
-        Mistake("squared", "You used squared distances; the course's triplet loss uses Euclidean distances "
-                "|a - p|_2 (take the square root).", lambda a, p, n, m: torch.relu(
-                    (a - p).pow(2).sum(1) - (a - n).pow(2).sum(1) + m).mean()),
+        Mistake("squared", "You used squared distances (FaceNet's form); the statement, like the course's "
+                "triplet_loss, uses Euclidean distances |a - p|_2: take the square root of the summed squares.",
+                lambda a, p, n, m: torch.relu((a - p).pow(2).sum(1) - (a - n).pow(2).sum(1) + m).mean()),
         Mistake("no hinge", "The hinge max(0, .) is missing: triplets already satisfied must contribute 0, not a "
                 "negative loss.", lambda a, p, n, m: (_dist(a, p) - _dist(a, n) + m).mean()),
         Mistake("swapped", "Positive and negative are swapped: the loss must grow with |a - p| and shrink with "
@@ -173,9 +194,163 @@ triplet_exercise = Exercise(
         Mistake("margin sign", "The margin is subtracted; it must be added: |a - p| - |a - n| + m.",
                 lambda a, p, n, m: torch.relu(_dist(a, p) - _dist(a, n) - m).mean()),
     ],
-    hint_text="Row-wise Euclidean distances d(a, p) and d(a, n), each (B,); then relu(d_ap - d_an + margin).mean().",
+    hints=(
+        "Each triplet asks for an ordering only: the positive closer to the anchor than the negative, by at least "
+        "the margin. A triplet that is already ordered contributes nothing (never a negative loss); the distances "
+        "are plain Euclidean lengths, and the loss is the average over the B triplets.",
+        "Row-wise Euclidean distances anchor-positive and anchor-negative (each (B,)), then a hinge at 0 of "
+        "their difference plus the margin, then the mean.",
+        "d_ap = (anchor - positive).pow(2).sum(1).sqrt(); d_an = (anchor - negative).pow(2).sum(1).sqrt(); "
+        "return torch.relu(d_ap - d_an + margin).mean()",
+    ),
     solution_fn=solution_triplet,
+    loss=True,
 )
 
-EXERCISES = {"05_contrastive_losses": [triplet_exercise, nt_xent_exercise]}
-SOLUTIONS = {"nt_xent": solution_nt_xent, "triplet": solution_triplet}
+# ----------------------------------------------------------------------------------------------------
+# The temperature, predicted: fn(n) -> {key: prediction}; the check measures each with the course's NT-Xent
+# ----------------------------------------------------------------------------------------------------
+LOSS_HIGH = "loss at T = 100"
+SPREAD_HIGH = "effective candidates at T = 100"
+SPREAD_LOW = "effective candidates at T = 0.01"
+STEEPER = "larger gradient: T = 0.05 or T = 10"
+PREDICTION_KEYS = (LOSS_HIGH, SPREAD_HIGH, SPREAD_LOW, STEEPER)
+
+
+def _views(n: int, seed: int = 0):
+    """Two views of n embeddings in 16-D, the second a noisy copy of the first (float32)."""
+    g = torch.Generator().manual_seed(seed)
+    z_a = torch.randn(n, 16, generator=g)
+    return z_a, z_a + 0.8 * torch.randn(n, 16, generator=g)
+
+
+def _effective_candidates(z_a, z_b, temperature: float) -> float:
+    """exp(H) of each anchor's softmax over its 2N - 1 candidates, averaged over the 2N anchors."""
+    p = torch.softmax(nt_xent_logits(z_a, z_b, temperature)[0].double(), dim=1)
+    entropy = -(p * p.clamp_min(1e-300).log()).sum(dim=1)
+    return float(entropy.exp().mean())
+
+
+def _gradient_norm(z_a, z_b, temperature: float) -> float:
+    a, b = z_a.clone().requires_grad_(True), z_b.clone().requires_grad_(True)
+    _course_nt_xent(a, b, temperature, gather=False).backward()
+    return float(torch.cat([a.grad, b.grad]).norm())
+
+
+def measured_temperature_effects(n: int) -> dict:
+    """What the predictions are checked against: NT-Xent on two views of n embeddings, measured."""
+    z_a, z_b = _views(n)
+    steeper = 0.05 if _gradient_norm(z_a, z_b, 0.05) > _gradient_norm(z_a, z_b, 10.0) else 10
+    return {LOSS_HIGH: float(_course_nt_xent(z_a, z_b, 100.0, gather=False)),
+            SPREAD_HIGH: _effective_candidates(z_a, z_b, 100.0),
+            SPREAD_LOW: _effective_candidates(z_a, z_b, 0.01),
+            STEEPER: steeper}
+
+
+def solution_temperature_prediction(n):
+    # BEGIN SOLUTION
+    import math
+    return {
+        "loss at T = 100": math.log(2 * n - 1),            # s / T is about 0: uniform over 2N - 1 candidates
+        "effective candidates at T = 100": 2 * n - 1,      # every candidate weighs about 1 / (2N - 1)
+        "effective candidates at T = 0.01": 1,             # the most similar candidate takes nearly all the weight
+        "larger gradient: T = 0.05 or T = 10": 0.05,       # the loss sees s / T: its gradient grows like 1 / T
+    }
+    # END SOLUTION
+
+
+def _close(key: str, got, want) -> bool:
+    """Within the tolerance a prediction deserves: the loss to 2% (or 0.05), the candidates at high T to 5%,
+    at low T to 0.5 of a candidate, the steeper temperature exactly."""
+    try:
+        got, want = float(got), float(want)
+    except (TypeError, ValueError):
+        return False
+    if key == LOSS_HIGH:
+        return abs(got - want) <= max(0.05, 0.02 * abs(want))
+    if key == SPREAD_HIGH:
+        return abs(got - want) <= 0.05 * want
+    if key == SPREAD_LOW:
+        return abs(got - want) <= 0.5
+    return abs(got - want) < 1e-9
+
+
+def _prediction_accept(args, got, want) -> bool:
+    return isinstance(got, dict) and all(key in got and _close(key, got[key], want[key]) for key in PREDICTION_KEYS)
+
+
+def _with(n: int, **changes) -> dict:
+    """The right predictions with some replaced (the typical wrong ones)."""
+    right = solution_temperature_prediction(n)
+    keys = {"loss": LOSS_HIGH, "high": SPREAD_HIGH, "low": SPREAD_LOW, "steeper": STEEPER}
+    right.update({keys[name]: value for name, value in changes.items()})
+    return right
+
+
+_TEMPERATURE_MISTAKES = [
+    Mistake("swapped limits", "You swapped the two limits: dividing by a LARGE T makes every s / T nearly 0, so the "
+            "softmax is flat over all 2N - 1 candidates (exp(H) = 2N - 1); a TINY T magnifies the differences, and "
+            "the most similar candidate takes nearly all the weight (exp(H) close to 1).",
+            lambda n: _with(n, high=1, low=2 * n - 1)),
+    Mistake("loss vanishes", "At T = 100 the loss does not vanish: a flat softmax gives the positive only "
+            "1 / (2N - 1) of the weight, and the loss is -log of that, log(2N - 1).", lambda n: _with(n, loss=0.0)),
+    Mistake("log 2N", "Close: the anchor is not its own candidate, so a flat softmax spreads over 2N - 1 views, "
+            "and the loss at a high T is log(2N - 1), not log(2N).", lambda n: _with(n, loss=math.log(2 * n))),
+    Mistake("negatives only", "The positive is a candidate too: each anchor's softmax runs over all 2N - 1 other "
+            "views (2N - 2 negatives and its partner), so a flat one has 2N - 1 effective candidates.",
+            lambda n: _with(n, high=2 * n - 2)),
+    Mistake("flat gradient", "The loss sees the similarities through s / T: at T = 10 every logit moves ten times "
+            "less than the similarity, so the gradient shrinks like 1 / T. The larger gradient is at the lower "
+            "temperature, T = 0.05.", lambda n: _with(n, steeper=10)),
+]
+
+
+def _prediction_diagnose(args, got, want):
+    (n,) = args
+    if not isinstance(got, dict):
+        return (f"Return a dict with the keys {', '.join(repr(k) for k in PREDICTION_KEYS)}; yours is "
+                f"{type(got).__name__}.")
+    missing = [key for key in PREDICTION_KEYS if key not in got]
+    if missing:
+        return f"Your dict lacks {', '.join(repr(k) for k in missing)} (the keys are those of the statement)."
+    for key in PREDICTION_KEYS:
+        if _close(key, got[key], want[key]):
+            continue
+        for mistake in _TEMPERATURE_MISTAKES:
+            if _close(key, got[key], mistake.fn(n)[key]) and not _close(key, want[key], mistake.fn(n)[key]):
+                return mistake.message
+        return {LOSS_HIGH: "At T = 100 every s / T lies within 0.01 of 0: what weight does the softmax give the "
+                           "positive among the 2N - 1 candidates, and what is -log of that weight?",
+                SPREAD_HIGH: "exp(H) of a softmax that is flat over M candidates is M. How flat is it at T = 100, "
+                             "and over how many candidates does each anchor's softmax run?",
+                SPREAD_LOW: "At T = 0.01 a difference of 0.05 in cosine becomes a factor e^5 = 150 in weight: how "
+                            "many candidates share the softmax then?",
+                STEEPER: "Answer 0.05 or 10: which temperature gives the larger gradient?"}[key] + \
+            f" (for N = {n}, your {key!r}: {got[key]!r})"
+    return None
+
+
+temperature_exercise = Exercise(
+    name="temperature",
+    reference=measured_temperature_effects,
+    cases=[lambda: (32,), lambda: (4,)],
+    mistakes=_TEMPERATURE_MISTAKES,
+    hints=(
+        "The temperature divides every similarity before the softmax. Cosine similarities lie in [-1, 1]: ask what "
+        "s / T looks like when T is huge (all nearly equal) and when T is tiny (differences blown up), and how "
+        "many candidates share each anchor's softmax (the anchor itself is not one of them).",
+        "A flat softmax over M candidates gives each 1 / M, so -log(weight of the positive) and exp(entropy) follow "
+        "from M; a softmax at a tiny T is nearly one-hot; and the gradient of a function of s / T carries a "
+        "factor 1 / T.",
+        "return {'loss at T = 100': math.log(2 * n - 1), 'effective candidates at T = 100': 2 * n - 1, "
+        "'effective candidates at T = 0.01': 1, 'larger gradient: T = 0.05 or T = 10': 0.05}",
+    ),
+    solution_fn=solution_temperature_prediction,
+    diagnose=_prediction_diagnose,
+    accept=_prediction_accept,
+    gradient=False,
+)
+
+EXERCISES = {"05_contrastive_losses": [triplet_exercise, temperature_exercise, nt_xent_exercise]}
+SOLUTIONS = {"nt_xent": solution_nt_xent, "triplet": solution_triplet,
+             "temperature_prediction": solution_temperature_prediction}

@@ -21,7 +21,7 @@ from ssl_helpers.mae import masking_from_noise as _course_masking
 from ssl_helpers.mae import normalize_patches, random_masking
 from ssl_helpers.mae import patchify as _course_patchify
 
-from .base import Exercise, Mistake, seeded_module
+from .base import Exercise, Mistake, seeded_module, train_steps
 
 # ----------------------------------------------------------------------------------------------------
 # patchify: (N, C, H, W) -> (N, L, p*p*C)
@@ -122,6 +122,7 @@ patchify_exercise = Exercise(
     ),
     solution_fn=solution_patchify,
     diagnose=_patchify_diagnose,
+    grad_args=(0,),
 )
 
 
@@ -244,7 +245,8 @@ def _masking_diagnose(args, got, want):
                                float("nan"))
     if keep < length and bool((kept.min(dim=1).values >= hidden.nan_to_num(float("-inf")).max(dim=1).values).all()) \
             and bool((kept.min(dim=1).values > noise.min(dim=1).values).any()):
-        return "You keep the tokens with the LARGEST noise; MAE keeps the smallest: argsort ascending, then the first K."
+        return ("You keep the tokens with the LARGEST noise; MAE keeps the smallest: argsort ascending, then the "
+                "first K.")
     if not bool((kept.diff(dim=1) >= 0).all()):
         if torch.equal(ids_keep, ids_keep.sort(dim=1).values):
             return ("ids_keep is sorted into image order; keep it in shuffled order (increasing noise), the first K "
@@ -428,6 +430,22 @@ def _encoder_token_count(fn):
     return None
 
 
+def _mae_demo(fn, images, steps: int = 30, mask_ratio: float = 0.5) -> str:
+    """A fresh tiny ViT and decoder trained for `steps` Adam steps with `fn` on 64 of `images` (CPU)."""
+    images = images[:64].float().cpu()
+    channels, size = images.shape[1], images.shape[-1]
+    patch = 4 if size % 4 == 0 else (2 if size % 2 == 0 else 1)
+    encoder = seeded_module(lambda: ViTEncoder(channels, size, patch, dim=32, depth=2, heads=4), 0)
+    decoder = seeded_module(lambda: MAEDecoder(32, patch * patch * channels, encoder.grid, dim=32, depth=1,
+                                               heads=4), 1)
+    generator = torch.Generator().manual_seed(0)
+    losses = train_steps(lambda i: fn(encoder, decoder, images, mask_ratio, generator)[0],
+                         [*encoder.parameters(), *decoder.parameters()], steps, 1e-3)
+    return (f"The MAE pass in use, on a fresh tiny ViT ({encoder.num_tokens} tokens, mask ratio {mask_ratio}): "
+            f"{steps} Adam steps on {len(images)} images, loss on the hidden patches {losses[0]:.3f} -> "
+            f"{losses[-1]:.3f}")
+
+
 mae_forward_exercise = Exercise(
     name="MAE forward",
     reference=course_mae_forward,
@@ -451,7 +469,8 @@ mae_forward_exercise = Exercise(
                 lambda e, d, x, r, g: _mae(e, d, x, r, g, token="zeros")),
         Mistake("loss on all patches", "Your loss averages over every patch, visible ones included: the decoder "
                 "earns loss for copying what the encoder saw. Average the per-patch error over the hidden patches "
-                "only, (per_patch * mask).sum() / mask.sum().", lambda e, d, x, r, g: _mae(e, d, x, r, g, loss_on="all")),
+                "only, (per_patch * mask).sum() / mask.sum().",
+                lambda e, d, x, r, g: _mae(e, d, x, r, g, loss_on="all")),
         Mistake("loss on visible patches", "Your loss counts the VISIBLE patches (1 - mask); MAE scores the hidden "
                 "ones, where mask = 1.", lambda e, d, x, r, g: _mae(e, d, x, r, g, loss_on="visible")),
         Mistake("raw pixels", "Your target is the raw pixels; the course's MAE predicts per-patch normalised pixels, "
@@ -483,6 +502,7 @@ mae_forward_exercise = Exercise(
     solution_fn=solution_mae_forward,
     diagnose=_mae_diagnose,
     inspections=[_encoder_token_count],
+    demo=_mae_demo,
     gradient=True,
     grad_args=(),
     loss=True,

@@ -1,4 +1,5 @@
-"""Exercises of notebook 03 (rotation and jigsaw): the labelled rotation batch and the jigsaw tile shuffle.
+"""Exercises of notebook 03 (rotation and jigsaw): the jigsaw tile shuffle, the labelled rotation batch, and the
+rotation pretext step (the notebook's idea, its last exercise).
 
     all_rotations:  images (N, C, H, W) -> (rotated (4N, C, H, W), labels (4N,) long); block k (rows kN .. kN+N-1)
                     is every image turned counter-clockwise by 90k degrees, labelled k.
@@ -6,15 +7,19 @@
     shuffle_tiles:  images (N, C, H, W), permutations (N, T), T = g*g tiles numbered row by row ->
                     (N, C, H, W) where output tile t is input tile perm[t].
                     Course: `ssl_helpers.pretext.shuffle_tiles`.
+    rotation_step:  encoder, head, images (N, C, H, W) -> the mean cross-entropy of head(encoder(.)) on the 4N
+                    copies of `all_rotations` against their angle labels (a scalar tensor with a gradient).
 """
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from ssl_helpers.pretext import all_rotations as _course_rotations
 from ssl_helpers.pretext import shuffle_tiles as _course_shuffle
 
-from .base import Exercise, Mistake
+from .base import Exercise, Mistake, seeded_module, train_steps
 
 # ----------------------------------------------------------------------------------------------------
 # all four rotations, labelled: (N, C, H, W) -> (4N, C, H, W), (4N,)
@@ -112,11 +117,19 @@ rotations_exercise = Exercise(
         Mistake("off by one", "Your first block is turned by 90 degrees: k runs over 0, 1, 2, 3 (label 0 is the "
                 "image as it is).", _off_by_one),
     ],
-    hint_text=("torch.cat([torch.rot90(images, k, dims=(-2, -1)) for k in range(4)]) stacks the blocks angle by "
-               "angle; the labels are torch.arange(4).repeat_interleave(N)."),
+    hints=(
+        "Four blocks of N rows, one per angle: block k holds every image turned counter-clockwise by 90k degrees, "
+        "and each row's label is its block number k (a class index, an integer). Rows go angle by angle, not "
+        "image by image.",
+        "torch.rot90 turns the last two axes by k quarter turns (counter-clockwise for positive k); concatenate "
+        "the four turned batches; the labels repeat each k N times in a row.",
+        "rotated = torch.cat([torch.rot90(images, k, dims=(-2, -1)) for k in range(4)]); "
+        "labels = torch.arange(4).repeat_interleave(N)",
+    ),
     solution_fn=solution_rotations,
     diagnose=_rotation_diagnose,
     probes=[_labels_are_long],
+    grad_args=(0,),
 )
 
 
@@ -228,11 +241,142 @@ jigsaw_exercise = Exercise(
         Mistake("tiles transposed", "Each tile comes out transposed (its rows and columns swapped): check the "
                 "permute that pastes the tiles back, (N, C, g, H/g, g, W/g).", _tiles_transposed),
     ],
-    hint_text=("Cut: images.reshape(N, C, g, H/g, g, W/g).permute(0, 2, 4, 1, 3, 5).reshape(N, T, C, H/g, W/g); "
-               "pick tiles[torch.arange(N)[:, None], permutations]; paste back with the inverse reshape/permute."),
+    hints=(
+        "Tiles are g x g squares numbered row by row; the output's tile t is the input's tile perm[t] of the same "
+        "image (a gather, not a scatter), and the pixels inside a tile keep their places.",
+        "Cut every image into a (T, C, H/g, W/g) stack of tiles with a reshape and a permute, pick each image's "
+        "tiles in its permutation's order with advanced indexing, and paste them back with the inverse permute and "
+        "reshape.",
+        "tiles = images.reshape(N, C, g, H // g, g, W // g).permute(0, 2, 4, 1, 3, 5).reshape(N, T, C, H // g, "
+        "W // g); tiles = tiles[torch.arange(N)[:, None], permutations]; then reshape to (N, g, g, C, H // g, "
+        "W // g), permute(0, 3, 1, 4, 2, 5), reshape(N, C, H, W)",
+    ),
     solution_fn=solution_shuffle_tiles,
     diagnose=_jigsaw_diagnose,
+    grad_args=(0,),
 )
 
-EXERCISES = {"03_augmented_rotation_jigsaw": [jigsaw_exercise, rotations_exercise]}
-SOLUTIONS = {"all_rotations": solution_rotations, "jigsaw_tiles": solution_shuffle_tiles}
+# ----------------------------------------------------------------------------------------------------
+# the rotation pretext step: (encoder, head, images) -> loss on all four angles
+# ----------------------------------------------------------------------------------------------------
+
+
+def course_rotation_step(encoder, head, images):
+    """The course's training step of rotation prediction on every image at all four angles (Gidaris et al.):
+    `all_rotations`, the encoder and the linear head on the 4N copies, cross-entropy with the angles' labels."""
+    rotated, labels = _course_rotations(images)
+    return F.cross_entropy(head(encoder(rotated)), labels)
+
+
+def solution_rotation_step(encoder, head, images):
+    # BEGIN SOLUTION
+    import torch.nn.functional as F
+    from ssl_helpers.pretext import all_rotations
+    rotated, labels = all_rotations(images)            # (4N, C, H, W) and their angles 0..3, free labels
+    logits = head(encoder(rotated))                    # (4N, 4): one pass, all 4N copies
+    return F.cross_entropy(logits, labels)             # mean over the 4N copies
+    # END SOLUTION
+
+
+def _step(encoder, head, images, inputs="rotated", labels="grouped", use_head=True, softmax=False, nll=False,
+          reduction="mean", frozen=False):
+    rotated, grouped = _course_rotations(images)
+    x = {"rotated": rotated, "original": images.repeat(4, 1, 1, 1)}[inputs]
+    y = {"grouped": grouped, "cycled": torch.arange(4).repeat(len(images)), "zeros": torch.zeros_like(grouped)}[labels]
+    features = encoder(x)
+    if frozen:
+        features = features.detach()
+    logits = head(features) if use_head else features
+    if softmax:
+        logits = logits.softmax(dim=1)
+    if nll:
+        return F.nll_loss(logits, y, reduction=reduction)
+    return F.cross_entropy(logits, y, reduction=reduction)
+
+
+def _small_encoder(channels: int, size: int, dim: int = 6) -> nn.Module:
+    """A tiny CNN without BatchNorm (so one batch of 4N or four batches of N give the same features)."""
+    return nn.Sequential(nn.Conv2d(channels, 4, 3, padding=1), nn.ReLU(), nn.Flatten(),
+                         nn.Linear(4 * size * size, dim), nn.ReLU())
+
+
+def _rotation_step_cases():
+    def case(n, channels, size, seed):
+        def make():
+            encoder = seeded_module(lambda: _small_encoder(channels, size), seed)
+            head = seeded_module(lambda: nn.Linear(6, 4), seed + 1)
+            images = torch.rand(n, channels, size, size, generator=torch.Generator().manual_seed(seed))
+            return encoder, head, images
+        return make
+
+    return [case(3, 1, 6, 0), case(2, 3, 4, 10), case(4, 1, 5, 20)]
+
+
+def _rotation_step_diagnose(args, got, want):
+    value = torch.as_tensor(got) if not isinstance(got, torch.Tensor) else got
+    if value.numel() != 1:
+        return (f"Return one number, the mean loss over the 4N copies (a 0-d tensor); yours has shape "
+                f"{tuple(value.shape)}.")
+    return None
+
+
+def _rotation_demo(fn, images, steps: int = 30) -> str:
+    """A fresh small CNN and linear head trained for `steps` Adam steps with `fn` on 32 of `images` (CPU)."""
+    from ssl_helpers.models import SmallCNN
+    images = images[:32].float().cpu()
+    encoder = seeded_module(lambda: SmallCNN(images.shape[1], width=8), 0)
+    head = seeded_module(lambda: nn.Linear(encoder.out_dim, 4), 1)
+    losses = train_steps(lambda i: fn(encoder, head, images), [*encoder.parameters(), *head.parameters()], steps, 3e-3)
+    return (f"The rotation step in use, on a fresh small CNN: {steps} Adam steps on {len(images)} images "
+            f"({4 * len(images)} rotated copies), cross-entropy {losses[0]:.3f} -> {losses[-1]:.3f} "
+            f"(guessing: log 4 = 1.386)")
+
+
+rotation_step_exercise = Exercise(
+    name="rotation step",
+    reference=course_rotation_step,
+    cases=_rotation_step_cases(),
+    mistakes=[
+        Mistake("no head", "Your loss is on the encoder's features, read as if they were 4 logits; the head "
+                "(a linear layer) maps each feature vector to the 4 angle logits: head(encoder(rotated)).",
+                lambda e, h, x: _step(e, h, x, use_head=False)),
+        Mistake("not rotated", "The network saw the images as they are, four times over: it must see the rotated "
+                "copies, all_rotations(images)[0], or the angle cannot be read from them.",
+                lambda e, h, x: _step(e, h, x, inputs="original")),
+        Mistake("labels cycle", "The labels cycle 0, 1, 2, 3, 0, ... while the copies come angle by angle: take the "
+                "labels all_rotations returns with the images (block k is labelled k).",
+                lambda e, h, x: _step(e, h, x, labels="cycled")),
+        Mistake("all zero", "Every label is 0 (the images' own labels, or zeros): the free labels of this task are "
+                "the angles, 0..3, one per block of N copies.", lambda e, h, x: _step(e, h, x, labels="zeros")),
+        Mistake("softmax first", "You applied softmax before F.cross_entropy, which takes raw logits (it applies "
+                "log-softmax itself): the loss flattens and the gradient shrinks.",
+                lambda e, h, x: _step(e, h, x, softmax=True)),
+        Mistake("nll on logits", "F.nll_loss expects log-probabilities; on raw logits it is not the cross-entropy. "
+                "Use F.cross_entropy(logits, labels) (or log_softmax first).",
+                lambda e, h, x: _step(e, h, x, nll=True)),
+        Mistake("summed", "The loss is summed over the 4N copies; take the mean (F.cross_entropy's default), so "
+                "its size does not grow with the batch.", lambda e, h, x: _step(e, h, x, reduction="sum")),
+        Mistake("encoder frozen", "Right value, but no gradient reaches the encoder: its features are detached (or "
+                "computed under torch.no_grad()), so only the head learns, and the encoder, the part the pretext "
+                "task is for, stays random.", lambda e, h, x: _step(e, h, x, frozen=True), by_gradient=True),
+    ],
+    hints=(
+        "The labels cost nothing: turning an image by a known angle makes the angle its label. One training step "
+        "shows the network every image at every angle, asks it which angle each copy was turned by, and scores "
+        "the guesses; the encoder must get the gradient, since it is what the task trains.",
+        "all_rotations gives the 4N turned copies and their angle labels; encoder then head turn the copies into "
+        "(4N, 4) logits; cross-entropy against the labels, averaged over the copies.",
+        "rotated, labels = all_rotations(images); return F.cross_entropy(head(encoder(rotated)), labels)",
+    ),
+    solution_fn=solution_rotation_step,
+    diagnose=_rotation_step_diagnose,
+    demo=_rotation_demo,
+    gradient=True,
+    grad_args=(),
+    loss=True,
+    idea=True,
+)
+
+EXERCISES = {"03_augmented_rotation_jigsaw": [jigsaw_exercise, rotations_exercise, rotation_step_exercise]}
+SOLUTIONS = {"all_rotations": solution_rotations, "jigsaw_tiles": solution_shuffle_tiles,
+             "rotation_step": solution_rotation_step}

@@ -1,10 +1,13 @@
-"""Exercises of notebook 06 (SimCLR): per-image random-resized-crop boxes, and the partner accuracy of two views.
+"""Exercises of notebook 06 (SimCLR): per-image random-resized-crop boxes, the partner accuracy of two views, and
+the SimCLR training step (the notebook's idea, its last exercise).
 
     crop_boxes:        u_area, u_ratio (N, A), u_position (N, 2) uniforms in [0, 1); square images of side S;
                        scale (lo, hi) of the AREA, ratio (lo, hi) of w / h containing 1 -> boxes (N, 4) as
                        (top, left, h, w). Course: `ssl_helpers.augment.crop_boxes_from_uniforms`.
     partner_accuracy:  z_a, z_b (N, D) -> the fraction of the 2N views whose most cosine-similar other view is
                        their partner (strictly). Course: `ssl_helpers.evaluate.partner_accuracy`.
+    simclr_step:       encoder, head, images (N, C, H, W), augment, generator, temperature -> NT-Xent of
+                       head(encoder([view a; view b])) split into its halves (a scalar tensor with a gradient).
 """
 from __future__ import annotations
 
@@ -12,11 +15,13 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ssl_helpers.augment import crop_boxes_from_uniforms
 from ssl_helpers.evaluate import partner_accuracy as _course_partner_accuracy
+from ssl_helpers.losses import nt_xent as _course_nt_xent
 
-from .base import Exercise, Mistake
+from .base import Exercise, Mistake, seeded_module, train_steps
 
 # ----------------------------------------------------------------------------------------------------
 # random-resized-crop boxes from given uniform draws
@@ -183,11 +188,21 @@ crop_exercise = Exercise(
         Mistake("top and left swapped", "Your top and left use each other's draw: top = (size - h) * "
                 "u_position[:, 0], left = (size - w) * u_position[:, 1].", _top_left_swapped),
     ],
-    hint_text=("area = size**2 * (lo + (hi - lo) * u_area); aspect = exp(log r_lo + (log r_hi - log r_lo) * u_ratio); "
-               "w, h = sqrt(area * aspect), sqrt(area / aspect); fits = (w <= size) & (h <= size); keep the first "
-               "fitting column (fits.float().argmax(1)), else the whole image; top = (size - h) * u_position[:, 0]."),
+    hints=(
+        "Each image gets its own box, from its own row of draws: a random fraction of the AREA and a log-uniform "
+        "aspect ratio w / h fix the box's size; the first attempt whose box fits inside the image wins (the whole "
+        "image if none does); the position draws then place the box so that it stays inside.",
+        "Work on whole (N, A) tensors: area and aspect from the uniforms, w and h as square roots, a boolean "
+        "'fits' per attempt, the first fitting column per row (argmax of the booleans, with a fallback where a row "
+        "has none), then top and left from the room left over, (size - h) and (size - w).",
+        "area = size ** 2 * (lo + (hi - lo) * u_area); aspect = torch.exp(math.log(r_lo) + (math.log(r_hi) - "
+        "math.log(r_lo)) * u_ratio); w, h = torch.sqrt(area * aspect), torch.sqrt(area / aspect); "
+        "fits = (w <= size) & (h <= size); first = fits.float().argmax(1, keepdim=True); ...; "
+        "top = (size - h) * u_position[:, 0]",
+    ),
     solution_fn=solution_crop_boxes,
     diagnose=_crop_diagnose,
+    gradient=False,  # boxes are sampling parameters, never differentiated: boxes built from Python numbers are fine
 )
 
 
@@ -261,6 +276,12 @@ def _other_view_only(z_a, z_b):
     return float(torch.cat([a_found, b_found]).float().mean())
 
 
+def _argmax(z_a, z_b):
+    s = _cosine(z_a, z_b)
+    s.fill_diagonal_(float("-inf"))
+    return float((s.argmax(dim=1) == _partners(len(z_a))).float().mean())
+
+
 def _percent(z_a, z_b):
     return 100 * _course_partner_accuracy(z_a, z_b)
 
@@ -304,6 +325,12 @@ def _partner_diagnose(args, got, want):
     if not 0.0 <= value <= 1.0:
         return (f"Your result {value:.3g} is outside [0, 1]: return the fraction of the 2N views, not a count or "
                 f"a percentage.")
+    z_a, z_b = args
+    z = F.normalize(torch.cat([z_a, z_b]).double(), dim=1)
+    if bool(torch.allclose(z, z[:1].expand_as(z))):
+        return (f"On a batch whose views are all alike (every cosine equal: a tie everywhere) you return {value:.3g}; "
+                f"a view is right only when its partner is STRICTLY more similar than every other view, so a "
+                f"collapsed encoder scores 0 (argmax, or >=, lets a tie count).")
     return None
 
 
@@ -325,15 +352,185 @@ partner_exercise = Exercise(
                 "(F.normalize(z, dim=1)) first, so a long vector does not win by its length.", _dot_product),
         Mistake("other view only", "Your candidates are the N views of the other side only; NT-Xent's softmax, "
                 "and this accuracy, are over all 2N - 1 other views, the same side's included.", _other_view_only),
+        Mistake("argmax on ties", "Right wherever one view is the most similar, but on a tie argmax picks the first "
+                "of the tied views, which is sometimes the partner: the statement counts a view as right only when "
+                "its partner is STRICTLY more similar than every other view (compare with the best of the others "
+                "using >), so that a collapsed encoder scores 0.", _argmax),
         Mistake("percent", "Right, but in percent: return the fraction in [0, 1].", _percent),
         Mistake("count", "You returned the number of views that found their partner: divide by 2N.", _count),
     ],
-    hint_text=("z = F.normalize(torch.cat([z_a, z_b]), dim=1); s = z @ z.T; partner = (torch.arange(2N) + N) % 2N; "
-               "take positive = s[i, partner[i]], then set s[i, i] and s[i, partner[i]] to -inf and compare "
-               "positive > s.max(1).values; average over the 2N rows."),
+    hints=(
+        "Each of the 2N views asks: among the 2N - 1 other views, is my partner (the other view of my image) the "
+        "most similar by cosine, strictly? A tie is not a success, so a collapsed encoder, whose views are all "
+        "alike, scores 0. The answer is the fraction of the 2N views that succeed.",
+        "Normalise the stacked views, take every cosine with one matrix product, read each row's partner entry, "
+        "then rule out the diagonal and the partner (-inf) and compare the partner's cosine with the best of the "
+        "rest using a strict >.",
+        "z = F.normalize(torch.cat([z_a, z_b]), dim=1); s = z @ z.T; partner = (torch.arange(2 * N) + N) % (2 * N); "
+        "positive = s[torch.arange(2 * N), partner]; s.fill_diagonal_(float('-inf')); "
+        "s[torch.arange(2 * N), partner] = float('-inf'); return (positive > s.max(1).values).float().mean().item()",
+    ),
     solution_fn=solution_partner_accuracy,
     diagnose=_partner_diagnose,
 )
 
-EXERCISES = {"06_simclr": [crop_exercise, partner_exercise]}
-SOLUTIONS = {"crop_boxes": solution_crop_boxes, "partner_accuracy": solution_partner_accuracy}
+# ----------------------------------------------------------------------------------------------------
+# the SimCLR training step: (encoder, head, images, augment, generator, temperature) -> loss
+# ----------------------------------------------------------------------------------------------------
+
+
+def course_simclr_step(encoder, head, images, augment, generator, temperature):
+    """The course's SimCLR step: two views drawn from `generator` (view a first), one batch of 2N through the
+    encoder and the head, NT-Xent between the two halves."""
+    n = images.shape[0]
+    views = torch.cat([augment(images, generator), augment(images, generator)])
+    z = head(encoder(views))
+    return _course_nt_xent(z[:n], z[n:], temperature, gather=False)
+
+
+def solution_simclr_step(encoder, head, images, augment, generator, temperature):
+    # BEGIN SOLUTION
+    import torch
+    from ssl_helpers.losses import nt_xent
+    n = images.shape[0]
+    views = torch.cat([augment(images, generator), augment(images, generator)])   # (2N, C, H, W): two views
+    z = head(encoder(views))                                                     # (2N, D): g(f(.)), one batch
+    return nt_xent(z[:n], z[n:], temperature)                                    # view a of image i vs view b
+    # END SOLUTION
+
+
+def _simclr(encoder, head, images, augment, generator, temperature, views="two", use_head=True, split="halves",
+            frozen=False, t=None):
+    n = images.shape[0]
+    if views == "two":
+        x = torch.cat([augment(images, generator), augment(images, generator)])
+    elif views == "same":
+        one = augment(images, generator)
+        x = torch.cat([one, one])
+    elif views == "original":
+        x = torch.cat([images, augment(images, generator)])
+    else:
+        x = torch.cat([images, images])
+    h = encoder(x)
+    if frozen:
+        h = h.detach()
+    z = head(h) if use_head else h
+    z_a, z_b = (z[:n], z[n:]) if split == "halves" else (z[0::2], z[1::2])
+    return _course_nt_xent(z_a, z_b, temperature if t is None else t, gather=False)
+
+
+def _case_augment(images, generator):
+    """A small per-image augmentation for the check: a random brightness, contrast and shift of each image, drawn
+    as one (N, 3) uniform tensor from `generator`. Two calls on N images draw what one call on the 2N stacked
+    images draws, so both ways of making the views give the same views."""
+    u = torch.rand(images.shape[0], 3, generator=generator).to(images.dtype)
+    contrast, brightness, shift = 0.6 + 0.8 * u[:, 0], 0.2 * u[:, 1] - 0.1, (2 * u[:, 2]).floor()
+    out = images * contrast[:, None, None, None] + brightness[:, None, None, None]
+    rolled = out.roll(1, dims=-1)
+    keep = shift[:, None, None, None]
+    return out * (1 - keep) + rolled * keep
+
+
+def _simclr_cases():
+    def case(n, channels, size, temperature, seed):
+        def make():
+            encoder = seeded_module(lambda: nn.Sequential(nn.Flatten(), nn.Linear(channels * size * size, 8),
+                                                          nn.ReLU()), seed)
+            head = seeded_module(lambda: nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 4)), seed + 1)
+            images = torch.rand(n, channels, size, size, generator=torch.Generator().manual_seed(seed))
+            return encoder, head, images, _case_augment, torch.Generator().manual_seed(seed + 2), temperature
+        return make
+
+    return [case(4, 1, 4, 0.5, 0), case(3, 3, 4, 0.1, 10), case(2, 1, 5, 1.0, 20)]
+
+
+def _simclr_diagnose(args, got, want):
+    value = torch.as_tensor(got) if not isinstance(got, torch.Tensor) else got
+    if value.numel() != 1:
+        return f"Return one number, the NT-Xent loss of the batch (a 0-d tensor); yours has shape {tuple(value.shape)}."
+    return None
+
+
+def _views_drawn(fn):
+    """How many images the student's function asked `augment` for: 2N (two views) is right."""
+    encoder, head, images, _, generator, temperature = _simclr_cases()[0]()
+    drawn = []
+
+    def counting(x, g):
+        drawn.append(x.shape[0])
+        return _case_augment(x, g)
+    try:
+        fn(encoder, head, images, counting, generator, temperature)
+    except Exception:
+        return None
+    if sum(drawn) != 2 * len(images):
+        return (f"Your function asked augment for {sum(drawn)} views of the N = {len(images)} images; SimCLR draws "
+                f"two independent views of every image, 2N in all: augment(images, generator) twice (view a first), "
+                f"or once on the images stacked twice.")
+    return None
+
+
+def _simclr_demo(fn, images, augment, temperature: float = 0.5, steps: int = 30) -> str:
+    """A fresh small CNN and projection head trained for `steps` Adam steps with `fn` on 64 of `images` (CPU),
+    then the partner accuracy of two fresh views of them."""
+    from ssl_helpers.models import ProjectionHead, SmallCNN
+    images = images[:64].float().cpu()
+    encoder = seeded_module(lambda: SmallCNN(images.shape[1], width=8), 0)
+    head = seeded_module(lambda: ProjectionHead(encoder.out_dim, 64, 32), 1)
+    generator = torch.Generator().manual_seed(0)
+    losses = train_steps(lambda i: fn(encoder, head, images, augment, generator, temperature),
+                         [*encoder.parameters(), *head.parameters()], steps, 3e-3)
+    return (f"The SimCLR step in use, on a fresh small CNN: {steps} Adam steps on {len(images)} images "
+            f"({2 * len(images)} views), NT-Xent {losses[0]:.3f} -> {losses[-1]:.3f} "
+            f"(log(2N - 1) = {math.log(2 * len(images) - 1):.3f} when nothing is told apart)")
+
+
+simclr_step_exercise = Exercise(
+    name="SimCLR step",
+    reference=course_simclr_step,
+    cases=_simclr_cases(),
+    mistakes=[
+        Mistake("same view twice", "Both views are the same draw (augment called once and used twice): the positive "
+                "pairs are identical and the task is trivial. Call augment twice, two independent views.",
+                lambda e, h, x, a, g, t: _simclr(e, h, x, a, g, t, views="same")),
+        Mistake("one view un-augmented", "One of your views is the image itself: SimCLR augments BOTH views, so the "
+                "network cannot match a view to the clean image by its untouched look.",
+                lambda e, h, x, a, g, t: _simclr(e, h, x, a, g, t, views="original")),
+        Mistake("no augmentation", "No augmentation at all: both views are the image itself, so every positive "
+                "pair is identical. The views must be augment(images, generator), twice.",
+                lambda e, h, x, a, g, t: _simclr(e, h, x, a, g, t, views="none")),
+        Mistake("no head", "Your loss is on the encoder's features h; SimCLR's loss is on the projections "
+                "z = head(encoder(views)) (the head is dropped after pre-training, h is kept).",
+                lambda e, h, x, a, g, t: _simclr(e, h, x, a, g, t, use_head=False)),
+        Mistake("pairs interleaved", "Your pairs are rows 2k and 2k + 1; with views = cat([view a, view b]) the "
+                "partner of row i is row i + N: split z into z[:N] and z[N:].",
+                lambda e, h, x, a, g, t: _simclr(e, h, x, a, g, t, split="interleaved")),
+        Mistake("temperature ignored", "The temperature given was not used (0.5 everywhere): pass it to nt_xent.",
+                lambda e, h, x, a, g, t: _simclr(e, h, x, a, g, t, t=0.5)),
+        Mistake("encoder frozen", "Right value, but no gradient reaches the encoder: its output is detached (or "
+                "computed under torch.no_grad()), so only the head learns and the encoder, what SimCLR is for, "
+                "stays random.", lambda e, h, x, a, g, t: _simclr(e, h, x, a, g, t, frozen=True), by_gradient=True),
+    ],
+    hints=(
+        "Two different random views of every image; both go through the same encoder and head; NT-Xent then asks "
+        "each view to pick out the other view of its own image among all the others. The gradient must reach "
+        "the encoder, the part SimCLR trains.",
+        "Call augment twice with the generator (view a, then view b), stack the views into one batch of 2N, run "
+        "encoder then head on it, split the projections back into the two halves and give them to nt_xent with "
+        "the temperature.",
+        "views = torch.cat([augment(images, generator), augment(images, generator)]); z = head(encoder(views)); "
+        "return nt_xent(z[:N], z[N:], temperature)",
+    ),
+    solution_fn=solution_simclr_step,
+    diagnose=_simclr_diagnose,
+    inspections=[_views_drawn],
+    demo=_simclr_demo,
+    gradient=True,
+    grad_args=(),
+    loss=True,
+    idea=True,
+)
+
+EXERCISES = {"06_simclr": [crop_exercise, partner_exercise, simclr_step_exercise]}
+SOLUTIONS = {"crop_boxes": solution_crop_boxes, "partner_accuracy": solution_partner_accuracy,
+             "simclr_step": solution_simclr_step}

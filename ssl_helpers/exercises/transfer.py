@@ -130,10 +130,19 @@ knn_exercise = Exercise(
         Mistake("normalised over batch", "You normalised each feature over the batch (dim=0); a cosine needs each "
                 "row (one image's features) to have norm 1: F.normalize(x, dim=1).", _normalised_over_batch),
     ],
-    hint_text=("sim = F.normalize(test_x, dim=1) @ F.normalize(train_x, dim=1).T: (M, N). top_sim, top_idx = "
-               "sim.topk(k, dim=1). votes = zeros(M, num_classes).scatter_add_(1, train_y[top_idx], "
-               "(top_sim / T).exp()). Predict votes.argmax(1) (argmax picks the smallest label on a tie)."),
+    hints=(
+        "Each test image looks at its k most similar labeled images by cosine (the direction of the features, not "
+        "their length); each of those votes for its own class with weight exp(similarity / T), and the class with "
+        "the largest total wins (the smaller label on a tie). The features may be float32 or float64.",
+        "Normalise both feature sets row by row, one matrix product gives the (m, n) cosines, topk picks the k "
+        "largest per row with their indices, the neighbours' labels come from train_y at those indices, and "
+        "scatter_add_ sums the weights into an (m, classes) table of votes, in the weights' dtype; argmax per row.",
+        "sim = F.normalize(test_x, dim=1) @ F.normalize(train_x, dim=1).T; top_sim, top_idx = sim.topk(k, dim=1); "
+        "votes = torch.zeros(len(test_x), int(train_y.max()) + 1, dtype=sim.dtype); "
+        "votes.scatter_add_(1, train_y[top_idx], (top_sim / temperature).exp()); return votes.argmax(dim=1)",
+    ),
     solution_fn=solution_knn_predict,
+    idea=True,
 )
 
 
@@ -257,8 +266,15 @@ draw_exercise = SeededExercise(
                 "draw, but not the course's (so not the leaderboard's labels). Per class, in increasing class "
                 "order: members[torch.randperm(len(members), generator=generator)[:k]].", _one_permutation),
     ],
-    hint_text=("For c in torch.unique(labels): members = torch.nonzero(labels == c).flatten(); keep "
-               "members[torch.randperm(len(members), generator=generator)[:k]]. torch.cat them and sort."),
+    hints=(
+        "Every class gets exactly k labeled images, drawn without replacement and only from the generator given, so "
+        "that the same seed gives every method the same labels; the result lists positions in `labels`, sorted.",
+        "Go through the classes in increasing order; for each, find the positions that hold that class, shuffle "
+        "them with a random permutation drawn from the generator, keep the first k; concatenate and sort.",
+        "for c in torch.unique(labels): members = torch.nonzero(labels == c).flatten(); "
+        "chosen.append(members[torch.randperm(len(members), generator=generator)[:k]]); "
+        "return torch.cat(chosen).sort().values",
+    ),
     solution_fn=solution_draw_per_class,
     diagnose=_draw_diagnose,
 )
