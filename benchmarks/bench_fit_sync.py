@@ -1,6 +1,8 @@
-"""What the per-step host-device synchronisation of the old training loop cost: `fit` as it is (the loss summed on
-the device, read once per epoch) against the same `fit` with the old per-step reads added back (`loss.item()` and a
-Python-bool finiteness check every step), in one process, alternating, on the same model and data.
+"""What a per-step host-device synchronisation would cost the course's Trainer: `fit` as it is (a `LossModule` in
+`lightning.Trainer`; `RunState` sums the loss on the device and reads it once per epoch, and Lightning itself reads
+nothing per step with the progress bar over epochs) against the same `fit` with per-step reads added to the loss
+(`loss.item()` and a Python-bool finiteness check every step, as the hand-written loop before the Trainer did), in
+one process, alternating, on the same model and data.
 
     .venv/bin/python benchmarks/bench_fit_sync.py --device cpu            # CPU: expect a ratio near 1 (no device)
     python benchmarks/bench_fit_sync.py --device cuda --arch resnet18_cifar --batch-size 512
@@ -40,7 +42,7 @@ def main(argv=None):
         x, y = batch
         return torch.nn.functional.cross_entropy(head(encoder(x)), y)
 
-    def loss_fn_with_syncs(batch):  # what the old loop did every step
+    def loss_fn_with_syncs(batch):  # what the hand-written loop before the Trainer did every step
         loss = loss_fn(batch)
         if not torch.isfinite(loss):
             raise FloatingPointError
@@ -52,6 +54,7 @@ def main(argv=None):
     times = {"fit (one read per epoch)": [], "fit + per-step .item() and isfinite": []}
     for _ in range(args.repeats):
         for name, fn in zip(times, (loss_fn, loss_fn_with_syncs)):
+            encoder.train(), head.train()
             started = time.perf_counter()
             fit(fn, [encoder, head], (images, labels), epochs=1, batch_size=args.batch_size, device=device,
                 progress=False)

@@ -1,7 +1,9 @@
-"""Images per second of a SimCLR training step fed three ways, on one device:
+"""Images per second of a SimCLR training step (`make_method("simclr")`: encoder, head, NT-Xent) fed three ways, on
+one device:
 
 1. ceiling: the training step alone, on views made beforehand (no augmentation cost at all);
-2. batched: the full pipeline, both views drawn per image by `ssl_helpers.augment` on the same device;
+2. batched: the method's own step (`method.step`): both views drawn per image by `ssl_helpers.augment` on the
+   same device, from `method.generator`;
 3. workers: torchvision's per-image v2 transforms in DataLoader workers (default 2, a Colab-sized CPU),
    batches copied to the device.
 
@@ -19,10 +21,10 @@ import time
 
 import torch
 
-from ssl_helpers.augment import preset
+from ssl_helpers.losses import nt_xent
+from ssl_helpers.methods import make_method
 from ssl_helpers.models import build_encoder
-from ssl_helpers.simclr import SimCLR, simclr_loss
-from ssl_helpers.train import pick_device
+from ssl_helpers.train import Precision, pick_device, pick_precision
 
 
 def parse_args(argv=None):
@@ -88,23 +90,39 @@ def run(args) -> dict:
     amp = device.type == "cuda" and not args.no_amp
     width = args.width or (64 if args.arch == "resnet18_cifar" else 32)
     torch.manual_seed(0)
-    model = SimCLR(build_encoder({"arch": args.arch, "in_channels": 3, "width": width}), 512, 128).to(device)
+    encoder = build_encoder({"arch": args.arch, "in_channels": 3, "width": width}).to(device)
+    method = make_method("simclr", augment="small", hidden_dim=512, out_dim=128, temperature=0.5)
+    method.build((3, args.image_size, args.image_size), encoder).to(device)
     if amp:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    augment = preset("small", args.image_size)
+        method = method.to(memory_format=torch.channels_last)
+    method.generator = torch.Generator(device=device).manual_seed(0)
+    precision = pick_precision(device) if amp else Precision(None, None)
+    optimizer = torch.optim.AdamW(method.parameters(), lr=1e-3)
+    augment, generator = method.augment, method.generator
     b, total = args.batch_size, args.steps + 3
     n = args.dataset_size or b * total
     images = torch.rand(n, 3, args.image_size, args.image_size)
     on_device = images.to(device)
-    generator = torch.Generator(device=device).manual_seed(0)
 
-    def train_step(views):
-        x_a, x_b = views
-        loss = simclr_loss(model, x_a, x_b, 0.5, amp)
+    def optimise(loss):
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+
+    def train_step(views):
+        """The method's step on views already made: encoder, head, NT-Xent (what `training_step` does after
+        drawing its views)."""
+        x = torch.cat(views)
+        if amp:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with precision.autocast(device.type):
+            z = method.head(method.encoder(x)).float()
+        optimise(nt_xent(z[:len(views[0])], z[len(views[0]):], method.options.temperature))
+
+    def method_step(index):
+        with precision.autocast(device.type):
+            loss = method.step(on_device[index])
+        optimise(loss)
 
     def batch_indices():
         for step in range(total):
@@ -112,8 +130,7 @@ def run(args) -> dict:
 
     made = [(augment(on_device[i], generator), augment(on_device[i], generator)) for i in list(batch_indices())[:4]]
     ceiling = _rate(train_step, (made[s % len(made)] for s in range(total)), b, device)
-    batched = _rate(lambda i: train_step((augment(on_device[i], generator), augment(on_device[i], generator))),
-                    batch_indices(), b, device)
+    batched = _rate(method_step, batch_indices(), b, device)
     loader = torch.utils.data.DataLoader(_TorchvisionViews(images, args.image_size), batch_size=b, shuffle=True,
                                          num_workers=args.workers, drop_last=True, pin_memory=device.type == "cuda",
                                          persistent_workers=False)

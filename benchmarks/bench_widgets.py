@@ -30,10 +30,8 @@ def untrained_encoders(names) -> dict:
     encoders = {}
     for name in names:
         method = make_method(name)
-        shape = (3, method.image_size, method.image_size)
-        encoder = method.make_encoder(shape)
-        method.build_head(encoder, shape)
-        encoders[name] = (method, encoder.eval())
+        method.build((3, method.image_size, method.image_size)).eval()
+        encoders[name] = (method, method.encoder)
     return encoders
 
 

@@ -7,7 +7,7 @@ It prints, one line each, then the whole as one JSON line:
 1. the device, its compute capability and the precision `pick_precision` chooses for it (bf16 on >= 8.0, float16
    with a gradient scaler below);
 2. SimCLR training-step throughput (images/s, one image = two views) with that precision and with float32, timed by
-   `ssl_helpers.train.estimate_step_seconds` (the warm-up that `fit(estimate=True)` prints in the notebooks), and the
+   `ssl_helpers.train.estimate_step_seconds` (`method.step` of `make_method("simclr")`, as the Trainer runs it), and the
    minutes notebook 06's FULL_RUN (`--epochs`, 50,000 images) would take at that rate, next to the course's T4
    estimate (`ssl_helpers.config.t4_minutes`, scaled from an H200 figure: an estimate, not a measurement);
 3. resume on this device: a small SimCLR run interrupted after one epoch and resumed, against the same run
@@ -36,14 +36,12 @@ class Interrupted(Exception):
 def step_images_per_second(device, batch_size: int, width: int, precision: str, steps: int) -> float:
     """SimCLR (ResNet-18 at 32 px, the 'small' augmentation on the device) training steps per second x batch."""
     torch.manual_seed(0)
-    method = make_method("simclr", augment="small")
-    encoder = ResNet18Cifar(width=width).to(device)
-    head = method.build_head(encoder, (3, 32, 32))
+    method = make_method("simclr", augment="small").build((3, 32, 32), ResNet18Cifar(width=width).to(device))
+    method.generator = torch.Generator(device=device).manual_seed(0)
     images = torch.rand(batch_size, 3, 32, 32, device=device)
-    generator = torch.Generator(device=device).manual_seed(0)
-    seconds = estimate_step_seconds(lambda batch: method.step(encoder, batch[0], generator), [encoder, head],
-                                    (images,), batch_size=batch_size, device=device, precision=precision,
-                                    generators=(generator,), steps=steps, warmup=3)
+    seconds = estimate_step_seconds(lambda batch: method.step(batch[0]), [method], (images,),
+                                    batch_size=batch_size, device=device, precision=precision,
+                                    generators=(method.generator,), steps=steps, warmup=3)
     return batch_size / seconds
 
 
@@ -60,13 +58,13 @@ def resume_difference(device, images: int) -> float:
                               progress=False, checkpoint=path, on_epoch_end=on_epoch_end)
         return history["loss"]
 
-    with tempfile.TemporaryDirectory() as folder:
-        reference = go(Path(folder) / "reference.pt")
+    with tempfile.TemporaryDirectory() as folder:  # checkpoint: a run folder (Lightning's last.ckpt in it)
+        reference = go(Path(folder) / "reference")
         try:
-            go(Path(folder) / "run.pt", stop=2)
+            go(Path(folder) / "run", stop=2)
         except Interrupted:
             pass
-        resumed = go(Path(folder) / "run.pt")
+        resumed = go(Path(folder) / "run")
     return float((reference - resumed).abs().max())
 
 

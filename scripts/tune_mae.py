@@ -60,7 +60,7 @@ def main():
         encoder, history = pretrain(method, train.images, epochs=epochs, lr=lr, batch_size=batch_size, seed=0,
                                      progress=False)
         encoder.eval()
-        tuned = end_to_end_table(lambda: copy.deepcopy(encoder), fit, validation, "mae", SHOTS, SEEDS,
+        tuned = end_to_end_table(lambda encoder=encoder: copy.deepcopy(encoder), fit, validation, "mae", SHOTS, SEEDS,
                                  probe="fine-tune", steps=100, lr=1e-2, encoder_lr=1e-3, probe_first=True)
         probe = label_efficiency({"mae": embed_split(encoder, fit, validation)}, fit.labels, validation.labels,
                                  SHOTS, SEEDS, probes=("linear",))

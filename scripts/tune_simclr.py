@@ -6,8 +6,8 @@ trains on fit only (pre-training on fit's images, without labels; supervised run
 scored on validation: mean accuracy over 1, 5 and 10 labels per class and 5 draws (`evaluate.tune_on_validation`).
 The test split is not loaded. Results go to `ssl_helpers/tuning/*.csv` (read by notebooks 01, 06 and 08):
 
-- `simclr_validation.csv`: learning rate x temperature at `--epochs` (SmallCNN width 32, 12 px, batch 256,
-  the "digits" augmentation), frozen linear probe on validation;
+- `simclr_validation.csv`: learning rate x temperature at `--epochs` (`make_method("simclr")` trained by
+  `pretrain`: SmallCNN width 32, 12 px, batch 256, the "digits" augmentation), frozen linear probe on validation;
 - `fine_tune_validation.csv`: steps x encoder learning rate for fine-tuning (LP-FT, head lr 1e-2) the chosen
   SimCLR candidate's encoder; steps are capped by notebook 08's time budget (13 encoders x 15 runs);
 - `from_scratch_validation.csv`: learning rate x steps for the same network trained on the labels alone.
@@ -27,12 +27,11 @@ from pathlib import Path
 
 import torch
 
-from ssl_helpers.augment import preset
 from ssl_helpers.data import load_dataset, validation_split
 from ssl_helpers.evaluate import TUNING_SHOTS, chosen_setting, end_to_end_table, evaluate_encoder, tune_on_validation
+from ssl_helpers.methods import make_method, pretrain
+from ssl_helpers.methods.simclr import DIGITS_IMAGE_SIZE
 from ssl_helpers.models import SmallCNN, build_encoder
-from ssl_helpers.simclr import DIGITS_IMAGE_SIZE, SimCLR, train_simclr
-from ssl_helpers.train import seed_everything
 
 torch.set_num_threads(int(os.environ.get("NT", "1")))
 p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -57,14 +56,13 @@ if a.only in (None, "simclr"):
     encoders = {}
 
     def simclr_candidate(lr, temperature, epochs):
-        seed_everything(0)
-        model = SimCLR(SmallCNN(width=32), 128, 64)
+        method = make_method("simclr", temperature=temperature, augment="digits", hidden_dim=128, out_dim=64)
         started = time.process_time()
-        train_simclr(model, fit_set.images, preset("digits", DIGITS_IMAGE_SIZE), epochs=epochs, batch_size=256,
-                     lr=lr, temperature=temperature, progress=False, device="cpu")
+        encoder, _ = pretrain(method, fit_set.images, epochs=epochs, batch_size=256, lr=lr, width=32, seed=0,
+                              progress=False, device="cpu")
         print(f"simclr lr={lr} T={temperature}: {time.process_time() - started:.0f} s cpu", flush=True)
-        encoders[(lr, temperature)] = model.encoder
-        return evaluate_encoder(model.encoder, fit_set, validation, "simclr", shots, seeds, probes=("linear",))
+        encoders[(lr, temperature)] = encoder
+        return evaluate_encoder(encoder, fit_set, validation, "simclr", shots, seeds, probes=("linear",))
 
     candidates = [{"lr": lr, "temperature": t, "epochs": a.epochs} for lr in (1e-3, 2e-3, 4e-3) for t in (0.3, 0.5)]
     grid = tune_on_validation(candidates, simclr_candidate)

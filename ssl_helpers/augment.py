@@ -10,6 +10,9 @@ parameters `(N, ...)`; the same code runs on CPU and GPU tensors. Each op comes 
   the ops in SimCLR's order: crop (+ optional small rotation and slant) -> flip -> colour jitter (prob. `jitter_p`) ->
   grayscale (prob. `grayscale_p`) -> blur (prob. `blur_p`) -> noise.
 
+Multi-crop (DINO, Caron et al. 2021): `multi_crop(x, global_augment, local_augment, 2, 4, generator)` returns 2
+large views at full size and 4 small ones at a lower resolution, every view with its own parameters.
+
 Presets: `preset("simclr", size)` (the paper's ImageNet recipe), `preset("small", size)` (CIFAR-sized images:
 no blur, milder jitter), `preset("digits", size)` (handwriting: no flip, small rotations and slant; tuned for
 notebook 06).
@@ -42,6 +45,7 @@ __all__ = [
     "Augment",
     "PRESETS",
     "preset",
+    "multi_crop",
 ]
 
 LUMA = (0.2989, 0.587, 0.114)
@@ -416,3 +420,27 @@ def preset(name: str, size: int, **changes) -> Augment:
     if name not in PRESETS:
         raise ValueError(f"unknown augmentation preset {name!r}; expected one of {sorted(PRESETS)}")
     return Augment(size=size, **{**PRESETS[name], **changes})
+
+
+def multi_crop(x: torch.Tensor, global_augment: Augment, local_augment: Augment, global_crops: int = 2,
+               local_crops: int = 4, generator: Optional[torch.Generator] = None) -> list:
+    """DINO's multi-crop (Caron et al. 2021; SwAV's idea): several views of every image at two scales.
+
+        [g_1(x), ..., g_G(x), l_1(x), ..., l_V(x)]      G = global_crops views by `global_augment` (large crops,
+                                                        e.g. 40-100% of the area, at full size), then
+                                                        V = local_crops views by `local_augment` (small crops,
+                                                        e.g. 10-40%, at a smaller size)
+
+    x: (N, C, H, W) in [0, 1] -> a list of G + V tensors, (N, C, g, g) then (N, C, l, l) with g = global_augment.size
+    and l = local_augment.size. Every view of every image draws its own parameters from `generator`, in list
+    order. The teacher sees only the global views, the student all of them: small crops must predict what the
+    teacher says about the whole image ("local-to-global correspondence").
+    """
+    _check_batch(x)
+    for name, value in (("global_crops", global_crops), ("local_crops", local_crops)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if global_crops < 1:
+        raise ValueError(f"global_crops must be at least 1 (the teacher's views), got {global_crops}")
+    return ([global_augment(x, generator) for _ in range(global_crops)]
+            + [local_augment(x, generator) for _ in range(local_crops)])

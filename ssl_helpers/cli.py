@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import argparse
 import ast
-import inspect
+import dataclasses
 import os
 import sys
 from datetime import timedelta
@@ -127,7 +127,7 @@ def _method_options(p: argparse.ArgumentParser, args) -> dict:
     from .methods import method_class
 
     cls = method_class(args.method)
-    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    accepted = {field.name for field in dataclasses.fields(cls.Options)}
     options = {}
     for key, flag in METHOD_FLAGS.items():
         value = getattr(args, key)
@@ -266,11 +266,11 @@ def init_distributed(device: str = "auto"):
     Under torchrun (WORLD_SIZE > 1): NCCL with one GPU per process (`cuda:LOCAL_RANK`), or gloo on the CPU.
     """
     from .losses import distributed_world
-    from .train import pick_device
+    from .train import pick_device, process_rank
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return 1, 0, pick_device(device)
+    if world == 1 or "RANK" not in os.environ:  # one process, or a process Lightning launched (it joins the group)
+        return 1, process_rank(), pick_device(device)
     import torch.distributed as dist
 
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
@@ -295,14 +295,15 @@ def _load(args, world: int, rank: int):
         options.update(root=args.data_root, download=args.download)
     if args.dataset == "folder":
         options["root"] = args.data_root
-    if world > 1 and rank > 0:
+    grouped = torch.distributed.is_available() and torch.distributed.is_initialized()
+    if grouped and rank > 0:  # under torchrun: rank 0 downloads first (with --devices, download beforehand)
         torch.distributed.barrier()
     try:
         train, test = load_dataset(args.dataset, **options)
     except (DatasetUnavailableError, FileNotFoundError) as error:
         hint = " (here: --dataset digits needs no download)" if args.dataset in ("cifar10", "stl10") else ""
         usage_error(args, f"argument --dataset: {' '.join(str(error).split())}{hint}")
-    if world > 1 and rank == 0:
+    if grouped and rank == 0:
         torch.distributed.barrier()
     return train, test
 

@@ -77,7 +77,7 @@ def _distances(encoders, data):
     view_a, view_b = method.augment(images, generator), method.augment(images, generator)
     with torch.no_grad():
         z_a, z_b = method.head(encoder(view_a)), method.head(encoder(view_b))
-    temperature = method.options.get("temperature", 0.5)
+    temperature = getattr(method.options, "temperature", 0.5)
     from .widgets.distances import default_anchor  # an anchor with a hard negative: low T raises its loss
 
     return _explorer("ssl_helpers.widgets.distances:DistanceExplorer")(view_a, view_b, z_a, z_b,
@@ -141,7 +141,7 @@ def find_encoder(name: str, course_dir, demo_dir, epochs: Optional[int] = None, 
           f"(run notebook {method_class(name).notebook} for the full encoder)", flush=True)
     method, encoder, info = load_or_pretrain(name, path=Path(demo_dir) / f"{name}.pt", epochs=epochs,
                                              progress=progress, verbose=False)
-    saved = save_method(method, encoder, Path(demo_dir) / f"{name}.pt", extra={"quick": True, **info["extra"]})
+    saved = save_method(method, Path(demo_dir) / f"{name}.pt", extra={"quick": True, **info["extra"]})
     return method, encoder, f"quick stand-in trained just now ({info['extra']['epochs']} epochs), saved to {saved}"
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "LossModule",
     "RunState",
     "make_trainer",
+    "process_rank",
     "train_module",
     "fit",
     "estimate_step_seconds",
@@ -494,6 +495,14 @@ def make_trainer(*, epochs: int, device: torch.device, precision: str = "auto", 
                      deterministic=False)
 
 
+def process_rank(devices_per_node: int = 1) -> int:
+    """This process's global rank in a multi-process run: torchrun's / SLURM's `RANK`, else (processes launched by
+    Lightning's own DDP launcher) NODE_RANK x devices per node + LOCAL_RANK; 0 in a single process."""
+    if "RANK" in os.environ:
+        return int(os.environ["RANK"])
+    return int(os.environ.get("NODE_RANK", 0)) * devices_per_node + int(os.environ.get("LOCAL_RANK", 0))
+
+
 def train_module(module: L.LightningModule, tensors: Sequence[torch.Tensor], *, epochs: int, batch_size: int,
                  seed: int = 0, device=None, precision: str = "auto", checkpoint=None,
                  generators: Sequence[torch.Generator] = (), settings: Optional[dict] = None,
@@ -516,8 +525,9 @@ def train_module(module: L.LightningModule, tensors: Sequence[torch.Tensor], *, 
         raise ValueError(f"epochs must be a positive integer, got {epochs}")
     device = pick_device(device) if not isinstance(device, torch.device) else device
     shuffle = torch.Generator().manual_seed(seed)
-    world = (devices if isinstance(devices, int) else 1) * num_nodes
-    rank = int(os.environ.get("RANK", 0)) if world > 1 else 0
+    per_node = devices if isinstance(devices, int) else 1
+    world = per_node * num_nodes
+    rank = process_rank(per_node) if world > 1 else 0
     loader = batch_loader(tensors, batch_size, shuffle, drop_last, rank, world)
     settings = {"epochs": epochs, "batch_size": batch_size, "seed": seed, "n": int(tensors[0].shape[0]),
                 "drop_last": drop_last, "precision": pick_precision(device, precision).name, **(settings or {})}
@@ -534,6 +544,7 @@ def train_module(module: L.LightningModule, tensors: Sequence[torch.Tensor], *, 
     devices_to_fork = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices_to_fork, device_type=device.type if devices_to_fork else "cuda"):
         torch.manual_seed(seed)
+        module.train()  # Lightning keeps each module's mode: a loaded (eval-mode) encoder must train in train mode
         trainer.fit(module, loader, ckpt_path="last" if resume else None)
     module.eval()
     return pd.DataFrame(state.history)

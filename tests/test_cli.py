@@ -5,7 +5,8 @@
 3. Every bad value is a one-line argparse usage error (exit status 2, no traceback) whose text is asserted here.
 4. Any registered method trains in one process and its checkpoint loads back with `load_method`; a second run
    does not overwrite the first checkpoint without `--overwrite`.
-(The torchrun path is tested in `test_simclr_distributed.py`.)
+5. Any method may run under DDP (`--devices`, `--num-nodes`, `--strategy`, or torchrun): the options reach
+   `pretrain` and its `lightning.Trainer` (what DDP computes is tested in `test_methods_distributed.py`).
 """
 from __future__ import annotations
 
@@ -131,10 +132,56 @@ def test_a_missing_real_dataset_is_a_usage_error(capsys, tmp_path):
     assert "argument --dataset: cifar10 is not in" in line and "load_dataset('digits')" in line
 
 
-def test_torchrun_trains_simclr_only(capsys, monkeypatch):
+def test_torchrun_trains_any_method(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")
-    line = usage_error(capsys, ["--method", "rotation"])
-    assert "argument --method: torchrun (WORLD_SIZE=2) trains simclr only" in line
+    for name in ("rotation", "byol", "simclr"):
+        args = cli.parse_args(["--method", name, "--dataset", "digits"])
+        assert args.method == name and args.batch_size % 2 == 0
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--devices", "0"], "argument --devices: must be a positive integer, got 0"),
+    (["--num-nodes", "0"], "argument --num-nodes: must be a positive integer, got 0"),
+    (["--devices", "2", "--batch-size", "33"], "argument --batch-size: 33 must be divisible by the 2 processes"),
+    (["--devices", "2", "--num-nodes", "2", "--batch-size", "34"],
+     "argument --batch-size: 34 must be divisible by the 4 processes"),
+])
+def test_bad_distributed_values_are_usage_errors(capsys, argv, expected):
+    assert expected in usage_error(capsys, argv)
+
+
+class Stop(Exception):
+    pass
+
+
+def pretrain_options(monkeypatch, argv) -> dict:
+    """What `train_from_args(argv)` passes to `pretrain` (which is stopped there)."""
+    import ssl_helpers.methods
+
+    seen = {}
+
+    def fake_pretrain(method, images, **options):
+        seen.update(options, images=images)
+        raise Stop
+
+    monkeypatch.setattr(ssl_helpers.methods, "pretrain", fake_pretrain)
+    with pytest.raises(Stop):
+        cli.train_from_args(argv)
+    return seen
+
+
+def test_one_process_passes_no_distributed_options_and_a_strategy_when_asked(monkeypatch):
+    argv = ["--method", "byol", "--dataset", "digits", "--limit", "64", "--batch-size", "32", "--quiet"]
+    options = pretrain_options(monkeypatch, argv)
+    assert options["batch_size"] == 32 and not {"devices", "num_nodes", "strategy"} & set(options)
+    assert pretrain_options(monkeypatch, [*argv, "--strategy", "auto"])["strategy"] == "auto"
+
+
+def test_devices_reach_the_trainer_with_ddp_and_the_batch_split_over_processes(monkeypatch):
+    options = pretrain_options(monkeypatch, ["--method", "byol", "--dataset", "digits", "--limit", "64",
+                                             "--batch-size", "32", "--quiet", "--devices", "2"])
+    assert (options["devices"], options["num_nodes"], options["strategy"]) == (2, 1, "ddp")
+    assert options["batch_size"] == 16  # per process: the global batch of 32 over 2 processes
 
 
 TINY = ["--dataset", "digits", "--limit", "64", "--epochs", "1", "--batch-size", "32", "--width", "4",

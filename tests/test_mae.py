@@ -77,10 +77,10 @@ def test_masking_matches_a_slow_loop_over_the_same_noise():
     noise = torch.rand(n, length, generator=torch.Generator().manual_seed(3))
     keep = round((1 - ratio) * length)
     for i in range(n):
-        order = sorted(range(length), key=lambda l: noise[i, l].item())   # positions from smallest noise up
+        order = sorted(range(length), key=lambda t: noise[i, t].item())   # positions from smallest noise up
         assert ids_keep[i].tolist() == order[:keep]
-        assert mask[i].tolist() == [0.0 if l in order[:keep] else 1.0 for l in range(length)]
-        assert [order.index(l) for l in range(length)] == ids_restore[i].tolist()
+        assert mask[i].tolist() == [0.0 if t in order[:keep] else 1.0 for t in range(length)]
+        assert [order.index(t) for t in range(length)] == ids_restore[i].tolist()
 
 
 def test_masking_rejects_a_ratio_that_hides_everything():
@@ -107,8 +107,8 @@ def test_the_visible_tokens_are_encoded_as_the_patches_at_their_positions():
     ids_keep, _, _ = random_masking(2, 16, 0.75, torch.Generator().manual_seed(0))
     tokens = encoder.tokens(x)
     for n in range(2):
-        for k, l in enumerate(ids_keep[n].tolist()):  # token l = embedded patch l plus position l
-            expected = encoder.patch_embed(patchify(x, 4)[n, l]) + encoder.positions[0, l]
+        for k, t in enumerate(ids_keep[n].tolist()):  # token t = embedded patch t plus position t
+            expected = encoder.patch_embed(patchify(x, 4)[n, t]) + encoder.positions[0, t]
             torch.testing.assert_close(visible_tokens(tokens, ids_keep)[n, k], expected)
 
 
@@ -143,9 +143,9 @@ def test_the_loss_is_the_mean_squared_error_over_hidden_patches_by_a_loop():
     _, mask, _ = random_masking(3, 16, 0.5, generator)
     total, count = 0.0, 0
     for n in range(3):
-        for l in range(16):
-            if mask[n, l] == 1:
-                total += sum((prediction[n, l, d].item() - patches[n, l, d].item()) ** 2 for d in range(12)) / 12
+        for t in range(16):
+            if mask[n, t] == 1:
+                total += sum((prediction[n, t, d].item() - patches[n, t, d].item()) ** 2 for d in range(12)) / 12
                 count += 1
     assert mae_loss(prediction, patches, mask, norm_pix=False).item() == pytest.approx(total / count, rel=1e-5)
 
@@ -154,12 +154,12 @@ def test_per_patch_normalisation_matches_its_equation():
     patches = torch.rand(2, 5, 48, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
     normalised = normalize_patches(patches)
     for n in range(2):
-        for l in range(5):
-            values = patches[n, l].tolist()
+        for t in range(5):
+            values = patches[n, t].tolist()
             mean = sum(values) / 48
             var = sum((v - mean) ** 2 for v in values) / (48 - 1)
             expected = [(v - mean) / (var + 1e-6) ** 0.5 for v in values]
-            assert normalised[n, l].tolist() == pytest.approx(expected, rel=1e-9)
+            assert normalised[n, t].tolist() == pytest.approx(expected, rel=1e-9)
     flat = torch.full((1, 1, 48), 0.3, dtype=torch.float64)  # a constant patch: zeros, not a division by zero
     assert torch.equal(normalize_patches(flat), torch.zeros_like(flat))
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 import torch
 
 from ssl_helpers.train import EpochBar, make_trainer

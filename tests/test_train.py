@@ -1,12 +1,14 @@
-"""The training loop, seeding, device choice and checkpoints."""
+"""The course's `lightning.Trainer` (`fit` for losses that are not a method, `train_module` for any
+LightningModule), seeding, device choice and checkpoints."""
+import lightning
 import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
 
 from ssl_helpers.models import SmallCNN
-from ssl_helpers.train import (CheckpointError, fit, load_checkpoint, minibatches, pick_device, save_checkpoint,
-                               seed_everything)
+from ssl_helpers.train import (CheckpointError, LossModule, Schedule, fit, load_checkpoint, minibatches, pick_device,
+                               save_checkpoint, seed_everything, train_module)
 
 
 def toy_regression(seed=0):
@@ -71,6 +73,77 @@ def test_a_diverging_loss_stops_with_a_clear_error():
     x, y = toy_regression()
     with pytest.raises(FloatingPointError, match="try a lower lr"):
         fit(lambda batch: F.mse_loss(model(batch[0]), batch[1]) * float("inf"), model, (x, y), progress=False)
+
+
+def test_fit_calls_after_step_once_per_optimiser_step_and_leaves_the_global_random_state_alone():
+    steps = []
+    model = torch.nn.Linear(4, 1)
+    x, y = toy_regression()
+    state = torch.get_rng_state()
+    history = fit(lambda batch: F.mse_loss(model(batch[0]), batch[1]), model, (x, y), epochs=3, batch_size=32,
+                  progress=False, after_step=lambda: steps.append(1))
+    assert len(steps) == 3 * 256 // 32 and len(history) == 3
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_fit_and_pretrain_train_in_train_mode_even_given_modules_in_eval_mode():
+    """A loaded encoder comes in eval mode; Lightning keeps each module's mode, so the training must set it: the
+    old loop did (`module.train()`), else BatchNorm would train on running statistics it never updates."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 1)).eval()
+    x, y = toy_regression()
+    modes = set()
+
+    def loss_fn(batch):
+        modes.update(m.training for m in model.modules())
+        return F.mse_loss(model(batch[0]), batch[1])
+
+    fit(loss_fn, model, (x, y), epochs=1, batch_size=32, progress=False)
+    assert modes == {True}
+    assert not model.training  # eval mode afterwards, as before
+    from ssl_helpers.methods import make_method, pretrain
+
+    encoder = SmallCNN(width=4).eval()
+    norm = encoder.features[0][1]
+    running = norm.running_mean.clone()
+    pretrain(make_method("rotation"), torch.rand(16, 3, 8, 8), encoder=encoder, epochs=1, batch_size=8,
+             device="cpu", progress=False)
+    assert not torch.equal(norm.running_mean, running)  # BatchNorm trained in train mode, on batch statistics
+
+
+def test_fit_trains_param_groups_at_their_own_learning_rates():
+    torch.manual_seed(0)
+    first, second = torch.nn.Linear(4, 4), torch.nn.Linear(4, 1)
+    x, y = toy_regression()
+    before = second.weight.detach().clone()
+    history = fit(lambda batch: F.mse_loss(second(first(batch[0])), batch[1]), [first, second], (x, y), epochs=2,
+                  batch_size=32, schedule="constant", progress=False,
+                  param_groups=[{"params": first.parameters(), "lr": 1e-2},
+                                {"params": second.parameters(), "lr": 0.0}])
+    assert history["lr"].tolist() == [1e-2, 1e-2]  # the first group's
+    assert torch.equal(second.weight, before)      # lr 0: not moved
+
+
+def test_a_checkpoint_is_a_run_folder_not_a_file(tmp_path):
+    with pytest.raises(ValueError, match="checkpoint must be a folder"):
+        train_linear(seed=0, epochs=1, checkpoint=tmp_path / "run.pt")
+    train_linear(seed=0, epochs=1, checkpoint=tmp_path / "run")
+    assert (tmp_path / "run" / "last.ckpt").is_file()
+
+
+def test_train_module_trains_any_lightning_module_and_keeps_the_last_short_batch_when_asked():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(4, 1)
+    x, y = toy_regression()
+    rows = []
+    module = LossModule(lambda batch: (rows.append(len(batch[0])), F.mse_loss(model(batch[0]), batch[1]))[1],
+                        [model], Schedule(lr=0.05, weight_decay=0.0))
+    assert isinstance(module, lightning.LightningModule)
+    history = train_module(module, (x[:100], y[:100]), epochs=2, batch_size=32, device="cpu", progress=False,
+                           drop_last=False, on_epoch_end=lambda epoch: {"training": module.training})
+    assert sorted(rows[:4]) == [4, 32, 32, 32] and len(rows) == 8  # 100 = 3 x 32 + 4, every epoch
+    assert history["training"].tolist() == [False, False]  # on_epoch_end sees the module in eval mode
+    assert not module.training
 
 
 def test_minibatches_cover_every_index_once():

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from ssl_helpers.augment import preset
-from ssl_helpers.simclr import SimCLRMethod
+from ssl_helpers.methods.simclr import SimCLRMethod
 from ssl_helpers.widgets import augment_explorer as X
 from ssl_helpers.widgets.common import array_to_png
 
@@ -33,7 +33,7 @@ def test_explorer_image_sources():
 
 def test_defaults_are_notebook_06s_recipe_and_round_trip():
     recipe = X.recipe_augment()
-    assert SimCLRMethod().options["augment"] == "digits"
+    assert SimCLRMethod().options.augment == "digits"
     assert recipe == preset("digits", X.DIGIT_SIZE)
     enabled, _ = X.controls_from_augment(recipe)
     assert not enabled["flip"] and not enabled["blur"]  # the digits recipe: no flip (a mirrored 2 is not a 2)

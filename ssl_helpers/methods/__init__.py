@@ -1,13 +1,13 @@
-"""Every pre-training method of the course, behind one interface (`Method`) and one registry by name.
+"""Every pre-training method of the course: one `lightning.LightningModule` each (`Method`), one registry by name.
 
     from ssl_helpers.methods import make_method, pretrain, save_method, load_or_pretrain, method_names
     method = make_method("masked", mask_ratio=0.75)
-    encoder, history = pretrain(method, train.images)        # the course's one loop, a progress bar
-    save_method(method, encoder)                              # -> checkpoints/masked.pt
-    method, encoder, info = load_or_pretrain("simclr")        # later: load it, or train a quick stand-in
+    encoder, history = pretrain(method, train.images)        # the course's lightning.Trainer, a progress bar
+    save_method(method)                                       # -> checkpoints/masked.pt
+    method, encoder, info = load_or_pretrain("simclr")        # later: yours, else the shipped one, else a quick one
 
 Adding a method is one new file (a `Method` subclass, see `methods/base.py`) and one line in `REGISTRY`.
-Entries are "module:Class" strings, imported on first use, so `import ssl_helpers.methods` stays light.
+Entries are "module:Class" strings, imported on first use, so each method's module is imported only when used.
 """
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ Only the encoder is kept afterwards; the head (a decoder or a linear classifier)
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 import torch.nn.functional as F
 from torch import nn

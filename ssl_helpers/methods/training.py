@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Optional, Union
 
@@ -15,7 +14,7 @@ import torch
 from torch import nn
 
 from ..train import Schedule, CheckpointError, default_checkpoint_dir, load_checkpoint, pick_device, save_checkpoint
-from ..train import train_module
+from ..train import process_rank, train_module
 from .base import Method
 
 __all__ = ["pretrain", "save_method", "load_method", "load_or_pretrain", "shipped_path", "shipped_score",
@@ -71,7 +70,8 @@ def pretrain(method: Union[str, Method], train_images, *, encoder: Optional[nn.M
         torch.manual_seed(seed)  # the encoder's and the head's initial weights
         method.build(tuple(images.shape[1:]), encoder, width)
     method.to(device)
-    rank = int(os.environ.get("RANK", 0))
+    devices = trainer_options.get("devices")
+    rank = process_rank(devices if isinstance(devices, int) else 1)
     method.generator = torch.Generator(device=device if method.generator_on_device else "cpu")
     method.generator.manual_seed(seed + 1000 * rank)
 

@@ -14,8 +14,6 @@ from __future__ import annotations
 from typing import NamedTuple, Optional
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from ..losses import masked_mse  # defined in ssl_helpers.losses.masked; importable from here too
 from ..models import ConvDecoder  # noqa: F401 (its home is ssl_helpers.models)

@@ -1,0 +1,163 @@
+"""I-JEPA (Assran et al. 2023, "Self-Supervised Learning from Images with a Joint-Embedding Predictive
+Architecture"): predict the REPRESENTATIONS of hidden blocks of an image from a visible context block, not their
+pixels.
+
+    masks = multi_block_masks(N, grid)                   one context block minus M target blocks (`pretext/blocks.py`)
+    s_y = LN(f_target(x))[target blocks]                 the momentum (EMA) target encoder sees the WHOLE image
+    s_x = f(x[context])                                  the context encoder sees only the context tokens
+    s_hat = g(s_x, positions of a target block)          a narrow predictor: context tokens plus one mask token per
+                                                         target position (each with its position embedding)
+    L = ijepa_loss(s_hat, s_y) = mean |s_hat - LN(s_y)|^2     in representation space (`losses/masked.py`)
+    after each step: f_target <- m f_target + (1 - m) f       (no gradient into the target: it is the EMA)
+
+The encoders are the course's `ViTEncoder` (the MAE's, `ssl_helpers/mae.py`); the kept encoder (`method.encoder`)
+is the context encoder, mean-pooled over all tokens of a full image (the paper evaluates the target encoder; with
+the momentum near 1 the two are close, and notebook 08 prints both).
+
+Simplified from the paper, for CPU-sized runs: a constant momentum (the paper ramps it from 0.996 to 1), a tiny
+ViT (dim 64, depth 4) on 12 px digits with 2 px patches (a 6 x 6 grid of tokens, where the paper has 14 x 14 or
+16 x 16), a predictor of depth 2 and width 32 (the paper: depth 12, width 384), the squared error of the paper's
+equation (the authors' code uses smooth L1), and the context tokens each image keeps drawn at random when the
+batch's counts differ (the code keeps the first ones).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Tuple
+
+import torch
+from torch import nn
+
+from ..losses import ijepa_loss
+from ..mae import ViTEncoder, _blocks, sincos_positions
+from ..pretext.blocks import multi_block_masks
+from .base import Method
+from .two_view import frozen_copy, momentum_update
+
+__all__ = ["IJEPAMethod", "IJEPAOptions", "IJEPAPredictor", "gather_tokens"]
+
+
+def gather_tokens(tokens: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """The tokens at `ids` of each image: tokens (N, L, D), ids (N, ...) -> (N, ..., D)."""
+    n, dim = tokens.shape[0], tokens.shape[-1]
+    flat = ids.reshape(n, -1)
+    picked = tokens.gather(1, flat.unsqueeze(-1).expand(-1, -1, dim))
+    return picked.reshape(*ids.shape, dim)
+
+
+class IJEPAPredictor(nn.Module):
+    """I-JEPA's predictor g: a narrow transformer from the context tokens to the representations of a target block.
+
+        x = Linear(s_x) + pos[context ids]                       (N, K, d)   the context, in the predictor's width
+        q = mask_token + pos[target ids of block m]              (N, T, d)   one query per hidden token, where it is
+        y = blocks([x; q]),  s_hat = Linear(LN(y[the queries]))  (N, T, D)   back to the encoder's width
+    The M target blocks of an image are predicted separately (the context repeated M times), so one block's
+    queries never see another's. Positions: fixed 2-D sine-cosine (`sincos_positions`), as the encoder's.
+    """
+
+    def __init__(self, encoder_dim: int, grid: Tuple[int, int], dim: int = 32, depth: int = 2, heads: int = 4,
+                 mlp_ratio: float = 2.0):
+        super().__init__()
+        self.embed = nn.Linear(encoder_dim, dim)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, dim))
+        nn.init.normal_(self.mask_token, std=0.02)
+        self.register_buffer("positions", sincos_positions(*grid, dim).unsqueeze(0), persistent=False)
+        self.blocks = _blocks(dim, depth, heads, mlp_ratio)
+        self.norm = nn.LayerNorm(dim)
+        self.project = nn.Linear(dim, encoder_dim)
+
+    def forward(self, context: torch.Tensor, context_ids: torch.Tensor, target_ids: torch.Tensor) -> torch.Tensor:
+        """context (N, K, D) from the context encoder, context_ids (N, K), target_ids (N, M, T) -> (N, M, T, D)."""
+        n, m, t = target_ids.shape
+        positions = self.positions.expand(n, -1, -1)
+        x = self.embed(context) + gather_tokens(positions, context_ids)              # (N, K, d)
+        queries = self.mask_token + gather_tokens(positions, target_ids)             # (N, M, T, d)
+        x = torch.cat([x.repeat_interleave(m, dim=0), queries.reshape(n * m, t, -1)], dim=1)
+        for block in self.blocks:
+            x = block(x)
+        return self.project(self.norm(x[:, -t:])).reshape(n, m, t, -1)
+
+
+@dataclasses.dataclass
+class IJEPAOptions:
+    """patch_size (px); depth and heads of the ViT (its width is 2 * width); predictor_dim and predictor_depth;
+    momentum m of the target encoder; the multi-block masks: num_targets blocks at target_scale (fraction of the
+    tokens) with target_aspect (height / width), one square context block at context_scale, min_context tokens."""
+
+    patch_size: int = 2
+    depth: int = 4
+    heads: int = 4
+    predictor_dim: int = 32
+    predictor_depth: int = 2
+    momentum: float = 0.99
+    num_targets: int = 4
+    target_scale: Tuple[float, float] = (0.15, 0.2)
+    target_aspect: Tuple[float, float] = (0.75, 1.5)
+    context_scale: Tuple[float, float] = (0.85, 1.0)
+    min_context: int = 4
+
+    def __post_init__(self):
+        for name in ("target_scale", "target_aspect", "context_scale"):
+            setattr(self, name, tuple(float(v) for v in getattr(self, name)))
+        if not 0.0 <= float(self.momentum) <= 1.0:
+            raise ValueError(f"momentum must be in [0, 1], got {self.momentum}")
+        for name in ("patch_size", "depth", "heads", "predictor_dim", "predictor_depth", "num_targets", "min_context"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+class IJEPAMethod(Method):
+    """I-JEPA: a context block, M target blocks, a predictor in representation space, an EMA target encoder.
+
+    Head: `predictor` (an `IJEPAPredictor`) and `target_encoder` (a frozen copy of the encoder, moved by
+    `momentum_update` after each optimiser step).
+    """
+
+    name = "ijepa"
+    title = "I-JEPA (ViT)"
+    family = "representation-prediction"
+    notebook = "08_predicting_representations"
+    data = "digits"
+    image_size = 12
+    recipe = dict(epochs=20, batch_size=64, lr=2e-3, weight_decay=0.05, warmup_epochs=2)
+    quick_epochs = 8
+    generator_on_device = True
+    Options = IJEPAOptions
+
+    def make_encoder(self, image_shape, width: int = 32) -> nn.Module:
+        """A `ViTEncoder` of width 2 * `width` over `patch_size` px patches of (C, H, W) images."""
+        channels, height, _ = image_shape
+        return ViTEncoder(in_channels=channels, image_size=height, patch_size=self.options.patch_size,
+                          dim=2 * width, depth=self.options.depth, heads=self.options.heads)
+
+    def make_head(self, image_shape) -> nn.Module:
+        encoder = self.encoder
+        if not isinstance(encoder, ViTEncoder):
+            raise ValueError(f"the ijepa method needs a ViTEncoder (it encodes only the context tokens); got "
+                             f"{type(encoder).__name__}: use method.make_encoder(image_shape)")
+        o = self.options
+        predictor = IJEPAPredictor(encoder.out_dim, encoder.grid, dim=o.predictor_dim, depth=o.predictor_depth,
+                                   heads=o.heads)
+        return nn.ModuleDict({"predictor": predictor, "target_encoder": frozen_copy(encoder)})
+
+    def masks(self, n: int):
+        """This step's `BlockMasks` for n images, drawn from `self.generator`."""
+        o = self.options
+        return multi_block_masks(n, self.encoder.grid, self.generator, num_targets=o.num_targets,
+                                 target_scale=o.target_scale, target_aspect=o.target_aspect,
+                                 context_scale=o.context_scale, min_context=o.min_context)
+
+    def training_step(self, batch, batch_idx):
+        (images,) = batch
+        masks = self.masks(len(images))
+        context_ids, target_ids = masks.context_ids.to(images.device), masks.target_ids.to(images.device)
+        target_encoder = self.head["target_encoder"]
+        with torch.no_grad():                                       # the target: every token, no gradient
+            s_y = gather_tokens(target_encoder.transform(target_encoder.tokens(images)), target_ids)
+        s_x = self.encoder.forward_visible(images, context_ids)     # the context tokens only
+        s_hat = self.head["predictor"](s_x, context_ids, target_ids)
+        return ijepa_loss(s_hat.flatten(1, 2).float(), s_y.flatten(1, 2).float())
+
+    def on_train_batch_end(self, outputs, batch, batch_idx):
+        momentum_update(self.head["target_encoder"], self.encoder, self.options.momentum)
