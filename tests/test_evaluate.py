@@ -199,3 +199,37 @@ def test_linear_probe_matches_scikit_learns_logistic_regression(C):
     assert linear_probe_accuracy(x, y, xt, yt, C=C) == pytest.approx(expected, abs=1 / len(yt))
     with pytest.raises(ValueError, match="C .* must be > 0, got 0"):
         linear_probe_accuracy(x, y, xt, yt, C=0)
+
+
+def protocol_rows(method, accuracies, probe="linear", shot=10):
+    return [{"method": method, "probe": probe, "labels_per_class": shot, "seed": s, "accuracy": a}
+            for s, a in enumerate(accuracies)]
+
+
+def test_paired_difference_calls_a_difference_within_its_spread_a_tie():
+    from ssl_helpers.evaluate import compare, paired_difference
+
+    table = pd.DataFrame(protocol_rows("a", [0.80, 0.82, 0.78, 0.81, 0.79])
+                         + protocol_rows("b", [0.79, 0.83, 0.77, 0.80, 0.80]))
+    d = paired_difference(table, "a", "b")
+    assert d.n == 5 and d.tie and d.mean == pytest.approx(0.2, abs=1e-9)
+    assert compare(table, "a", "b").startswith("a and b: a tie (+0.2 ± ")
+
+
+def test_paired_difference_says_who_is_ahead_by_how_much():
+    from ssl_helpers.evaluate import paired_difference
+
+    table = pd.DataFrame(protocol_rows("a", [0.90, 0.91, 0.92]) + protocol_rows("b", [0.80, 0.82, 0.81]))
+    d = paired_difference(table, "b", "a")
+    assert not d.tie and d.mean == pytest.approx(-10.0)
+    assert d.text.startswith("a ahead of b by 10.0 ± ")  # the differences are paired by seed: se = 0.58
+
+
+def test_a_single_draw_gets_no_spread_and_no_verdict():
+    from ssl_helpers.evaluate import paired_difference
+
+    table = pd.DataFrame(protocol_rows("a", [0.9]) + protocol_rows("b", [0.5]))
+    d = paired_difference(table, "a", "b")
+    assert d.tie and "±" not in d.text and "single draw" in d.text
+    with pytest.raises(ValueError, match="no 'linear' rows for method 'c'"):
+        paired_difference(table, "a", "c")

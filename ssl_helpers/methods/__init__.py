@@ -33,6 +33,9 @@ REGISTRY: Dict[str, str] = {
     "simsiam": "ssl_helpers.methods.simsiam:SimSiamMethod",
     "barlow_twins": "ssl_helpers.methods.barlow_twins:BarlowTwinsMethod",
     "vicreg": "ssl_helpers.methods.vicreg:VICRegMethod",
+    # predicting representations (notebook 08): a hidden block's representation, a teacher's distribution
+    "ijepa": "ssl_helpers.methods.ijepa:IJEPAMethod",
+    "dino": "ssl_helpers.methods.dino:DINOMethod",
 }
 
 
