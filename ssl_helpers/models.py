@@ -9,12 +9,14 @@ the dictionary `build_encoder(config)` needs to rebuild it (checkpoints store it
 """
 from __future__ import annotations
 
+from typing import Tuple
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["ConvDecoder", "SmallCNN", "ResNet18Cifar", "ProjectionHead", "LinearClassifier", "ResizeInput", "build_encoder",
-           "ENCODERS"]
+           "ENCODERS", "ViTEncoder", "patchify", "unpatchify", "visible_tokens", "sincos_positions"]
 
 
 def _conv_block(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
@@ -153,7 +155,127 @@ class ResizeInput(nn.Module):
         return self.encoder(x)
 
 
-from .mae import ViTEncoder  # noqa: E402  (the masked autoencoder's Vision Transformer; imports only torch)
+# ----------------------------------------------------------------------------------------------------
+# A small Vision Transformer (the masked autoencoder's encoder; MAE itself is in ssl_helpers.mae)
+# ----------------------------------------------------------------------------------------------------
+
+
+def _check_patch_size(images: torch.Tensor, patch_size: int) -> None:
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+    if not isinstance(patch_size, int) or patch_size < 1:
+        raise ValueError(f"patch_size must be a positive integer, got {patch_size!r}")
+    if images.shape[-2] % patch_size or images.shape[-1] % patch_size:
+        raise ValueError(f"patch_size={patch_size} must divide the image size {tuple(images.shape[-2:])}")
+
+
+def patchify(images: torch.Tensor, patch_size: int) -> torch.Tensor:
+    """Cut images into non-overlapping patches, row by row: (N, C, H, W) -> (N, L, p*p*C).
+
+    L = (H/p)(W/p); token l = r*(W/p) + c is the patch at row r, column c; its vector lists pixels in (y, x, channel)
+    order (as in MAE's code).
+    """
+    _check_patch_size(images, patch_size)
+    n, c, h, w = images.shape
+    p = patch_size
+    x = images.reshape(n, c, h // p, p, w // p, p)
+    return x.permute(0, 2, 4, 3, 5, 1).reshape(n, (h // p) * (w // p), p * p * c)
+
+
+def unpatchify(patches: torch.Tensor, patch_size: int, channels: int, grid: Tuple[int, int]) -> torch.Tensor:
+    """The inverse of `patchify`: (N, L, p*p*C) with L = rows * cols -> (N, C, rows*p, cols*p)."""
+    rows, cols = grid
+    n, length, dim = patches.shape
+    p = patch_size
+    if length != rows * cols or dim != p * p * channels:
+        raise ValueError(f"patches of shape {tuple(patches.shape)} do not match grid {grid}, patch_size {p} and "
+                         f"{channels} channels (expected (N, {rows * cols}, {p * p * channels}))")
+    x = patches.reshape(n, rows, cols, p, p, channels).permute(0, 5, 1, 3, 2, 4)
+    return x.reshape(n, channels, rows * p, cols * p)
+
+
+def visible_tokens(tokens: torch.Tensor, ids_keep: torch.Tensor) -> torch.Tensor:
+    """The kept tokens of each image, in shuffled order: (N, L, D), ids_keep (N, K) -> (N, K, D)."""
+    return tokens.gather(1, ids_keep.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+
+
+def sincos_positions(rows: int, cols: int, dim: int) -> torch.Tensor:
+    """Fixed 2-D sine-cosine position embeddings (MAE's): (rows*cols, dim), half the channels for each axis.
+
+    For the axis coordinate u and frequency w_k = 1 / 10000^(k / (dim/4)), k < dim/4: [sin(u w_k), cos(u w_k)].
+    """
+    if dim % 4:
+        raise ValueError(f"dim must be a multiple of 4 for 2-D sine-cosine positions, got {dim}")
+    omega = 1.0 / 10000 ** (torch.arange(dim // 4, dtype=torch.float64) / (dim // 4))
+    y, x = torch.meshgrid(torch.arange(rows, dtype=torch.float64), torch.arange(cols, dtype=torch.float64),
+                          indexing="ij")
+
+    def axis(u):
+        angles = u.reshape(-1, 1) * omega
+        return torch.cat([angles.sin(), angles.cos()], dim=1)
+
+    return torch.cat([axis(y), axis(x)], dim=1).float()
+
+
+def _blocks(dim: int, depth: int, heads: int, mlp_ratio: float) -> nn.ModuleList:
+    """`depth` pre-norm transformer blocks: x + MHSA(LN(x)), then x + MLP(LN(x)) with GELU, no dropout."""
+    return nn.ModuleList(
+        nn.TransformerEncoderLayer(dim, heads, dim_feedforward=int(dim * mlp_ratio), dropout=0.0,
+                                   activation="gelu", batch_first=True, norm_first=True)
+        for _ in range(depth))
+
+
+class ViTEncoder(nn.Module):
+    """A small Vision Transformer: patch embedding, fixed 2-D positions, pre-norm blocks, final LayerNorm.
+
+    forward(x): (N, C, H, W) -> mean over all L tokens of the final tokens -> (N, dim): the course's encoder
+    interface (linear probe, kNN, fine-tuning). forward_visible(x, ids_keep): the final tokens of only the kept
+    patches, (N, K, dim): what MAE pre-trains, at K/L of the cost per block. `config` rebuilds it with
+    `ssl_helpers.models.build_encoder`; `out_dim = dim`.
+    """
+
+    def __init__(self, in_channels: int = 3, image_size: int = 16, patch_size: int = 4, dim: int = 64,
+                 depth: int = 4, heads: int = 4, mlp_ratio: float = 2.0):
+        super().__init__()
+        if image_size % patch_size:
+            raise ValueError(f"patch_size={patch_size} must divide image_size={image_size}")
+        if dim % heads:
+            raise ValueError(f"dim={dim} must be divisible by heads={heads}")
+        self.grid = (image_size // patch_size, image_size // patch_size)
+        self.patch_size = patch_size
+        self.out_dim = dim
+        self.config = {"arch": "vit", "in_channels": in_channels, "image_size": image_size,
+                       "patch_size": patch_size, "dim": dim, "depth": depth, "heads": heads, "mlp_ratio": mlp_ratio}
+        self.patch_embed = nn.Linear(patch_size * patch_size * in_channels, dim)
+        self.register_buffer("positions", sincos_positions(*self.grid, dim).unsqueeze(0), persistent=False)
+        self.blocks = _blocks(dim, depth, heads, mlp_ratio)
+        self.norm = nn.LayerNorm(dim)
+
+    @property
+    def num_tokens(self) -> int:
+        return self.grid[0] * self.grid[1]
+
+    def tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """Embedded patches plus positions: (N, C, H, W) -> (N, L, dim)."""
+        if tuple(x.shape[-2:]) != (self.grid[0] * self.patch_size, self.grid[1] * self.patch_size):
+            raise ValueError(f"this ViT takes {self.grid[0] * self.patch_size} px images, got {tuple(x.shape)}")
+        return self.patch_embed(patchify(x, self.patch_size)) + self.positions
+
+    def transform(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The transformer blocks and the final norm on any set of tokens: (N, K, dim) -> (N, K, dim)."""
+        for block in self.blocks:
+            tokens = block(tokens)
+        return self.norm(tokens)
+
+    def forward_visible(self, x: torch.Tensor, ids_keep: torch.Tensor) -> torch.Tensor:
+        """Encode only the kept patches: x (N, C, H, W), ids_keep (N, K) -> (N, K, dim)."""
+        return self.transform(visible_tokens(self.tokens(x), ids_keep))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features of full images: (N, C, H, W) -> mean over tokens -> (N, dim)."""
+        return self.transform(self.tokens(x)).mean(dim=1)
+
+
 
 ENCODERS = {"small_cnn": SmallCNN, "resnet18_cifar": ResNet18Cifar, "resize_input": ResizeInput, "vit": ViTEncoder}
 """Every encoder architecture by its config's "arch": a new architecture is one class and one entry here."""
