@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from ssl_helpers.data import (VALIDATION_FRACTION, ImageSet, TwoViews, colourise, labeled_subset, load_colour_digits,
+from ssl_helpers.data import (VALIDATION_FRACTION, ImageSet, colourise, labeled_subset, load_colour_digits,
                               load_dataset, load_digits, stratified_split, validation_split)
 
 
@@ -148,18 +148,3 @@ def test_image_set_checks_shapes_and_makes_subsets(digits):
     with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
         ImageSet(torch.zeros(4, 3, 8, 8), torch.zeros(3, dtype=torch.long))
     assert "per class" in repr(train)
-
-
-def test_two_views_gives_two_independent_views(digits):
-    generator = torch.Generator().manual_seed(0)
-
-    def jitter(image):
-        return image + 0.01 * torch.randn(image.shape, generator=generator)
-
-    pairs = TwoViews(digits[0], jitter)
-    a, b, label = pairs[3]
-    assert a.shape == b.shape == (3, 16, 16) and int(label) == int(digits[0].labels[3])
-    assert not torch.equal(a, b)
-    assert len(pairs) == len(digits[0])
-    batch = next(iter(torch.utils.data.DataLoader(pairs, batch_size=8)))
-    assert batch[0].shape == (8, 3, 16, 16)

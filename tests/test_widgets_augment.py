@@ -1,5 +1,6 @@
 """The augmentation explorer: pure functions, the picture drawn at its display size, defaults from notebook 06's
 recipe, rejected arguments, and the widget redrawing what the pure functions compute on every change."""
+import dataclasses
 import base64
 import io
 import time
@@ -41,7 +42,7 @@ def test_defaults_are_notebook_06s_recipe_and_round_trip():
     for name in ("digits", "simclr", "small"):  # every preset comes back from its own switches and sliders
         augment = preset(name, 24)
         back = X.augment_from_controls(*X.controls_from_augment(augment), 24, base=augment)
-        for key, value in augment.to_dict().items():
+        for key, value in dataclasses.asdict(augment).items():
             assert getattr(back, key) == pytest.approx(value), (name, key)
     with pytest.raises(ValueError, match="recipe's rotation is beyond the explorer's range"):
         X.controls_from_augment(preset("digits", 32, degrees=90.0))
