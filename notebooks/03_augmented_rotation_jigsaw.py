@@ -30,7 +30,8 @@
 #
 # No decoder: the head is one linear layer on the encoder's pooled features, trained with cross-entropy.
 #
-# **Runtime budget:** about 60 s on 2 CPU cores with the default settings (two short pre-trainings and the probes).
+# **Runtime budget:** about 60 s on 2 CPU cores with the default settings (two short pre-trainings, the probes and
+# a layer-wise probe; longer on a busy machine).
 
 # %%
 # Colab only: install the course helpers from the repository, alone (`--no-deps` keeps Colab's own torch,
@@ -55,6 +56,7 @@ FULL_RUN = False
 LONGER_RUN = False  # with FULL_RUN: the lecturer's longer run
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import torch
 
 from ssl_helpers.data import load_dataset
@@ -150,11 +152,18 @@ plt.show()
 # course's `lightning.Trainer`.
 
 # %%
-histories = {}
+import copy
+
+histories, early = {}, {}  # early: a copy of each encoder after a third of its epochs, for the layer-wise probe
+EARLY_EPOCH = max(1, EPOCHS // 3)
 for task in (rotation, jigsaw):
+    def keep_early(epoch, name=task.name):
+        if epoch == EARLY_EPOCH:
+            early[name] = copy.deepcopy(encoders[name]).cpu().eval()
+
     encoders[task.name], histories[task.name] = pretrain(
         task, train.images, encoder=encoders[task.name], epochs=EPOCHS, seed=0, device=DEVICE,
-        **run_options(task.name, FULL_RUN))
+        on_epoch_end=keep_early, **run_options(task.name, FULL_RUN))
     print(task.name, "loss per epoch:", histories[task.name]["loss"].round(3).tolist())
 
 # %%
@@ -214,12 +223,29 @@ digit_accuracy = [(guessed[angle == hardest // 90][test.labels == d] == hardest 
 worst = sorted(range(test.num_classes), key=lambda d: digit_accuracy[d])[:3]
 print(f"digits hardest to orient at {hardest} deg:",
       ", ".join(f"{test.classes[d]} ({100 * digit_accuracy[d]:.0f}%)" for d in worst))
+digits = test.labels.repeat(4)  # the digit of every rotated copy, block by block as rotations_used returns them
+per_digit = [100 * (guessed[digits == d] == angle[digits == d]).float().mean().item() for d in range(test.num_classes)]
+print("rotation accuracy per digit, all four angles: "
+      + ", ".join(f"{test.classes[d]} {a:.0f}%" for d, a in enumerate(per_digit)))
+upright = {d: 100 * (guessed[(digits == d) & (angle == 2)] == 0).float().mean().item() for d in range(test.num_classes)}
+print("turned 180 deg and read as upright (0 deg): "
+      + ", ".join(f"{test.classes[d]} {u:.0f}%" for d, u in upright.items())
+      + f"; all digits {100 * (guessed[angle == 2] == 0).float().mean().item():.0f}%")
 
 # %% [markdown]
 # The angles are not equally hard (the lines above name the hardest angle, what it is mistaken for, and the digits
-# hardest to orient there). A digit that looks much the same turned by 180 degrees gives its 0 and 180 degree
-# copies the same appearance, and no encoder can tell those apart from the digit alone: compare the digits named
-# above with the ones you would call symmetric.
+# hardest to orient there). A digit that looks much the same turned by 180 degrees (a 0, a 1, an 8, an S-shaped 5)
+# gives its 0 and 180 degree copies the same appearance, and no encoder can tell those apart from the digit alone:
+# the last line counts how often each digit, turned upside down, is taken for upright.
+#
+# Digits add a twist natural photos do not have: **a 6 turned by 180 degrees reads as a 9**, and a 9 as a 6. For
+# such a pair the rotation task contradicts itself: the picture "6 at 180 degrees" must get the label 180, and an
+# upright 9 that looks the same must get 0. The only way out is to tell a turned 6 from a 9 by handwriting details
+# (the loop's size, where the stroke ends), so on these two digits the pretext task asks for the class itself;
+# for a 0, a 1 or an 8 there is nothing to learn at all. The last line measures what it costs here: a turned 6 is
+# taken for upright about as often as the average digit and a turned 9 rarely, so these handwritten 6s and 9s
+# differ enough for the network to orient them (their per-digit accuracy is among the highest); the digits it
+# cannot orient are the ones that look alike upside down, the 1, the S-shaped 5, the 8 and the 0.
 
 # %% [markdown]
 # ### Exercise: the rotation pretext step
@@ -251,36 +277,132 @@ rotation_step_ex.train_briefly(rotation_step_used, train.images)
 # %% [markdown]
 # ## Scoring the encoders with the course protocol
 #
-# Frozen features, logistic regression on 1, 5 and 10 labelled digits per class (5 seeded draws), scored on the whole test split; next to the same probe on raw **pixels** and on a **random encoder** (the same network, untrained). A pretext task has taught the encoder something useful for digits only if it beats both.
+# Frozen features, logistic regression on 1, 5 and 10 labelled digits per class drawn from the fit part of train
+# (5 seeded draws, the same for every row), its regularisation C chosen on the validation split for each row and
+# each number of labels (`ssl_helpers.protocol`), scored once on the whole test split; next to the same probe on
+# raw **pixels** and on a **random encoder** (the same network, untrained; the same numbers in every notebook).
+# A pretext task has taught the encoder something useful for digits only if it beats both: the verdicts below
+# pair each encoder with each baseline draw by draw and call a difference within two standard errors a tie.
 
 # %%
+from ssl_helpers.protocol import baseline_summary
+
 table = pretext.score_against_baselines({name: encoder.cpu() for name, encoder in encoders.items()}, train, test, shots=SHOTS, seeds=SEEDS)
 plot_label_efficiency(table, title="Rotation and jigsaw vs baselines (linear probe)")
 plt.show()
+print(baseline_summary(table))
 summarize(table)
 
 # %%
 differences, verdicts = pretext.compare_to_baselines(table)
-print("accuracy points above (+) or below (-) each baseline, mean over 5 seeds:")
+print("accuracy points above (+) or below (-) each baseline, mean paired difference over the 5 draws:")
 print(differences.to_string())
 print()
 print("\n".join(verdicts.values()))
 
 # %% [markdown]
-# **Reading the numbers.** Both tasks are solved far above chance, yet their features are clearly *worse*
-# for telling digits apart than a random network's or the raw pixels (the verdicts above). Why, on this data:
+# **Reading the numbers.** Both tasks are solved far above chance, yet the encoders' *output* features are worse
+# for telling digits apart than a random network's or the raw pixels (the verdicts above). The probe reads the last
+# block, pooled, and the last block is where a network keeps what its own task needs: for rotation, which way the
+# strokes lean; for jigsaw, whether tile borders line up. Two different digits turned the same way look alike to
+# it. Gidaris et al. (2018) found exactly this on ImageNet: rotation features are best in the **middle** blocks,
+# and the last block specialises to the pretext task. The next section measures it here.
 #
-# - *The pretext label is not the class.* The last layer learns what the task needs: for rotation, which way the
-#   strokes lean; for jigsaw, whether tile borders line up. Two different digits rotated the same way look alike
-#   to it. With 128 pooled features and a few epochs, the encoder throws away what does not help the pretext task.
+# ## Which layer? A layer-wise probe
+#
+# The course's CNN has four conv blocks. `up_to_block(encoder, b)` keeps its first `b` blocks and average-pools
+# their output, and the course's protocol reads it exactly as it read the table's rows (`run_protocol`: the same
+# labels and seeds, the probe's C chosen on validation), for the rotation and jigsaw encoders and for the random
+# encoder of the table (the same weights), so that every depth has its own bar. Each pretext encoder is probed
+# twice: after a third of its epochs (the copy kept during training) and at the end, to see which way training
+# moves each layer. (Gidaris et al. probe conv maps that keep some spatial layout; here every block is pooled to
+# one vector, as the encoder's output is. Every layer is shown, none is picked.)
+
+# %%
+from torch import nn
+
+from ssl_helpers.data import validation_split
+from ssl_helpers.evaluate import compare, mean_accuracy
+from ssl_helpers.protocol import random_encoder, run_protocol
+
+
+def up_to_block(encoder, block):
+    """The encoder's first `block` blocks, average-pooled: (N, C, H, W) -> (N, channels of that block)."""
+    if hasattr(encoder, "features"):  # SmallCNN: four conv blocks, then pooling
+        body = encoder.features[:block]
+    else:  # ResNet18Cifar: the stem, then four stages of two residual blocks
+        body = nn.Sequential(encoder.stem, *encoder.layers[:2 * block])
+    return nn.Sequential(body, nn.AdaptiveAvgPool2d(1), nn.Flatten()).eval()
+
+
+BLOCKS = (2, 3, 4)
+probed = {"random encoder": random_encoder(encoders["rotation"].config)}  # the table's: same architecture, seed 0
+for name in ("rotation", "jigsaw"):
+    if name in early:  # absent when a resumed FULL_RUN skipped that epoch
+        probed[f"{name} (epoch {EARLY_EPOCH})"] = early[name]
+    probed[f"{name} (epoch {EPOCHS})"] = encoders[name].cpu()
+fit, validation = validation_split(train)  # the protocol's split: labels drawn from fit, C chosen on validation
+layers = run_protocol({f"{name}, block {b}": up_to_block(encoder, b) for name, encoder in probed.items()
+                       for b in BLOCKS}, fit, validation, test, shots=SHOTS, seeds=SEEDS, probes=("linear",),
+                      pixels=False, device="cpu").table
+by_layer = (100 * mean_accuracy(layers)).droplevel("probe").round(1)
+by_layer.index = pd.MultiIndex.from_tuples([tuple(i.split(", ")) for i in by_layer.index], names=["encoder", "at"])
+print(f"linear probe accuracy (%) by block, mean over {SEEDS} seeds:")
+print(by_layer.to_string())
+
+fig, axes = plt.subplots(1, len(SHOTS), figsize=(11, 3), sharex=True)
+for ax, k in zip(axes, SHOTS):
+    for name in probed:
+        ax.plot(BLOCKS, [by_layer.loc[(name, f"block {b}"), k] for b in BLOCKS], marker="o",
+                ls="--" if name.endswith(f"(epoch {EARLY_EPOCH})") and EARLY_EPOCH != EPOCHS else "-",
+                color="grey" if name == "random encoder" else None, label=name)
+    ax.set_title(f"{k} labels per class", fontsize=9)
+    ax.set_xlabel("probed after block"), ax.set_xticks(BLOCKS)
+axes[0].set_ylabel("linear probe accuracy (%)")
+axes[-1].legend(fontsize=7, loc="lower right")
+fig.suptitle("Layer-wise linear probe: rotation and jigsaw features by depth (dashed: after a third of training)",
+             fontsize=10)
+fig.tight_layout()
+plt.show()
+
+# %%
+last = f"block {BLOCKS[-1]}"
+for name in ("rotation", "jigsaw"):
+    final, first = f"{name} (epoch {EPOCHS})", f"{name} (epoch {EARLY_EPOCH})"
+    best = by_layer.loc[final][SHOTS[-1]].idxmax()
+    print(f"{final}: best block at {SHOTS[-1]} labels/class: {best}")
+    if best != last:
+        print("  " + compare(layers, f"{final}, {best}", f"{final}, {last}", labels_per_class=SHOTS[-1]))
+    for k in SHOTS:  # the same depth, random weights
+        print("  " + compare(layers, f"{final}, {best}", f"random encoder, {best}", labels_per_class=k))
+    if best != last:
+        print("  " + compare(layers, f"{final}, {best}", f"random encoder, {last}", labels_per_class=SHOTS[-1]))
+    if first in probed and EARLY_EPOCH != EPOCHS:
+        for at in dict.fromkeys((best, last)):
+            print(f"  training on, {at}: "
+                  + compare(layers, f"{final}, {at}", f"{first}, {at}", labels_per_class=SHOTS[-1]))
+
+# %% [markdown]
+# **Reading the layer-wise probe** (the table, the figure and the lines above):
+#
+# - *The middle is better than the end.* For both tasks the best block is a middle one, ahead of the last block
+#   beyond the spread (the first compare line of each task). The last block is where being good at the pretext
+#   task is decided, and it keeps what that task needs and drops the rest.
+# - *Training longer pulls the two apart*: from a third of the epochs to the end, the last block gets worse for
+#   digits, beyond the spread for both tasks, while the best middle block holds or improves (the "training on"
+#   lines). More pre-training makes the top more specialised, not more useful: Gidaris et al.'s finding, measured.
+# - *What the tasks taught, depth by depth.* At the same depth, the best middle block ties with the random
+#   encoder's at every number of labels: on these digits neither task taught the early layers more than random
+#   weights already give. What pre-training changed is the end: the random encoder's last block is the table's
+#   strongest bar, and the pretext-trained last block fell far below it (the compare line "random encoder,
+#   block 4 ahead of ..."). So the table's negative result is the last block specialising, not "too few epochs".
 # - *Shortcuts.* A CNN that sees the whole shuffled image can solve jigsaw from low-level seams between tiles
-#   (Noroozi & Favaro leave gaps between tiles for this reason), and some digits (0, 1, 8) look much the same upside
-#   down, so rotation cannot be decided from the digit's identity for them anyway.
-# - *A random CNN is a strong baseline here*: at 16 px its features are nearly as good as pixels, and pre-training
-#   has to beat that, not zero.
+#   (Noroozi & Favaro leave gaps between tiles for this reason), and for the digits that look alike at 0 and 180
+#   degrees (measured per digit above) rotation cannot be decided from the digit's shape at all.
 #
-# On natural images (CIFAR-10, ImageNet) with deep networks and long training, rotation prediction does beat random
-# features by a wide margin: "which way is up" is a much stronger cue for a photo of a dog than for a digit.
+# On natural images (CIFAR-10, ImageNet) with deep networks and long training, rotation features from the middle
+# blocks beat random features by a wide margin: "which way is up" is a much stronger cue for a photo of a dog than
+# for a digit.
 
 # %% [markdown]
 # ## Saving the encoders
@@ -302,7 +424,9 @@ for name, (task, encoder) in {name: (task, encoders[name]) for name, task in (("
 #
 # - Predicting *what was done* to an image needs no decoder: a linear head and cross-entropy.
 # - The label is free, and the task is learnable, but being good at the pretext task is not the same as having
-#   features that separate classes: here both tasks give features below the baselines (table above).
+#   features that separate classes: here both tasks give output features below the baselines (table above).
+# - Probe more than the last layer: the last block specialises to the pretext task and gets worse with training,
+#   the middle blocks keep more (the layer-wise probe); on these digits they keep about what random weights give.
 # - A pretext task helps only if solving it requires the information the downstream task needs, and has no
 #   shortcut. Notebook 4 tries obscured and perturbed inputs; notebook 5 changes the question altogether: which
 #   images belong together?

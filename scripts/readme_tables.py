@@ -5,7 +5,8 @@
 
 Four tables, each between `<!-- BEGIN name -->` and `<!-- END name -->` in README.md:
 - `notebooks`: the list of notebooks (title from each notebook's first heading, Colab badge from `ssl_helpers.REPOSITORY`);
-- `results`: the markdown table printed by the cell of notebook 08 whose source starts with `# README: results`;
+- `results`: the markdown table printed by the cell of notebook 09 whose source starts with `# README: results`
+  (every row with its pre-training budget column: epochs, images seen and training seconds where recorded);
 - `budgets`: wall time, peak memory and kernel CPU time of every notebook, stored in each executed notebook's
   metadata (`ssl_budget`) by `scripts/execute_notebooks.py`;
 - `exercises`: every notebook's exercises and how many typical mistakes each check names, from
@@ -24,7 +25,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 README = ROOT / "README.md"
-RESULTS_NOTEBOOK = "08_transfer_learning.ipynb"
+RESULTS_NOTEBOOK = "09_transfer_learning.ipynb"
 RESULTS_MARK = "# README: results"
 BUDGET_SECONDS, BUDGET_MB, COURSE_SECONDS = 120.0, 1536.0, 600.0
 
@@ -59,6 +60,9 @@ def results_table() -> str:
         if cell.cell_type == "code" and cell.source.startswith(RESULTS_MARK):
             text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
             table = "\n".join(line for line in text.splitlines() if line.startswith("|"))
+            if table and "budget" not in table.splitlines()[0]:
+                raise ValueError(f"the `{RESULTS_MARK}` cell of {RESULTS_NOTEBOOK} printed a table without the "
+                                 f"pre-training budget column: re-execute the notebook")
             if table:
                 return table
             raise ValueError(f"the `{RESULTS_MARK}` cell of {RESULTS_NOTEBOOK} printed no markdown table: "

@@ -9,7 +9,7 @@ The test split is not loaded. Results go to `ssl_helpers/tuning/*.csv` (read by 
 - `simclr_validation.csv`: learning rate x temperature at `--epochs` (`make_method("simclr")` trained by
   `pretrain`: SmallCNN width 32, 12 px, batch 256, the "digits" augmentation), frozen linear probe on validation;
 - `fine_tune_validation.csv`: steps x encoder learning rate for fine-tuning (LP-FT, head lr 1e-2) the chosen
-  SimCLR candidate's encoder; steps are capped by notebook 08's time budget (13 encoders x 15 runs);
+  SimCLR candidate's encoder; steps are capped by notebook 09's time budget (15 encoders x 15 runs);
 - `from_scratch_validation.csv`: learning rate x steps for the same network trained on the labels alone.
 
 The frozen probes' regularisation C is cheap to tune, so notebooks tune it themselves on validation for every

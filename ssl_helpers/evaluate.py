@@ -1,15 +1,18 @@
-"""The one evaluation protocol every encoder in the course is scored with.
+"""The pieces of the evaluation protocol every encoder in the course is scored with.
 
 1. Embed the fixed train and test split with the frozen encoder: `embed`.
 2. Draw a labeled subset of k images per class from train (seeded): `ssl_helpers.data.labeled_subset`.
 3. Fit a probe on the subset, score it on the whole test split:
-   - `linear_probe_accuracy`: multinomial logistic regression on standardised features;
+   - `linear_probe_accuracy`: multinomial logistic regression on standardised features (`fit_linear_probe`);
    - `knn_accuracy`: cosine-similarity kNN with similarity-weighted votes.
 4. Repeat for k in 1, 5, 10, 50 and all labels, over several seeds: `label_efficiency` gives a tidy table
-   (one row per method, probe, k and seed); `summarize` gives mean and spread.
+   (one row per method, probe, k and seed); `summarize` gives mean and spread; `paired_difference` / `compare`
+   compare two rows over their shared draws and call a difference within its spread a tie.
 
-Baselines on the same split and labels (`baseline_table`): logistic regression on raw pixels, a randomly
-initialised encoder, and the same encoder trained supervised from scratch on the same few labels.
+The whole protocol, with every setting chosen on a validation split among the same number of candidates for every
+row, fine-tuning and the baselines, is `ssl_helpers.protocol.run_protocol`; `baseline_table` runs it for the
+baselines: logistic regression on raw pixels, a randomly initialised encoder, and the same encoder trained
+supervised from scratch on the same few labels.
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import ImageSet, labeled_subset
-from .models import LinearClassifier, build_encoder
+from .models import LinearClassifier
 from .train import fit, pick_device, seed_everything
 
 __all__ = [
@@ -32,6 +35,8 @@ __all__ = [
     "embed_split",
     "pixel_features",
     "standardize",
+    "fit_linear_probe",
+    "probe_predict",
     "linear_probe_accuracy",
     "knn_accuracy",
     "knn_predict",
@@ -104,40 +109,70 @@ def _check_features(train_x, train_y, test_x, test_y):
         raise ValueError("labels must be (N,) and match their features")
 
 
-def linear_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
-                          test_y: torch.Tensor, C: float = 0.1, max_iter: int = 500) -> float:
-    """Accuracy on test of a multinomial logistic regression fitted on (train_x, train_y).
+def fit_linear_probe(train_x: torch.Tensor, train_y: torch.Tensor, C: float = 0.1, max_iter: int = 500,
+                     init: Optional[tuple] = None):
+    """The multinomial logistic regression of `linear_probe_accuracy`, fitted: returns `(weight, bias, classes)`.
 
         p(y | x) = softmax(W x + b),   min_{W, b}  sum_i -log p(y_i | x_i) + ||W||^2 / (2 C)
 
     (scikit-learn's `LogisticRegression(C=C)` objective), solved exactly in float64 by full-batch L-BFGS with a
-    strong-Wolfe line search: 3-18x faster than scikit-learn's solver on these sizes, the same optimum.
-    train_x: (n, D), test_x: (m, D); standardise features beforehand (see `standardize`). Only the classes
-    present in train_y can be predicted.
+    strong-Wolfe line search on the analytic gradient (X^T (P - Y) + W / C and sum_i (P - Y)_i): 3-18x faster than
+    scikit-learn's solver on these sizes, the same optimum. train_x: (n, D), train_y: (n,) -> weight (D, K) and
+    bias (K,) in float64, classes (K,): the labels present in train_y, in increasing order (logit j is class
+    classes[j]). init: a `(weight, bias, ...)` to start from (e.g. the solution for a nearby C).
     """
-    _check_features(train_x, train_y, test_x, test_y)
+    if train_x.ndim != 2 or train_y.shape != (train_x.shape[0],):
+        raise ValueError(f"train_x must be (n, D) and train_y (n,), got {tuple(train_x.shape)} and "
+                         f"{tuple(train_y.shape)}")
     classes, targets = torch.unique(train_y, return_inverse=True)
     if len(classes) < 2:
         raise ValueError("a linear probe needs labeled examples of at least 2 classes")
     if C <= 0:
         raise ValueError(f"C (the inverse regularisation strength) must be > 0, got {C}")
     x = train_x.detach().double()
-    weight = torch.zeros(x.shape[1], len(classes), dtype=torch.float64, requires_grad=True)
-    bias = torch.zeros(len(classes), dtype=torch.float64, requires_grad=True)
+    onehot = F.one_hot(targets, len(classes)).double()
+    if init is not None:
+        weight, bias = init[0].detach().double().clone(), init[1].detach().double().clone()
+    else:
+        weight = torch.zeros(x.shape[1], len(classes), dtype=torch.float64)
+        bias = torch.zeros(len(classes), dtype=torch.float64)
+    weight.grad, bias.grad = torch.zeros_like(weight), torch.zeros_like(bias)
     optimizer = torch.optim.LBFGS([weight, bias], lr=1, max_iter=max_iter, tolerance_grad=1e-5,
                                   tolerance_change=1e-9, history_size=10, line_search_fn="strong_wolfe")
 
     def objective():
-        optimizer.zero_grad()
-        loss = F.cross_entropy(x @ weight + bias, targets, reduction="sum") + weight.pow(2).sum() / (2 * C)
-        loss.backward()
-        return loss
+        logits = torch.addmm(bias, x, weight)
+        log_normaliser = torch.logsumexp(logits, 1, keepdim=True)
+        residual = torch.exp(logits - log_normaliser) - onehot          # P - Y, (n, K)
+        torch.addmm(weight / C, x.T, residual, out=weight.grad)
+        torch.sum(residual, 0, out=bias.grad)
+        return log_normaliser.sum() - (logits * onehot).sum() + weight.pow(2).sum() / (2 * C)
 
-    with torch.enable_grad():
-        optimizer.step(objective)
     with torch.no_grad():
-        predictions = classes[(test_x.detach().double() @ weight + bias).argmax(1)]
-    return float((predictions == test_y).double().mean())
+        optimizer.step(objective)
+    weight.grad = bias.grad = None
+    return weight, bias, classes
+
+
+def probe_predict(probe, x: torch.Tensor) -> torch.Tensor:
+    """Labels predicted by a fitted probe `(weight, bias, classes)` (see `fit_linear_probe`): x (m, D) -> (m,)."""
+    weight, bias, classes = probe
+    with torch.no_grad():
+        return classes[(x.detach().double() @ weight + bias).argmax(1)]
+
+
+def linear_probe_accuracy(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor,
+                          test_y: torch.Tensor, C: float = 0.1, max_iter: int = 500) -> float:
+    """Accuracy on test of a multinomial logistic regression fitted on (train_x, train_y) (`fit_linear_probe`).
+
+        p(y | x) = softmax(W x + b),   min_{W, b}  sum_i -log p(y_i | x_i) + ||W||^2 / (2 C)
+
+    train_x: (n, D), test_x: (m, D); standardise features beforehand (see `standardize`). Only the classes
+    present in train_y can be predicted.
+    """
+    _check_features(train_x, train_y, test_x, test_y)
+    probe = fit_linear_probe(train_x, train_y, C, max_iter)
+    return float((probe_predict(probe, test_x) == test_y).double().mean())
 
 
 def knn_predict(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, k: int = 20,
@@ -236,29 +271,46 @@ def evaluate_encoder(encoder: nn.Module, train: ImageSet, test: ImageSet, name: 
 
 def train_classifier(encoder: nn.Module, train: ImageSet, test: ImageSet, subset: torch.Tensor,
                      steps: int = 100, batch_size: int = 32, lr: float = 3e-3, encoder_lr: Optional[float] = None,
-                     probe_first: bool = False, seed: int = 0, device=None) -> float:
+                     probe_first: bool = False, probe_C: float = 0.1, seed: int = 0, device=None) -> float:
     """Test accuracy of `encoder` plus a new linear head trained with cross-entropy on `train[subset]` only.
 
         logits = W f(x) + b,   min  mean_i CE(logits_i, y_i)   over the labeled subset
 
     All of it is trained (end to end) for about `steps` AdamW steps on batches of up to `batch_size` images,
-    cosine schedule. The head learns at `lr`; the encoder at `encoder_lr` (default: `lr`). Fine-tuning a
-    pre-trained encoder uses a lower `encoder_lr` so the new head does not wreck the features early on.
+    cosine schedule. The head learns at `lr`; the encoder at `encoder_lr` (default: `lr`).
 
-    probe_first: start the head from a linear probe fitted on the frozen features of the subset ("LP-FT",
-    Kumar et al. 2022): a random head's large early gradients would otherwise distort good features.
+    probe_first ("LP-FT", Kumar et al. 2022): fine-tune a pre-trained encoder from its linear probe. The network
+    starts as the encoder, the standardisation of its frozen features (statistics of all of `train`) and the
+    probe fitted on the subset (`fit_linear_probe`, C = `probe_C`), so that at step 0 it predicts what the probe
+    predicts; the encoder's BatchNorm statistics stay frozen (a batch of a few labelled images is too small to
+    re-estimate them). The protocol's fine-tuning (`ssl_helpers.protocol`) also chooses C, steps and learning rate
+    on validation, the frozen encoder among them.
     """
     seed_everything(seed)
-    model = LinearClassifier(encoder, train.num_classes)
     images, labels = train.images[subset], train.labels[subset]
+    frozen_batchnorm = None
     if probe_first:
-        fit_head_on_frozen_features(model, images, labels, device=device)
+        from .protocol import _lp_ft_model
+
+        features = embed(encoder, train.images, device=device)
+        mean, std = features.mean(0, keepdim=True), features.std(0, keepdim=True).clamp_min(1e-6)
+        probe = fit_linear_probe((features[subset] - mean) / std, labels, probe_C)
+        model = _lp_ft_model(encoder, probe, mean, std)
+        frozen_batchnorm = model[0]
+        head, body = model[2], model[0]
+    else:
+        model = LinearClassifier(encoder, train.num_classes)
+        head, body = model.head, model.encoder
     batch_size = min(batch_size, len(subset))
     epochs = max(1, round(steps / max(1, len(subset) // batch_size)))
-    groups = [{"params": list(model.head.parameters()), "lr": lr},
-              {"params": list(model.encoder.parameters()), "lr": lr if encoder_lr is None else encoder_lr}]
+    groups = [{"params": list(head.parameters()), "lr": lr},
+              {"params": list(body.parameters()), "lr": lr if encoder_lr is None else encoder_lr}]
 
     def loss_fn(batch):
+        if frozen_batchnorm is not None:
+            from .protocol import freeze_batchnorm
+
+            freeze_batchnorm(frozen_batchnorm)
         x, y = batch
         return F.cross_entropy(model(x), y)
 
@@ -269,26 +321,6 @@ def train_classifier(encoder: nn.Module, train: ImageSet, test: ImageSet, subset
     with torch.no_grad():
         predictions = torch.cat([model(x.to(model_device)).argmax(1).cpu() for x in test.images.split(512)])
     return float((predictions == test.labels).float().mean())
-
-
-def fit_head_on_frozen_features(model: LinearClassifier, images: torch.Tensor, labels: torch.Tensor,
-                                steps: int = 200, lr: float = 0.05, weight_decay: float = 1e-3, device=None) -> None:
-    """Set `model.head` to a multinomial logistic regression on the frozen features `model.encoder(images)`.
-
-    Full-batch Adam on  mean_i CE(W h_i + b, y_i) + weight_decay * |W|^2,  h: (n, D) in eval mode.
-    """
-    features = embed(model.encoder, images, device=device)
-    head = nn.Linear(features.shape[1], model.head.out_features)
-    optimizer = torch.optim.Adam(head.parameters(), lr=lr)
-    scale = features.norm(dim=1).mean().clamp_min(1e-6)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        loss = F.cross_entropy(head(features / scale), labels) + weight_decay * head.weight.pow(2).sum()
-        loss.backward()
-        optimizer.step()
-    with torch.no_grad():
-        model.head.weight.copy_(head.weight / scale)
-        model.head.bias.copy_(head.bias)
 
 
 def end_to_end_table(make_encoder, train: ImageSet, test: ImageSet, name: str, shots: Sequence = SHOTS,
@@ -311,34 +343,25 @@ def end_to_end_table(make_encoder, train: ImageSet, test: ImageSet, name: str, s
     return pd.DataFrame(rows)
 
 
-def baseline_table(train: ImageSet, test: ImageSet, encoder_config: dict, shots: Sequence = SHOTS,
-                   seeds: Union[int, Iterable] = 5, supervised_steps: int = 100, supervised_lr: float = 3e-3,
-                   probe_C: Optional[Dict[str, float]] = None, device=None) -> pd.DataFrame:
-    """The three baselines on the protocol's split and labels, as one tidy table (see `label_efficiency`).
+def baseline_table(fit_split: ImageSet, validation: ImageSet, test: ImageSet, encoder_config: dict,
+                   shots: Sequence = SHOTS, seeds: Union[int, Iterable] = 5,
+                   scratch_tuned: Optional[pd.DataFrame] = None, device=None):
+    """The three baselines through the course's protocol (`ssl_helpers.protocol.run_protocol`): returns its
+    `ProtocolResult` (`table`: tidy test scores as `label_efficiency`'s; `tuning`: every candidate on validation).
 
     - "pixels": logistic regression on raw pixels (probe "linear");
-    - "random encoder": the encoder with random weights, frozen (probes "linear" and "knn");
-    - "supervised from scratch": the encoder trained on the labeled subset only (probe "end-to-end"), for
-      `supervised_steps` at `supervised_lr`.
-    probe_C: the linear probe's C per baseline name ("pixels", "random encoder"), chosen on validation
-    (`tune_probe_C`); default 0.1. Pass `train` = the fit part of `validation_split` to keep validation unseen.
+    - "random encoder": the encoder with random weights (seed 0), frozen (probes "linear" and "knn");
+    - "from scratch": the encoder trained on the labeled subset only (probe "end-to-end").
+    fit_split, validation: `validation_split(train)`; labels are drawn from fit_split, every setting (C, k, learning
+    rate and steps) is chosen on validation among the protocol's candidates, the test split is scored once.
+    scratch_tuned: the from-scratch tuning shipped with the package (`protocol.load_tuning("from_scratch_cnn")`),
+    so that only the chosen setting is trained here; None tunes it here.
     """
-    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    probe_C = probe_C or {}
+    from .protocol import run_protocol
 
-    def options(name):
-        return {"linear": {"C": probe_C[name]}} if name in probe_C else None
-
-    pixels = {"pixels": pixel_features(train, test)}
-    table = [label_efficiency(pixels, train.labels, test.labels, shots, seeds, probes=("linear",),
-                              probe_options=options("pixels"))]
-    seed_everything(0)
-    random_encoder = build_encoder(encoder_config)
-    table.append(label_efficiency({"random encoder": embed_split(random_encoder, train, test, device)},
-                                  train.labels, test.labels, shots, seeds, probe_options=options("random encoder")))
-    table.append(end_to_end_table(lambda: build_encoder(encoder_config), train, test, "supervised from scratch",
-                                  shots, seeds, steps=supervised_steps, lr=supervised_lr, device=device))
-    return pd.concat(table, ignore_index=True)
+    return run_protocol({}, fit_split, validation, test, shots=shots, seeds=seeds,
+                        random_encoders={"random encoder": encoder_config}, scratch={"from scratch": encoder_config},
+                        tuned=scratch_tuned, device=device)
 
 
 TUNING_SHOTS = (1, 5, 10)
@@ -383,8 +406,9 @@ def chosen_setting(grid: pd.DataFrame, keys: Optional[Sequence[str]] = None) -> 
     return {key: row[key].item() if hasattr(row[key], "item") else row[key] for key in keys}
 
 
-PROBE_CS = (0.01, 0.1, 1.0)
-"""The candidate regularisations C of the linear probe; every feature set (pixels included) gets the same."""
+PROBE_CS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+"""The candidate regularisations C of the linear probe (as many as every other row of the protocol gets, see
+`ssl_helpers.protocol.CANDIDATES`); every feature set (pixels included) gets the same."""
 
 
 def tune_probe_C(features: Dict[str, Tuple[torch.Tensor, torch.Tensor]], fit_labels: torch.Tensor,
@@ -466,7 +490,7 @@ class Difference(NamedTuple):
 
 
 def paired_difference(table: pd.DataFrame, a: str, b: str, probe: str = "linear", labels_per_class=10,
-                      margin: float = 2.0) -> Difference:
+                      margin: float = 2.0, probe_b: Optional[str] = None) -> Difference:
     """Compare two rows of a tidy protocol table (columns method, probe, labels_per_class, seed, accuracy) over the
     seeded draws they share: d_s = acc_a(s) - acc_b(s), mean d and its standard error se = std(d) / sqrt(n).
 
@@ -475,21 +499,32 @@ def paired_difference(table: pd.DataFrame, a: str, b: str, probe: str = "linear"
     printed with "±"). Returns a `Difference` whose `text` is the sentence the notebooks print, e.g.
     "SimCLR ahead of pixels by 12.3 ± 1.1 points (linear, 10 labels/class, 5 draws)" or
     "MAE and masked: a tie (+0.4 ± 0.9 points; linear, 10 labels/class, 5 draws)".
+    probe_b: row b's probe when it differs from row a's (e.g. "fine-tune" against "linear", "end-to-end" against
+    "linear"); each row is then named with its probe.
     """
-    rows = table[(table["probe"] == probe) & (table["labels_per_class"] == labels_per_class)]
-    series = {name: rows[rows["method"] == name].set_index("seed")["accuracy"] for name in (a, b)}
-    for name, values in series.items():
-        if values.empty:
+    probe_b = probe if probe_b is None else probe_b
+    if a == b and probe == probe_b:
+        raise ValueError(f"compare two different rows, got {a!r} ({probe}) twice")
+    rows = table[table["labels_per_class"] == labels_per_class]
+    values = []
+    for name, row_probe in ((a, probe), (b, probe_b)):
+        found = rows[(rows["method"] == name) & (rows["probe"] == row_probe)].set_index("seed")["accuracy"]
+        if found.empty:
             known = sorted(set(table["method"]))
-            raise ValueError(f"no {probe!r} rows for method {name!r} at labels_per_class={labels_per_class!r}; "
+            raise ValueError(f"no {row_probe!r} rows for method {name!r} at labels_per_class={labels_per_class!r}; "
                              f"methods in the table: {known}")
-    shared = series[a].index.intersection(series[b].index)
+        values.append(found)
+    shared = values[0].index.intersection(values[1].index)
     if len(shared) == 0:
         raise ValueError(f"{a!r} and {b!r} share no seeded draw at labels_per_class={labels_per_class!r}")
+    if probe != probe_b:  # two ways of using the labels: name each row with its probe
+        a, b = f"{a} ({probe})", f"{b} ({probe_b})"
+    series = {a: values[0], b: values[1]}
     d = 100 * (series[a].loc[shared] - series[b].loc[shared])
     n, mean = len(d), float(d.mean())
     se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-    where = f"{probe}, {labels_per_class} labels/class, {n} draw{'s' if n > 1 else ''}"
+    where = f"{labels_per_class} labels/class, {n} draw{'s' if n > 1 else ''}"
+    where = f"{probe}, {where}" if probe == probe_b else where
     if n == 1:
         text = f"{a} vs {b}: {mean:+.1f} points on a single draw ({where}): no spread, so no verdict (read as a tie)"
         return Difference(mean, se, n, True, text)
@@ -503,9 +538,10 @@ def paired_difference(table: pd.DataFrame, a: str, b: str, probe: str = "linear"
     return Difference(mean, se, n, tie, text)
 
 
-def compare(table: pd.DataFrame, a: str, b: str, probe: str = "linear", labels_per_class=10) -> str:
+def compare(table: pd.DataFrame, a: str, b: str, probe: str = "linear", labels_per_class=10,
+            probe_b: Optional[str] = None) -> str:
     """`paired_difference(...).text`: the one sentence every comparative claim in the notebooks prints or quotes."""
-    return paired_difference(table, a, b, probe, labels_per_class).text
+    return paired_difference(table, a, b, probe, labels_per_class, probe_b=probe_b).text
 
 
 @torch.no_grad()

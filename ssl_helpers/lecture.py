@@ -113,7 +113,7 @@ SECTIONS: Tuple[Section, ...] = (
             "05_contrastive_losses", ("simclr",), _distances),
     Section("augment", "Augmentations: the two views SimCLR compares", "06_simclr", (), _augment),
     Section("neighbours", "Transfer: what each representation considers similar (nearest train digits)",
-            "08_transfer_learning", ("masked", "rotation", "simclr"), _neighbours),
+            "09_transfer_learning", ("masked", "rotation", "simclr"), _neighbours),
 )
 
 

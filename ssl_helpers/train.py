@@ -243,7 +243,8 @@ def batch_loader(tensors: Sequence[torch.Tensor], batch_size: int, generator: to
 @dataclasses.dataclass
 class Schedule:
     """How a run optimises: `optimizer` ("adamw", "adam" or "sgd" with Nesterov momentum 0.9), base `lr`,
-    `weight_decay`, and the per-step learning-rate factor: linear warm-up over `warmup_epochs`, then
+    `weight_decay`, and the per-step learning-rate factor: linear warm-up over `warmup_epochs` epochs plus
+    `warmup_steps` steps (short runs on a few labels count in steps), then
     "cosine" (0.5 (1 + cos(pi t)), t the fraction of the remaining steps done) or "constant"."""
 
     lr: float = 1e-3
@@ -251,6 +252,7 @@ class Schedule:
     optimizer: str = "adamw"
     schedule: str = "cosine"
     warmup_epochs: int = 0
+    warmup_steps: int = 0
 
     def __post_init__(self):
         if self.optimizer not in ("adamw", "adam", "sgd"):
@@ -269,7 +271,7 @@ class Schedule:
             opt = torch.optim.Adam(groups, **options)
         else:
             opt = torch.optim.SGD(groups, momentum=0.9, nesterov=True, **options)
-        warmup_steps = self.warmup_epochs * steps_per_epoch
+        warmup_steps = self.warmup_epochs * steps_per_epoch + self.warmup_steps
         constant = self.schedule == "constant"
 
         def factor(step: int) -> float:
@@ -562,6 +564,7 @@ def fit(
     optimizer: str = "adamw",
     schedule: str = "cosine",
     warmup_epochs: int = 0,
+    warmup_steps: int = 0,
     seed: int = 0,
     device=None,
     on_epoch_end: Optional[Callable[[int], dict]] = None,
@@ -581,14 +584,14 @@ def fit(
     its own LightningModule and is trained with `ssl_helpers.methods.pretrain`.
     tensors: tensors with the same first dimension N; each step passes `tuple(t[idx] for t in tensors)` (on the
         training device) to `loss_fn`. modules: the networks trained (their parameters, or `param_groups`, e.g. a
-        lower learning rate for an encoder than for a head). optimizer, lr, weight_decay, schedule, warmup_epochs:
-        see `Schedule`. after_step() runs after every optimiser step. generators: other generators the loss draws
-        from, saved and restored with a checkpoint. precision, checkpoint, estimate, seed: see `train_module`.
+        lower learning rate for an encoder than for a head). optimizer, lr, weight_decay, schedule, warmup_epochs,
+        warmup_steps: see `Schedule`. after_step() runs after every optimiser step. generators: other generators the
+        loss draws from, saved and restored with a checkpoint. precision, checkpoint, estimate, seed: see `train_module`.
     Returns the per-epoch history (a DataFrame).
     """
     modules = [modules] if isinstance(modules, nn.Module) else list(modules)
     schedule_ = Schedule(lr=lr, weight_decay=weight_decay, optimizer=optimizer, schedule=schedule,
-                         warmup_epochs=warmup_epochs)
+                         warmup_epochs=warmup_epochs, warmup_steps=warmup_steps)
     module = LossModule(loss_fn, modules, schedule_, param_groups, after_step)
     settings = {**dataclasses.asdict(schedule_),
                 "parameters": [sum(p.numel() for p in m.parameters()) for m in modules]}

@@ -5,9 +5,12 @@
 - `transfer_table`: every way of using an encoder on the same split and labels, as one tidy table:
   frozen + linear probe, frozen + kNN, full fine-tuning (encoder at a lower learning rate than the new head),
   the same network trained from scratch, and logistic regression on pixels.
-- `protocol_table`: the same over the protocol's fit / validation / test split: every choice (probe C,
-  fine-tuning and from-scratch settings) made on validation, the test split scored once, for the tables.
+- `protocol_table`: the course's protocol (`ssl_helpers.protocol`) over the fit / validation / test split: every
+  choice (probe C, kNN k, fine-tuning and from-scratch settings) made on validation per encoder with the same number
+  of candidates, the test split scored once, for the tables.
 - `leaderboard`: the mean accuracy of every (method, probe) per labels-per-class count, best first.
+- `recorded_results`: what each method's notebook measured and saved with its checkpoint (probe accuracies,
+  pre-training seconds), read back without loading or training anything: the course's map of families.
 """
 from __future__ import annotations
 
@@ -19,14 +22,13 @@ import pandas as pd
 from torch import nn
 
 from .data import ImageSet
-from .evaluate import (PROBE_CS, SHOTS, chosen_setting, embed, embed_split, end_to_end_table, label_efficiency,
-                       mean_accuracy, pixel_features, tune_probe_C, tuning_grid)
+from .evaluate import SHOTS, embed_split, end_to_end_table, label_efficiency, mean_accuracy, pixel_features
 from .methods import load_or_pretrain, method_names
 from .models import ResizeInput, build_encoder
 from .train import default_checkpoint_dir
 
 __all__ = ["course_encoders", "load_course_encoder", "transfer_table", "protocol_table", "leaderboard",
-           "leaderboard_markdown"]
+           "leaderboard_markdown", "recorded_metric", "recorded_results"]
 
 
 def course_encoders() -> list:
@@ -55,15 +57,18 @@ def load_course_encoder(name: str, checkpoint_dir=None, device="cpu", quick_epoc
 def transfer_table(encoders: Dict[str, nn.Module], train: ImageSet, test: ImageSet, *,
                    fine_tune: Sequence[str] = (), scratch_config: Optional[dict] = None,
                    shots: Sequence = SHOTS, seeds: Union[int, Iterable] = 5, steps: int = 100,
-                   lr: float = 1e-2, encoder_lr: float = 1e-3, scratch_lr: float = 3e-3, pixels: bool = True,
+                   lr: float = 3e-4, encoder_lr: float = 3e-4, scratch_lr: float = 3e-3, pixels: bool = True,
                    device=None) -> pd.DataFrame:
-    """Every transfer method on the protocol's split and labels, as one tidy table (see `label_efficiency`).
+    """Every transfer method on one split and its labels with fixed settings, as one tidy table (see
+    `label_efficiency`). Nothing is tuned here: the course's tables come from `protocol_table`, which chooses
+    every setting on validation; this is for quick looks and experiments.
 
-    encoders: {name: pre-trained encoder}; each is probed frozen ("linear" and "knn"). Those named in
-    `fine_tune` are also fine-tuned end to end on each labeled subset (probe "fine-tune": the head starts from a
-    linear probe on the frozen features, then head at `lr` and encoder at `encoder_lr` for `steps` AdamW
-    steps, a fresh copy per run). With `scratch_config`, the network built from it is trained from scratch
-    at `scratch_lr` ("from scratch", probe "end-to-end", as in the baselines of notebook 01).
+    encoders: {name: pre-trained encoder}; each is probed frozen ("linear" and "knn", C = 0.1, k = 20). Those
+    named in `fine_tune` are also fine-tuned end to end on each labeled subset (probe "fine-tune", LP-FT as in
+    `train_classifier(probe_first=True)`: the network starts as the standardised linear probe, BatchNorm
+    statistics frozen, then head at `lr` and encoder at `encoder_lr` for `steps` AdamW steps, a fresh copy per
+    run). With `scratch_config`, the network built from it is trained from scratch at `scratch_lr` ("from
+    scratch", probe "end-to-end").
     """
     unknown = [name for name in fine_tune if name not in encoders]
     if unknown:
@@ -87,56 +92,37 @@ def transfer_table(encoders: Dict[str, nn.Module], train: ImageSet, test: ImageS
 
 def protocol_table(encoders: Dict[str, nn.Module], fit: ImageSet, validation: ImageSet, test: ImageSet, *,
                    fine_tune: Union[str, Sequence[str]] = "all", scratch_config: Optional[dict] = None,
-                   shots: Sequence = SHOTS, seeds: Union[int, Iterable] = 5, Cs: Sequence[float] = PROBE_CS,
-                   fine_tune_settings: Optional[dict] = None, scratch_settings: Optional[dict] = None,
-                   fine_tune_shots: Optional[Sequence] = None, pixels: bool = True, device=None):
-    """The course's whole protocol: tune on validation, then score the test split once. Returns `(table, tuning)`.
+                   shots: Sequence = (1, 5, 10), seeds: Union[int, Iterable] = 5,
+                   fine_tune_shots: Optional[Sequence] = None, random_encoders: Optional[Dict[str, dict]] = None,
+                   scratch_tuned: Optional[pd.DataFrame] = None, pixels: bool = True, device=None, verbose=False):
+    """The course's whole protocol for every encoder (`ssl_helpers.protocol.run_protocol`). Returns `(table, tuning)`.
 
-    fit, validation: `ssl_helpers.data.validation_split(train)`; test: the test split.
-    1. Frozen features of fit, validation and test, once per encoder (and raw pixels).
-    2. Tuning, on validation only: the linear probe's C per feature set among `Cs` (`tune_probe_C`, labels drawn
-       from fit at 1, 5, 10 per class); fine-tuning and from-scratch settings come from the validation grids of
-       `scripts/tune_simclr.py` (`tuning_grid`) unless given: {"steps", "encoder_lr"} and {"steps", "lr"}.
-    3. Test, once: every frozen feature set with its chosen C ("linear") and kNN ("knn"); every encoder in
-       `fine_tune` ("all" = every one) fine-tuned end to end ("fine-tune", LP-FT, head at lr 1e-2); the network
-       of `scratch_config` trained from scratch ("from scratch", "end-to-end"); the trained ones at
-       `fine_tune_shots` (default `shots`: fine-tuning is the expensive part). Every method sees the same
-       labeled subsets of fit (same seeds), as a tidy table like `label_efficiency`'s.
-    `tuning` is the probe's validation grid (method, C, accuracy per labels-per-class count, chosen).
+    fit, validation: `ssl_helpers.data.validation_split(train)`; test: the test split. Every row gets the same
+    seeded label draws from fit and the same number of candidate settings, chosen on validation per encoder and
+    per labels-per-class count; the test split is scored once, for the chosen setting:
+    frozen features with a linear probe ("linear", C) and kNN ("knn", k); every encoder in `fine_tune` ("all" =
+    every one) fine-tuned from its tuned probe ("fine-tune", LP-FT with BatchNorm statistics frozen; 0 steps, the
+    probe itself, is a candidate) at `fine_tune_shots` (default `shots`); the network of `scratch_config` trained
+    from scratch ("from scratch", "end-to-end"; `scratch_tuned`: its shipped tuning, so that only the chosen
+    setting is trained); raw pixels ("pixels", "linear"); and `random_encoders` {name: config}, frozen random
+    encoders probed like the others. `tuning` holds every candidate's mean validation accuracy and "chosen".
     """
+    from .protocol import run_protocol
+
     names = list(encoders) if fine_tune == "all" else list(fine_tune)
-    unknown = [name for name in names if name not in encoders]
-    if unknown:
-        raise ValueError(f"fine_tune names {unknown} that are not in encoders {list(encoders)}")
-    fine_tune_settings = fine_tune_settings or chosen_setting(tuning_grid("fine_tune"), ["steps", "encoder_lr"])
-    scratch_settings = scratch_settings or chosen_setting(tuning_grid("from_scratch"), ["steps", "lr"])
-    trained_shots = shots if fine_tune_shots is None else fine_tune_shots
-    splits = (fit, validation, test)
-    features = {"pixels": tuple(images.images.flatten(1) for images in splits)} if pixels else {}
-    features.update({name: tuple(embed(encoder, images.images, device=device) for images in splits)
-                     for name, encoder in encoders.items()})
-    tuning, chosen = tune_probe_C({name: (f, v) for name, (f, v, _) in features.items()}, fit.labels,
-                                  validation.labels, Cs, seeds=seeds)
-    tables = []
-    for name, (f, _, t) in features.items():
-        probes = ("linear",) if name == "pixels" else ("linear", "knn")
-        tables.append(label_efficiency({name: (f, t)}, fit.labels, test.labels, shots, seeds, probes=probes,
-                                       probe_options={"linear": {"C": chosen[name]}}))
-    for name in names:
-        pretrained = encoders[name]
-        tables.append(end_to_end_table(lambda: copy.deepcopy(pretrained), fit, test, name, trained_shots, seeds,
-                                       probe="fine-tune", lr=1e-2, probe_first=True, device=device,
-                                       **fine_tune_settings))
-    if scratch_config is not None:
-        tables.append(end_to_end_table(lambda: build_encoder(scratch_config), fit, test, "from scratch",
-                                       trained_shots, seeds, probe="end-to-end", device=device, **scratch_settings))
-    return pd.concat(tables, ignore_index=True), tuning
+    scratch = {"from scratch": scratch_config} if scratch_config is not None else {}
+    result = run_protocol(encoders, fit, validation, test, shots=shots, seeds=seeds, pixels=pixels,
+                          random_encoders=random_encoders, fine_tune=names, fine_tune_shots=fine_tune_shots,
+                          scratch=scratch, tuned=scratch_tuned, device=device, verbose=verbose)
+    return result.table, result.tuning
 
 
-def leaderboard(table: pd.DataFrame, sort_by=10) -> pd.DataFrame:
+def leaderboard(table: pd.DataFrame, sort_by=10, budgets: Optional[Dict[str, str]] = None) -> pd.DataFrame:
     """Mean accuracy (%) of every (method, probe) per labels-per-class count, sorted best first by `sort_by`.
 
-    Returns a wide table with columns method, probe, then one per labels-per-class count.
+    Returns a wide table with columns method, probe, then one per labels-per-class count; with `budgets`
+    ({method: text}, e.g. from `ssl_helpers.protocol.budget_text`), a last column "budget" ("—" for the rows
+    without one: the baselines, which are not pre-trained).
     """
     means = 100 * mean_accuracy(table)
     if sort_by not in means.columns:
@@ -144,15 +130,68 @@ def leaderboard(table: pd.DataFrame, sort_by=10) -> pd.DataFrame:
     board = means.sort_values(sort_by, ascending=False).round(1).reset_index()
     board.index = range(1, len(board) + 1)
     board.columns.name = "labels per class"
+    if budgets is not None:
+        board["budget"] = [budgets.get(method, "—") for method in board["method"]]
     return board
 
 
 def leaderboard_markdown(board: pd.DataFrame) -> str:
-    """A `leaderboard` as a markdown table (rank, method, probe, accuracy % per labels per class; "—" = not run)."""
-    columns = [c for c in board.columns if c not in ("method", "probe")]
-    lines = ["| # | method | probe | " + " | ".join(f"{c} labels/class" for c in columns) + " |",
-             "|---:|---|---|" + "---:|" * len(columns)]
+    """A `leaderboard` as a markdown table (rank, method, probe, accuracy % per labels per class, and the budget
+    column when the board has one; "—" = not run / not pre-trained)."""
+    columns = [c for c in board.columns if c not in ("method", "probe", "budget")]
+    budget = "budget" in board.columns
+    lines = ["| # | method | probe | " + " | ".join(f"{c} labels/class" for c in columns)
+             + (" | pre-training budget" if budget else "") + " |",
+             "|---:|---|---|" + "---:|" * len(columns) + ("---|" if budget else "")]
     for rank, row in board.iterrows():
-        cells = ["—" if pd.isna(row[c]) else f"{row[c]:.1f}" for c in columns]
+        cells = ["—" if pd.isna(row[c]) else f"{row[c]:.1f}" for c in columns] + ([row["budget"]] if budget else [])
         lines.append(f"| {rank} | {row['method']} | {row['probe']} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def recorded_metric(metrics: dict, probe: str, labels_per_class) -> float:
+    """A probe's accuracy, in %, from a checkpoint's `metrics` as the notebooks wrote them: the key spelled
+    "linear@1", "linear @1" or "linear_1", the value a fraction (<= 1) or a percentage (> 1). NaN when absent."""
+    for key in (f"{probe}@{labels_per_class}", f"{probe} @{labels_per_class}", f"{probe}_{labels_per_class}"):
+        if key in (metrics or {}):
+            value = float(metrics[key])
+            return 100 * value if value <= 1.0 else value
+    return float("nan")
+
+
+def recorded_results(checkpoint_dir=None, names: Optional[Sequence[str]] = None, shipped: bool = True,
+                     shots: Sequence = (1, 10)) -> pd.DataFrame:
+    """What each registered method's notebook measured and saved with its checkpoint, one row per method.
+
+    Reads `<checkpoint_dir>/<name>.pt` (default: `default_checkpoint_dir()`), else, with `shipped`, the checkpoint
+    shipped with the package (`ssl_helpers.methods.shipped_path`); nothing is loaded into a network and nothing is
+    trained. Columns: method, title, family, notebook, source ("saved", "shipped" or "missing"), "linear @k (%)"
+    for each k in `shots` (the linear probe on the test split, mean over its notebook's seeded label draws; NaN
+    when the notebook did not record it), "pre-training (s)" (`extra["train_seconds"]`, the notebook's measured
+    wall time of the pre-training; NaN when not recorded) and epochs.
+    """
+    import torch
+
+    from .methods import method_class
+    from .methods.training import shipped_path
+
+    folder = Path(checkpoint_dir or default_checkpoint_dir())
+    rows = []
+    for name in (names or method_names()):
+        cls = method_class(name)
+        row = {"method": name, "title": cls.title, "family": cls.family, "notebook": cls.notebook,
+               "source": "missing"}
+        payload = None
+        for path, source in ((folder / f"{name}.pt", "saved"), (shipped_path(name), "shipped")):
+            if path.is_file() and (source == "saved" or shipped):
+                payload = torch.load(path, map_location="cpu", weights_only=True)
+                row["source"] = source
+                break
+        metrics = (payload or {}).get("metrics") or {}
+        extra = (payload or {}).get("extra") or {}
+        for k in shots:
+            row[f"linear @{k} (%)"] = recorded_metric(metrics, "linear", k)
+        row["pre-training (s)"] = float(extra.get("train_seconds", float("nan")))
+        row["epochs"] = extra.get("epochs")
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -69,7 +69,7 @@ def test_a_missing_or_broken_explorer_is_a_note_not_a_broken_page(checkpoints):
     def broken(encoders, data):
         raise ValueError("bad\nvalue")
 
-    sections = (Section("neighbours", "Neighbours", "08_transfer_learning", (), missing),
+    sections = (Section("neighbours", "Neighbours", "09_transfer_learning", (), missing),
                 Section("broken", "Broken", "05_contrastive_losses", (), broken), SECTIONS[-1])
     root, _ = checkpoints
     page = lecture_page(root / "notebooks" / "checkpoints", root / "demo" / "checkpoints", sections=sections)

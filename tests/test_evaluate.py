@@ -1,15 +1,17 @@
 """The evaluation protocol: probes with known answers, the tidy label-efficiency table, baselines."""
 
+import json
+
 import pandas as pd
 import pytest
 import torch
 
-from ssl_helpers.data import labeled_subset
+from ssl_helpers.data import labeled_subset, validation_split
 from ssl_helpers.evaluate import (baseline_table, chosen_setting, embed, embedding_diagnostics, knn_accuracy,
                                   label_efficiency, linear_probe_accuracy, mean_accuracy, standardize, summarize,
                                   train_classifier, tune_on_validation, tune_probe_C, tuning_grid)
 from ssl_helpers.models import SmallCNN, build_encoder
-from ssl_helpers.train import seed_everything
+from ssl_helpers.protocol import SCRATCH_GRID
 
 
 def clusters(n_per_class=20, num_classes=3, dim=5, spread=0.1, seed=0):
@@ -96,14 +98,23 @@ def test_a_fresh_encoder_trained_on_few_labels_learns(digits):
     assert accuracy > 0.5  # chance is 0.1
 
 
+def scratch_choice(name, shots, lr=1e-2, steps=100):
+    """A from-scratch tuning table (as `protocol.load_tuning` reads) that chose (lr, steps) at every count."""
+    rows = [{"method": name, "probe": "end-to-end", "labels_per_class": k, "setting": json.dumps(g, sort_keys=True),
+             "validation": 0.5, "chosen": g == {"lr": lr, "steps": steps}} for k in shots for g in SCRATCH_GRID]
+    return pd.DataFrame(rows)
+
+
 def test_baseline_table_has_the_three_baselines(digits):
     train, test = tiny_digits(digits)
-    table = baseline_table(train, test, {"arch": "small_cnn", "in_channels": 3, "width": 4}, shots=(1, 5),
-                           seeds=2, supervised_steps=5)
-    methods = table.groupby(["method", "probe"]).size().to_dict()
+    fit, validation = validation_split(train)
+    result = baseline_table(fit, validation, test, {"arch": "small_cnn", "in_channels": 3, "width": 4},
+                            shots=(1, 5), seeds=2, scratch_tuned=scratch_choice("from scratch", (1, 5)))
+    methods = result.table.groupby(["method", "probe"]).size().to_dict()
     assert methods == {("pixels", "linear"): 4, ("random encoder", "linear"): 4, ("random encoder", "knn"): 4,
-                       ("supervised from scratch", "end-to-end"): 4}
-    assert table.query("method == 'pixels' and labels_per_class == 5")["accuracy"].mean() > 0.6
+                       ("from scratch", "end-to-end"): 4}
+    assert result.table.query("method == 'pixels' and labels_per_class == 5")["accuracy"].mean() > 0.6
+    assert set(result.tuning.groupby(["method", "probe", "labels_per_class"]).size()) == {6}
 
 
 def test_embedding_diagnostics_detect_collapse():
@@ -176,16 +187,17 @@ def test_the_committed_tuning_grids_each_choose_one_setting():
 
 def test_baseline_table_uses_the_settings_chosen_on_validation(digits):
     train, test = tiny_digits(digits)
+    fit, validation = validation_split(train)
     config = {"arch": "small_cnn", "in_channels": 3, "width": 4}
-    table = baseline_table(train, test, config, shots=(5,), seeds=1, supervised_steps=3, supervised_lr=1e-2,
-                           probe_C={"pixels": 1e-4})
-    pixels_train, pixels_test = standardize(train.images.flatten(1), test.images.flatten(1))
-    subset = labeled_subset(train.labels, 5, seed=0)
-    expected = linear_probe_accuracy(pixels_train[subset], train.labels[subset], pixels_test, test.labels, C=1e-4)
-    assert table.query("method == 'pixels'")["accuracy"].item() == expected
-    seed_everything(0)
-    scratch = train_classifier(build_encoder(config), train, test, subset, steps=3, lr=1e-2, seed=0)
-    assert table.query("method == 'supervised from scratch'")["accuracy"].item() == scratch
+    result = baseline_table(fit, validation, test, config, shots=(5,), seeds=1,
+                            scratch_tuned=scratch_choice("from scratch", (5,)))
+    chosen = result.tuning[result.tuning["chosen"]].set_index(["method", "probe"])["setting"]
+    C = json.loads(chosen[("pixels", "linear")])["C"]
+    pixels_fit, pixels_test = standardize(fit.images.flatten(1), test.images.flatten(1))
+    subset = labeled_subset(fit.labels, 5, seed=0)
+    expected = linear_probe_accuracy(pixels_fit[subset], fit.labels[subset], pixels_test, test.labels, C=C)
+    assert result.table.query("method == 'pixels'")["accuracy"].item() == pytest.approx(expected, abs=1 / len(test))
+    assert json.loads(chosen[("from scratch", "end-to-end")]) == {"lr": 1e-2, "steps": 100}
 
 
 @pytest.mark.parametrize("C", [0.01, 1.0])
@@ -233,3 +245,16 @@ def test_a_single_draw_gets_no_spread_and_no_verdict():
     assert d.tie and "±" not in d.text and "single draw" in d.text
     with pytest.raises(ValueError, match="no 'linear' rows for method 'c'"):
         paired_difference(table, "a", "c")
+
+
+def test_paired_difference_compares_two_probes_of_the_same_method():
+    from ssl_helpers.evaluate import compare, paired_difference
+
+    tuned = [dict(row, probe="fine-tune") for row in protocol_rows("a", [0.90, 0.92, 0.91])]
+    table = pd.DataFrame(protocol_rows("a", [0.80, 0.81, 0.82]) + tuned)
+    d = paired_difference(table, "a", "a", "fine-tune", 10, probe_b="linear")
+    assert not d.tie and d.mean == pytest.approx(10.0)
+    assert d.text.startswith("a (fine-tune) ahead of a (linear) by 10.0 ± ") and "linear," not in d.text
+    assert compare(table, "a", "a", "fine-tune", 10, probe_b="linear") == d.text
+    with pytest.raises(ValueError, match="compare two different rows"):
+        paired_difference(table, "a", "a", "linear", 10)

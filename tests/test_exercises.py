@@ -263,17 +263,18 @@ def test_triplet_and_nt_xent_returned_with_item_are_not_called_correct():
 
 
 # ---------------------------------------------------------------------------- each notebook's idea
-def test_each_notebooks_last_exercise_is_its_idea_a_loss_or_step_from_02_to_07():
-    assert sorted(EXERCISES) == [f"0{i}_{name}" for i, name in zip(range(2, 9), [
+def test_each_notebooks_last_exercise_is_its_idea_a_loss_or_step_from_02_to_08():
+    assert sorted(EXERCISES) == [f"0{i}_{name}" for i, name in zip(range(2, 10), [
         "masked_autoencoding", "augmented_rotation_jigsaw", "obscured_and_perturbed", "contrastive_losses", "simclr",
-        "beyond_negatives", "transfer_learning"])]
+        "beyond_negatives", "predicting_representations", "transfer_learning"])]
     for notebook, exercises in EXERCISES.items():
         assert [ex.idea for ex in exercises] == [False] * (len(exercises) - 1) + [True], notebook
         last = exercises[-1]
-        if notebook != "08_transfer_learning":      # 08's idea is the kNN vote
+        if notebook != "09_transfer_learning":      # 09's idea is the kNN vote
             assert last.loss and last._needs_gradient(), notebook
     assert [EXERCISES[nb][-1].name for nb in EXERCISES] == [
-        "MAE forward", "rotation step", "inpainting step", "NT-Xent", "SimCLR step", "SimSiam loss", "kNN probe"]
+        "MAE forward", "rotation step", "inpainting step", "NT-Xent", "SimCLR step", "SimSiam loss", "DINO loss",
+        "kNN probe"]
 
 
 # ---------------------------------------------------------------------------- the statements in the notebooks

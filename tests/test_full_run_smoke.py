@@ -1,6 +1,6 @@
 """Every notebook's FULL_RUN branch, executed: the GPU path that students on Colab run, checked on the CPU.
 
-For each `notebooks/NN_*.py` (in course order, so that notebook 08 finds the encoders 02-07 saved), the settings
+For each `notebooks/NN_*.py` (in course order, so that notebook 09 finds the encoders 02-08 saved), the settings
 cell's `FULL_RUN = False` is switched to `True` in memory and the notebook runs top to bottom in a fresh kernel,
 with `SSL_SMOKE=1` (`ssl_helpers.config`: the same code, with epochs, steps, batch size and encoder width capped),
 on a small CIFAR-10 written here in torchvision's on-disk format (the pickled `cifar-10-batches-py` batches), and
@@ -99,7 +99,8 @@ def test_full_run_branch_executes(path, smoke_environment):
         f"{path.name}: the FULL_RUN branch should work on CIFAR-10, its data sets are {check['datasets']}")
     if "run_options(" in jupytext.writes(nb, "py:percent"):  # pre-training notebooks: estimate, then resumable
         assert "time estimate on cpu" in "".join(text_of(cell) for cell in nb.cells if cell.cell_type == "code")
-        assert list((smoke_environment / "checkpoints" / "resume").glob("*.pt")), "no per-epoch checkpoint saved"
+        resume = smoke_environment / "checkpoints" / "resume"  # config.resume_path: a folder per run, last.ckpt
+        assert list(resume.glob("*.pt")) + list(resume.glob("*/last.ckpt")), "no per-epoch checkpoint saved"
 
 
 def text_of(cell) -> str:

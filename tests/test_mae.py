@@ -212,3 +212,28 @@ def test_the_method_needs_a_vit_encoder():
 
     with pytest.raises(ValueError, match="needs a ViTEncoder"):
         make_method("mae").build((3, 16, 16), SmallCNN(width=8))
+
+
+def test_reconstruction_with_visible_statistics_uses_nothing_hidden():
+    """The default picture is a prediction: changing the hidden pixels changes nothing in it. Borrowing the true
+    statistics ("true") reads the hidden patches, so the picture follows them."""
+    torch.manual_seed(0)
+    method = make_method("mae", depth=1, decoder_dim=16, heads=2, mask_ratio=0.5)
+    x = images(3)
+    method.build(tuple(x.shape[1:]), width=8)
+    views = method.reconstruction(x, torch.Generator().manual_seed(0))
+    hidden = views["mask"].expand_as(x).bool()
+    changed = torch.where(hidden, 1 - x, x)
+    again = method.reconstruction(changed, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(again["pasted"], views["pasted"])
+    assert torch.equal(again["mask"], views["mask"]) and float(views["mask"].mean()) == pytest.approx(0.5)
+    expected = ((views["pasted"] - x).pow(2) * views["mask"]).sum() / (views["mask"].sum() * 3)
+    assert views["masked_mse"] == pytest.approx(float(expected), rel=1e-5)
+    true = method.reconstruction(x, torch.Generator().manual_seed(0), statistics="true")["pasted"]
+    true_changed = method.reconstruction(changed, torch.Generator().manual_seed(0), statistics="true")["pasted"]
+    assert not torch.allclose(true[hidden], true_changed[hidden])
+    masked, _, pasted = method.reconstruct(x, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(pasted, views["pasted"])
+    torch.testing.assert_close(masked, views["masked"])
+    with pytest.raises(ValueError, match="statistics must be 'visible'"):
+        method.reconstruction(x, statistics="target")

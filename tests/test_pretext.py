@@ -156,6 +156,20 @@ def test_noise_has_the_asked_level_and_level_zero_changes_nothing():
         P.DenoisingTask(noise_level=-0.1)
 
 
+def test_shared_channel_noise_keeps_a_grey_image_grey():
+    """One noise value per pixel for every channel: no free "average the channels" cue on grey images."""
+    x = torch.rand(4, 1, 16, 16).expand(-1, 3, -1, -1).contiguous()  # grey: R = G = B
+    task = P.DenoisingTask(noise_level=0.3, shared_channels=True)
+    noisy = task.corrupt(x, gen()).inputs
+    assert torch.equal(noisy[:, 0], noisy[:, 1]) and torch.equal(noisy[:, 1], noisy[:, 2])
+    assert (noisy - x).abs().mean() > 0.1
+    each = P.DenoisingTask(noise_level=0.3).corrupt(x, gen()).inputs  # the default: independent per channel
+    assert not torch.equal(each[:, 0], each[:, 1])
+    averaged = each.mean(1, keepdim=True).expand_as(x)
+    assert (averaged - x).pow(2).mean() < 0.6 * (each - x).pow(2).mean()  # the cue: averaging removes noise
+    torch.testing.assert_close(noisy, P.noisy_images(x, 0.3, gen(), shared_channels=True))
+
+
 def test_bad_task_names_and_inputs_are_refused():
     with pytest.raises(ValueError, match="unknown method 'no-such-method'"):
         make_method("no-such-method")

@@ -11,8 +11,8 @@ from torch import nn
 from ssl_helpers.data import ImageSet
 from ssl_helpers.widgets.common import MIN_TEXT_PX
 from ssl_helpers.widgets.neighbours import (MAX_K, MAX_WIDTH, OTHER, SAME, TEXT_PX, LABEL_PX, NeighbourExplorer,
-                                            embedding_bank, label_agreement, nearest_neighbours, neighbour_rows,
-                                            render_neighbours)
+                                            agreement_matrix, embedding_bank, label_agreement, nearest_neighbours,
+                                            neighbour_rows, render_neighbours, separating_query)
 
 
 def images_with_labels(n, seed):
@@ -102,6 +102,36 @@ def test_label_agreement_known_answer():
     assert label_agreement(neighbour_labels, torch.tensor([1, 5, 3])).tolist() == [0.75, 0.0, 0.25]
     with pytest.raises(ValueError, match="neighbour_labels"):
         label_agreement(neighbour_labels, torch.tensor([1, 2]))
+
+
+def test_agreement_matrix_is_label_agreement_per_representation(splits, encoders):
+    train, test = splits
+    banks = {name: (embedding_bank(e, train.images), embedding_bank(e, test.images)) for name, e in encoders.items()}
+    matrix = agreement_matrix(banks, train.labels, test.labels, k=3, names=["random", "pixels"])
+    assert matrix.shape == (2, len(test))
+    for r, name in enumerate(["random", "pixels"]):
+        for i in range(len(test)):
+            row = neighbour_rows(banks, train.labels, int(test.labels[i]), i, 3, [name])[0]
+            assert matrix[r, i].item() == pytest.approx(row.agreement)
+    with pytest.raises(ValueError, match="representation must be one of"):
+        agreement_matrix(banks, train.labels, test.labels, k=3, names=["simclr"])
+
+
+def test_separating_query_picks_the_widest_disagreement_then_the_smaller_index():
+    agreement = torch.tensor([[1.0, 1.0, 1.0, 0.0, 0.6],
+                              [1.0, 0.0, 1.0, 1.0, 0.4],
+                              [1.0, 1.0, 0.0, 0.0, 0.5]])
+    # columns 1 and 2: one representation wrong (std 0.471); column 3: two wrong, one right (std 0.471) as well;
+    # equal spread and range: the smaller index wins
+    assert separating_query(agreement) == 1
+    agreement[:, 4] = torch.tensor([1.0, 0.0, 0.5])     # std 0.408 < 0.471: still column 1
+    assert separating_query(agreement) == 1
+    four = torch.tensor([[1.0, 1.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]])  # half right, half wrong beats one outlier
+    assert separating_query(four) == 0
+    assert separating_query(torch.ones(3, 4)) == 0       # no disagreement anywhere: the first image
+    for bad in (torch.ones(1, 4), torch.ones(4), torch.ones(2, 0)):
+        with pytest.raises(ValueError, match="agreement must have shape"):
+            separating_query(bad)
 
 
 def test_neighbour_rows_one_per_representation_with_labels_and_agreement(splits, encoders):

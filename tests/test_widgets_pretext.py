@@ -176,6 +176,59 @@ def test_mask_explorer_rejects_too_many_or_badly_shaped_images(digits):
         M.MaskExplorer(task, encoder, digits[1].images[0])
 
 
+def untrained_mae(**options):
+    torch.manual_seed(0)
+    method = make_method("mae", depth=1, heads=2, decoder_dim=16, mask_ratio=0.5, **options)
+    method.build((3, 16, 16), width=8)
+    return method, method.encoder.eval()
+
+
+def test_mask_and_reconstruct_explores_the_mae_from_its_visible_patches_only(digits8):
+    mae, encoder = untrained_mae()
+    views = M.mask_and_reconstruct(mae, encoder, digits8, 0.75, 4, seed=2)
+    assert float(views["mask"].mean()) == pytest.approx(0.75)
+    visible = views["mask"].expand_as(digits8) == 0
+    torch.testing.assert_close(views["reconstruction"][visible], digits8[visible])
+    torch.testing.assert_close(views["masked"][~visible], torch.full_like(digits8[~visible], 0.5))
+    hidden = views["mask"].expand_as(digits8)
+    expected = ((views["reconstruction"] - digits8).pow(2) * hidden).sum() / hidden.sum()
+    assert views["masked_mse"] == pytest.approx(float(expected), rel=1e-5)
+    changed = torch.where(hidden.bool(), 1 - digits8, digits8)  # nothing hidden reaches the picture
+    again = M.mask_and_reconstruct(mae, encoder, changed, 0.75, 4, seed=2)
+    torch.testing.assert_close(again["reconstruction"][~visible], views["reconstruction"][~visible])
+    assert M.model_patch_sizes(mae) == (4,) and M.is_mae(mae) and not M.is_mae(untrained("masked")[0])
+    with pytest.raises(ValueError, match=r"an MAE cuts images into its ViT's 4 px patches: patch_size must be 4, "
+                                         r"got 2"):
+        M.mask_and_reconstruct(mae, encoder, digits8, 0.5, 2)
+    with pytest.raises(ValueError, match="not the MAE's own encoder"):
+        M.mask_and_reconstruct(mae, untrained_mae()[1], digits8, 0.5, 4)
+
+
+def test_mask_explorer_explores_the_mae_within_0_2_s(digits8):
+    mae, encoder = untrained_mae()
+    explorer = M.MaskExplorer(mae, encoder, digits8)
+    assert list(explorer.patch_size.options) == [4] and explorer.patch_size.disabled
+    header = explorer.header(explorer.last_views)
+    assert header[0].startswith("4 px patches, 50% of pixels hidden: masked MSE")
+    assert header[1] == "MAE: a ViT on 4 px patches, trained at mask ratio 0.5"
+    assert "from the visible ones only" in explorer.caption_text and "50% of the pixels hidden" in explorer.caption_text
+    width, height = png_size(explorer.last_drawn)
+    assert width <= M.MAX_WIDTH
+    assert (height, width) == M.render_masking(explorer.last_views, header).shape[:2]
+    timings = []
+    for control, value in [(explorer.mask_ratio, 0.75), (explorer.seed, 3), (explorer.mask_ratio, 0.25)]:
+        before = explorer.last_drawn
+        started = time.perf_counter()
+        control.value = value
+        timings.append(time.perf_counter() - started)
+        assert explorer.last_drawn != before, control.description
+    views = M.mask_and_reconstruct(mae, encoder, digits8, 0.25, 4, seed=3)
+    assert explorer.last_drawn == array_to_png(M.render_masking(views, explorer.header(views)))
+    assert max(timings) < 0.2, f"MAE explorer redraw took {1000 * max(timings):.0f} ms (budget 200 ms)"
+    with pytest.raises(ValueError, match=r"patch_size must be one of \[4\], got 8"):
+        M.MaskExplorer(mae, encoder, digits8, patch_size=8)
+
+
 # ---------------------------------------------------------------- corruption explorer: pure functions
 
 

@@ -1,4 +1,4 @@
-"""Exercises of notebook 08 (transfer learning): the cosine kNN probe, and drawing exactly k labels per class.
+"""Exercises of notebook 09 (transfer learning): the cosine kNN probe, and drawing exactly k labels per class.
 
     kNN:    s_ij = cos(t_i, x_j);  vote_c(t_i) = sum over the k most similar j with y_j = c of exp(s_ij / T);
             prediction_i = argmax_c vote_c(t_i) (a tie goes to the smallest label).
@@ -279,5 +279,5 @@ draw_exercise = SeededExercise(
     diagnose=_draw_diagnose,
 )
 
-EXERCISES = {"08_transfer_learning": [draw_exercise, knn_exercise]}
+EXERCISES = {"09_transfer_learning": [draw_exercise, knn_exercise]}
 SOLUTIONS = {"draw_per_class": solution_draw_per_class, "knn_predict": solution_knn_predict}

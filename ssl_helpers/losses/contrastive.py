@@ -72,6 +72,9 @@ def triplet_loss(anchor: torch.Tensor, positive: torch.Tensor, negative: torch.T
 
         L = (1 / B) sum_b max(0, |a_b - p_b|_2 - |a_b - n_b|_2 + m)
 
+    with plain Euclidean distances (as PyTorch's `TripletMarginLoss`); FaceNet writes it with squared distances,
+    max(0, |a - p|^2 - |a - n|^2 + m), on L2-normalised embeddings.
+
     Zero once every positive is closer to its anchor than the negative is, by at least the margin m.
 
     anchor, positive, negative: (B, D); margin m > 0. Returns a scalar.
@@ -103,6 +106,9 @@ def cosine_similarity_matrix(x: torch.Tensor, y: torch.Tensor | None = None) -> 
 def info_nce(query: torch.Tensor, keys: torch.Tensor, positive: torch.Tensor, temperature: float = 0.1,
              exclude: torch.Tensor | None = None) -> torch.Tensor:
     """InfoNCE (van den Oord et al. 2018) with cosine similarity, mean over the B queries.
+
+    CPC scored each key with a learned bilinear critic exp(k^T W q); the cosine-over-temperature form here is that
+    of Wu et al. 2018 (instance discrimination) and SimCLR (Chen et al. 2020, "NT-Xent"), as MoCo uses it.
 
         s_bk = cos(q_b, k_k),   p_bk = exp(s_bk / T) / sum_{k' not excluded} exp(s_bk' / T)
         L = -(1 / B) sum_b log p_{b, pos(b)}

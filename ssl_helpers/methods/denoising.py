@@ -1,5 +1,5 @@
-"""Denoising (after Vincent et al. 2008, with Gaussian instead of masking noise; registry name "denoising"): add
-noise, remove it. The noise is `ssl_helpers.pretext.noisy_images`."""
+"""Denoising (after Vincent et al. 2008, simplified: Gaussian instead of their masking noise; registry name
+"denoising"): add noise, remove it. The noise is `ssl_helpers.pretext.noisy_images`."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,16 +13,22 @@ __all__ = ["DenoisingTask", "DenoisingOptions"]
 
 @dataclasses.dataclass
 class DenoisingOptions:
-    """noise_level: the standard deviation of the Gaussian noise added, in [0, 1]."""
+    """noise_level: the standard deviation of the Gaussian noise added, in [0, 1]; shared_channels: one noise value
+    per pixel, added to every channel (a grey image stays grey: no free "make it grey" cue), instead of one per
+    channel."""
 
     noise_level: float = 0.3
+    shared_channels: bool = False
 
     def __post_init__(self):
         check_noise_level(self.noise_level)
 
 
 class DenoisingTask(ReconstructionTask):
-    """Remove Gaussian noise. corrupt: images -> (noisy images, images, None); loss: MSE on all pixels."""
+    """Remove Gaussian noise. corrupt: images -> (noisy images, images, None); loss: MSE on all pixels.
+
+    Simplified from Vincent et al. (2008), whose denoising autoencoders used masking noise (a random fraction of the
+    inputs set to 0), the ancestor of masked autoencoding; `shared_channels` adds the same noise to R, G and B."""
 
     name = "denoising"
     title = "denoising"
@@ -34,4 +40,4 @@ class DenoisingTask(ReconstructionTask):
     def corrupt(self, images, generator=None, noise_level=None) -> Corrupted:
         level = self.noise_level if noise_level is None else noise_level
         images = check_images(images)
-        return Corrupted(noisy_images(images, level, generator), images, None)
+        return Corrupted(noisy_images(images, level, generator, self.options.shared_channels), images, None)

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ..losses import ijepa_loss
-from ..mae import ViTEncoder, _blocks, sincos_positions
+from ..models import ViTEncoder, _blocks, sincos_positions
 from ..pretext.blocks import multi_block_masks
 from .base import Method
 from .two_view import frozen_copy, momentum_update
@@ -89,7 +89,7 @@ class IJEPAOptions:
     heads: int = 4
     predictor_dim: int = 32
     predictor_depth: int = 2
-    momentum: float = 0.99
+    momentum: float = 0.996
     num_targets: int = 4
     target_scale: Tuple[float, float] = (0.15, 0.2)
     target_aspect: Tuple[float, float] = (0.75, 1.5)
@@ -120,8 +120,12 @@ class IJEPAMethod(Method):
     notebook = "08_predicting_representations"
     data = "digits"
     image_size = 12
-    recipe = dict(epochs=20, batch_size=64, lr=2e-3, weight_decay=0.05, warmup_epochs=2)
-    quick_epochs = 8
+    # CPU tier: the paper's peak learning rate, starting weight decay and starting momentum (0.996, in the options),
+    # sized to notebook 8's time budget. At this size and budget it does not learn beyond a random ViT: neither with
+    # 20 epochs, learning rates 1e-4 to 2e-3, momentum 0.99 to 0.999, a wider predictor, nor 16 px / 4 px patches
+    # (short runs tried while writing notebook 8, probed on the test split; the notebook shows why)
+    recipe = dict(epochs=6, batch_size=64, lr=1e-3, weight_decay=0.04, warmup_epochs=1)
+    quick_epochs = 4
     generator_on_device = True
     Options = IJEPAOptions
 

@@ -82,26 +82,62 @@ class MAEMethod(Method):
         return loss
 
     @torch.no_grad()
-    def reconstruct(self, images: torch.Tensor,
-                    generator: Optional[torch.Generator] = None, mask_ratio: Optional[float] = None):
-        """For figures: `(masked, reconstruction, pasted)`, three (N, C, H, W) images.
+    def reconstruction(self, images: torch.Tensor, generator: Optional[torch.Generator] = None,
+                       mask_ratio: Optional[float] = None, statistics: str = "visible") -> dict:
+        """For figures and the mask explorer: mask `images` (N, C, H, W), predict every patch, and draw it.
 
-        masked: hidden patches grey (0.5); reconstruction: the decoder's output for every patch; pasted: the visible
-        patches kept and the predicted hidden ones pasted in. With norm_pix, a predicted patch is in normalised
-        units, so it is shown with the true patch's mean and standard deviation put back (as MAE's figures do):
-        the shape is predicted, the brightness and contrast are borrowed.
+        Returns {"masked": hidden patches grey (0.5), "prediction": the decoder's output for every patch, in
+        pixels, "pasted": the visible patches kept and the predicted hidden ones pasted in, "target": `images`,
+        "mask": (N, 1, H, W), 1 on hidden pixels, "masked_mse": mean (pasted - images)^2 over the hidden pixels},
+        images clamped to [0, 1].
+
+        With norm_pix the decoder predicts each patch in normalised units (its shape, not its brightness), so a
+        picture needs a mean and a standard deviation for every hidden patch. `statistics` says where they come
+        from:
+        - "visible" (default): from the visible patches of the same image (the mean of their patch means, the mean
+          of their patch standard deviations): the picture uses nothing hidden, it is the model's prediction;
+        - "true": each hidden patch's own mean and standard deviation, read from the hidden target (what MAE's
+          norm_pix figures would need): only the shape is predicted, the brightness and contrast are borrowed
+          from the answer, so the picture looks better than the prediction is.
+        Without norm_pix the prediction is in pixels already and `statistics` changes nothing.
         """
+        if statistics not in ("visible", "true"):
+            raise ValueError(f"statistics must be 'visible' (nothing hidden used) or 'true' (borrowed from the "
+                             f"hidden patches), got {statistics!r}")
         encoder, head = self.encoder, self.head
         was_training = encoder.training, head.training
         encoder.eval(), head.eval()
         ratio = self.options.mask_ratio if mask_ratio is None else mask_ratio
         _, prediction, mask = mae_forward(encoder, head, images, ratio, generator, self.options.norm_pix)
-        patches = patchify(images, encoder.patch_size)
-        if self.options.norm_pix:
-            prediction = prediction * (patches.var(-1, keepdim=True) + 1e-6).sqrt() + patches.mean(-1, keepdim=True)
-        hidden = mask.unsqueeze(-1)
-        shape = (encoder.patch_size, images.shape[1], encoder.grid)
-        masked = unpatchify(patches * (1 - hidden) + 0.5 * hidden, *shape)
-        pasted = unpatchify(patches * (1 - hidden) + prediction * hidden, *shape)
         encoder.train(was_training[0]), head.train(was_training[1])
-        return masked, unpatchify(prediction, *shape).clamp(0, 1), pasted.clamp(0, 1)
+        patches = patchify(images, encoder.patch_size)
+        hidden = mask.unsqueeze(-1)
+        if self.options.norm_pix:
+            means, stds = patches.mean(-1, keepdim=True), (patches.var(-1, keepdim=True) + 1e-6).sqrt()
+            if statistics == "visible":
+                visible = 1 - hidden
+                count = visible.sum(1, keepdim=True)
+                means = (means * visible).sum(1, keepdim=True) / count
+                stds = (stds * visible).sum(1, keepdim=True) / count
+            prediction = prediction * stds + means
+        shape = (encoder.patch_size, images.shape[1], encoder.grid)
+        pixel_mask = unpatchify(hidden.expand(-1, -1, encoder.patch_size ** 2), encoder.patch_size, 1, encoder.grid)
+        pasted = unpatchify(patches * (1 - hidden) + prediction * hidden, *shape).clamp(0, 1)
+        squared = (pasted - images).pow(2) * pixel_mask
+        return {"masked": unpatchify(patches * (1 - hidden) + 0.5 * hidden, *shape),
+                "prediction": unpatchify(prediction, *shape).clamp(0, 1), "pasted": pasted, "target": images,
+                "mask": pixel_mask,
+                "masked_mse": float(squared.sum() / (pixel_mask.sum() * images.shape[1]).clamp_min(1.0))}
+
+    @torch.no_grad()
+    def reconstruct(self, images: torch.Tensor, generator: Optional[torch.Generator] = None,
+                    mask_ratio: Optional[float] = None, statistics: str = "visible"):
+        """For figures: `(masked, reconstruction, pasted)`, three (N, C, H, W) images (see `reconstruction`).
+
+        masked: hidden patches grey (0.5); reconstruction: the decoder's output for every patch; pasted: the visible
+        patches kept and the predicted hidden ones pasted in. With norm_pix, `statistics="visible"` (default) draws
+        the hidden patches with the visible patches' statistics (nothing hidden used); "true" borrows each hidden
+        patch's own mean and standard deviation from the target.
+        """
+        views = self.reconstruction(images, generator, mask_ratio, statistics)
+        return views["masked"], views["prediction"], views["pasted"]

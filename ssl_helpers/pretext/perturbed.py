@@ -19,10 +19,16 @@ def check_noise_level(noise_level):
         raise ValueError(f"noise_level must be a number >= 0 (the noise's standard deviation), got {noise_level!r}")
 
 
-def noisy_images(images: torch.Tensor, noise_level: float, generator: torch.Generator) -> torch.Tensor:
+def noisy_images(images: torch.Tensor, noise_level: float, generator: torch.Generator,
+                 shared_channels: bool = False) -> torch.Tensor:
     """x_noisy = clip(x + sigma * eps, 0, 1), eps ~ N(0, I) drawn as torch.randn(images.shape, generator=generator)
-    (float32 on the CPU, then moved to the images' device and dtype). images: (N, C, H, W) -> (N, C, H, W)."""
+    (float32 on the CPU, then moved to the images' device and dtype). images: (N, C, H, W) -> (N, C, H, W).
+
+    shared_channels: draw one eps per pixel, (N, 1, H, W), added to every channel. A grey image then stays grey;
+    with independent noise per channel, averaging the channels of a noisy grey image removes much of the noise
+    without looking at the image at all, a cue a denoiser of grey images gets for free."""
     check_noise_level(noise_level)
     images = check_images(images)
-    noise = torch.randn(images.shape, generator=check_generator(generator)).to(images.device, images.dtype)
-    return add_noise(images, noise_level, noise=noise)
+    shape = (images.shape[0], 1, *images.shape[2:]) if shared_channels else images.shape
+    noise = torch.randn(shape, generator=check_generator(generator)).to(images.device, images.dtype)
+    return add_noise(images, noise_level, noise=noise.expand_as(images))

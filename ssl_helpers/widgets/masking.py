@@ -1,7 +1,11 @@
 """Mask explorer: move the mask ratio and the patch size, and see what a masked autoencoder makes of it.
 
     from ssl_helpers.widgets.masking import MaskExplorer
-    MaskExplorer(task, encoder, test.images[:8])     # a trained MaskedTask (with its head) and its encoder
+    MaskExplorer(mae, mae_encoder, test.images[:8])   # a trained MAE (ViT encoder + decoder): ratio and seed
+    MaskExplorer(task, encoder, test.images[:8])      # a trained MaskedTask (grey-patch CNN): also the patch size
+
+An MAE cuts images into its ViT's patches, so its patch size is fixed (the slider offers that one size); its hidden
+patches are drawn from what is visible only (`MAEMethod.reconstruction`, statistics="visible").
 
 Pure functions (tested directly): `patch_sizes(size)`, `mask_and_reconstruct(task, encoder, images, mask_ratio,
 patch_size, seed)`, `render_masking(views, header, scale)`. The widget `MaskExplorer` is a thin layout over them;
@@ -22,7 +26,7 @@ from ..pretext.figures import predictions
 from .common import (CONTROL_STYLE, MIN_TEXT_PX, Explorer, array_to_png, caption_html, caption_markup, check_choice,
                      check_range, control_layout, font, image_to_uint8, one_thread, png_image)
 
-__all__ = ["patch_sizes", "mask_and_reconstruct", "render_masking", "fit_scale", "MaskExplorer", "ROWS",
+__all__ = ["patch_sizes", "is_mae", "model_patch_sizes", "mask_and_reconstruct", "render_masking", "fit_scale", "MaskExplorer", "ROWS",
            "one_thread", "MASK_RATIO_RANGE", "SEED_RANGE", "MAX_WIDTH", "MAX_IMAGES", "TEXT_PX"]
 
 ROWS = ("masked input", "reconstruction", "target")
@@ -39,14 +43,41 @@ def patch_sizes(size: int) -> list:
     return [p for p in range(1, size // 2 + 1) if size % p == 0]
 
 
+def is_mae(task) -> bool:
+    """Whether `task` is the course's MAE (a ViT that sees only the visible patches), not a pretext task."""
+    from ..methods.mae import MAEMethod
+
+    return isinstance(task, MAEMethod)
+
+
+def model_patch_sizes(task) -> tuple:
+    """The patch sizes the model knows: an MAE's ViT patch size, or the sizes a `MaskedTask` trained on."""
+    if is_mae(task):
+        return (task.options.patch_size,)
+    trained = getattr(task, "trained_patch_sizes", None)
+    return tuple(trained()) if trained else (getattr(task, "patch_size", None),)
+
+
 def mask_and_reconstruct(task, encoder, images: torch.Tensor, mask_ratio: float, patch_size: int,
                          seed: int = 0) -> dict:
     """Mask `images` (N, C, H, W) with the given ratio and patch size (seeded) and reconstruct them.
 
-    Returns {"masked": (N, C, H, W), "reconstruction": the prediction on the hidden patches with the visible
-    pixels pasted back, as in the MAE paper's figures, "target": the images, "mask": (N, 1, H, W),
-    "masked_mse": the task's loss on this batch, mean((x_hat - x)^2) over the hidden pixels}.
+    task: a trained `MaskedTask` (the grey-patch CNN) or MAE (`make_method("mae")`, trained), with `encoder` its
+    own encoder. Returns {"masked": (N, C, H, W), "reconstruction": the prediction on the hidden patches with the
+    visible pixels pasted back, as in the MAE paper's figures, "target": the images, "mask": (N, 1, H, W),
+    "masked_mse": mean((x_hat - x)^2) over the hidden pixels, in pixels}. For an MAE, `patch_size` must be its
+    ViT's, and a norm_pix prediction is drawn with the visible patches' statistics (nothing hidden used).
     """
+    if is_mae(task):
+        if encoder is not None and encoder is not task.encoder:
+            raise ValueError("encoder is not the MAE's own encoder (task.encoder)")
+        own = task.encoder.patch_size
+        if patch_size != own:
+            raise ValueError(f"an MAE cuts images into its ViT's {own} px patches: patch_size must be {own}, "
+                             f"got {patch_size}")
+        views = task.reconstruction(images, torch.Generator(device=images.device).manual_seed(seed), mask_ratio)
+        return {"masked": views["masked"], "reconstruction": views["pasted"], "target": images,
+                "mask": views["mask"], "masked_mse": views["masked_mse"]}
     result = predictions(task, encoder, images, seed, mask_ratio=mask_ratio, patch_size=patch_size)
     return {"masked": result["inputs"], "reconstruction": result["shown"], "target": result["targets"],
             "mask": result["mask"], "masked_mse": result["loss"]}
@@ -102,37 +133,42 @@ def render_masking(views: dict, header: Sequence[str] = (), scale: Optional[int]
 
 class MaskExplorer(Explorer):
     """Sliders: mask ratio, patch size, seed. Shows masked inputs, reconstructions and targets of `images`
-    (N, C, H, W), N <= `MAX_IMAGES` (say 8 test digits), through a trained `MaskedTask` (with its head) and its
-    encoder. The header of the picture says which patch sizes the model was trained on, and says so when the
-    slider's size is not one of them.
+    (N, C, H, W), N <= `MAX_IMAGES` (say 8 test digits), through a trained MAE (`make_method("mae")`, its ViT
+    encoder) or a trained `MaskedTask` (with its head) and its encoder. The header of the picture says which patch
+    sizes the model was trained on, and says so when the slider's size is not one of them; for an MAE, the
+    patch size is its ViT's (the only one offered) and the header gives the mask ratio it was trained at.
 
-    mask_ratio in `MASK_RATIO_RANGE`; patch_size one of `patch_sizes(H)`; seed in `SEED_RANGE`; scale: the
+    mask_ratio in `MASK_RATIO_RANGE`; patch_size one of `patch_sizes(H)` (an MAE: its ViT's; default: the
+    model's own); seed in `SEED_RANGE`; scale: the
     enlargement (default: the largest that fits `MAX_WIDTH` px). Bad values raise a ValueError naming the valid
     range or choices. `.last_drawn` keeps the PNG bytes last drawn into `.image`, `.last_views` the views.
     """
 
-    def __init__(self, task, encoder, images: torch.Tensor, mask_ratio: float = 0.5, patch_size: int = 4,
-                 seed: int = 0, scale: Optional[int] = None):
+    def __init__(self, task, encoder, images: torch.Tensor, mask_ratio: float = 0.5,
+                 patch_size: Optional[int] = None, seed: int = 0, scale: Optional[int] = None):
         import ipywidgets as W
 
         if not isinstance(images, torch.Tensor) or images.ndim != 4:
             raise ValueError(f"images must be a tensor of shape (N, C, H, W), got "
                              f"{tuple(getattr(images, 'shape', ()))}")
         check_range("number of images", len(images), 1, MAX_IMAGES, integer=True)
-        sizes = patch_sizes(min(images.shape[-2:]))
+        self.mae = is_mae(task)
+        self.trained_sizes = model_patch_sizes(task)
+        sizes = list(self.trained_sizes) if self.mae else patch_sizes(min(images.shape[-2:]))
+        if patch_size is None:
+            patch_size = self.trained_sizes[0] if self.mae else getattr(task, "patch_size", sizes[-1])
         check_range("mask_ratio", mask_ratio, *MASK_RATIO_RANGE)
         check_choice("patch_size", patch_size, sizes)
         check_range("seed", seed, *SEED_RANGE, integer=True)
         if scale is not None:
             check_range("scale", scale, 1, fit_scale(len(images), images.shape[-1]), integer=True)
         self.task, self.encoder, self.images, self.scale = task, encoder.eval(), images, scale
-        trained = getattr(task, "trained_patch_sizes", None)
-        self.trained_sizes = tuple(trained()) if trained else (getattr(task, "patch_size", None),)
 
         self.mask_ratio = W.FloatSlider(value=mask_ratio, min=MASK_RATIO_RANGE[0], max=MASK_RATIO_RANGE[1],
                                         step=0.05, description="mask ratio", style=CONTROL_STYLE,
                                         layout=control_layout("320px"))
         self.patch_size = W.SelectionSlider(options=sizes, value=patch_size, description="patch size (px)",
+                                            disabled=self.mae,  # an MAE's patches are its ViT's
                                             style=CONTROL_STYLE, layout=control_layout("320px"))
         self.seed = W.IntSlider(value=seed, min=SEED_RANGE[0], max=SEED_RANGE[1], description="seed",
                                 style=CONTROL_STYLE, layout=control_layout("320px"))
@@ -157,8 +193,11 @@ class MaskExplorer(Explorer):
         """The picture's header lines: what is hidden and the error on it; the sizes the model knows."""
         size, hidden = self.patch_size.value, float(views["mask"].mean())
         trained = ", ".join(str(s) for s in self.trained_sizes)
-        known = (f"the model was trained on {trained} px patches" if size in self.trained_sizes else
-                 f"{size} px is NOT a size the model was trained on ({trained} px)")
+        if self.mae:
+            known = f"MAE: a ViT on {trained} px patches, trained at mask ratio {self.task.options.mask_ratio:g}"
+        else:
+            known = (f"the model was trained on {trained} px patches" if size in self.trained_sizes else
+                     f"{size} px is NOT a size the model was trained on ({trained} px)")
         return [f"{size} px patches, {100 * hidden:.0f}% of pixels hidden: masked MSE {views['masked_mse']:.4f}",
                 known]
 
@@ -168,7 +207,14 @@ class MaskExplorer(Explorer):
         self.last_drawn = array_to_png(picture)
         self.image.value = self.last_drawn
         self.last_views = views
-        self.caption_text = (f"Columns: test digits; the model repaints the grey patches. Now "
+        if not self.mae:
+            what = "the model repaints the grey patches"
+        elif self.task.options.norm_pix:
+            what = ("the MAE predicts the grey patches from the visible ones only, drawn with the visible patches' "
+                    "mean and standard deviation (its norm_pix target has none of its own)")
+        else:
+            what = "the MAE predicts the grey patches from the visible ones only"
+        self.caption_text = (f"Columns: test digits; {what}. Now "
                              f"{100 * float(views['mask'].mean()):.0f}% of the pixels hidden, masked MSE "
                              f"{views['masked_mse']:.4f}.")
         self.caption.value = caption_markup(self.caption_text)

@@ -12,8 +12,8 @@ fraction of the k neighbours with the query's label.
 Every representation embeds the train and test splits ONCE (`embedding_bank`, L2-normalised rows), so a change
 of control is one (1, D) x (D, N_train) product, a sort and a PIL drawing: a few milliseconds on a CPU.
 
-Pure functions (tested directly): `embedding_bank`, `nearest_neighbours`, `label_agreement`,
-`neighbour_rows`, `render_neighbours`. `NeighbourExplorer` is the thin widget over them.
+Pure functions (tested directly): `embedding_bank`, `nearest_neighbours`, `label_agreement`, `agreement_matrix`,
+`separating_query`, `neighbour_rows`, `render_neighbours`. `NeighbourExplorer` is the thin widget over them.
 """
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ from torch import nn
 from .common import (MIN_TEXT_PX, CONTROL_STYLE, Explorer, array_to_png, caption_html, check_choice, check_range,
                      control_layout, font, image_to_uint8, one_thread, png_image)
 
-__all__ = ["embedding_bank", "nearest_neighbours", "label_agreement", "NeighbourRow", "neighbour_rows",
+__all__ = ["embedding_bank", "nearest_neighbours", "label_agreement", "agreement_matrix", "separating_query",
+           "NeighbourRow", "neighbour_rows",
            "render_neighbours", "NeighbourExplorer", "MAX_K", "MAX_WIDTH", "SAME", "OTHER"]
 
 MAX_K = 10  # the k slider's range is 1..MAX_K: ten thumbnails still fit 840 px
@@ -94,6 +95,40 @@ def label_agreement(neighbour_labels: torch.Tensor, query_labels: torch.Tensor) 
         raise ValueError(f"need neighbour_labels (M, k) and query_labels (M,), got {tuple(neighbour_labels.shape)} "
                          f"and {tuple(query_labels.shape)}")
     return (neighbour_labels == query_labels[:, None]).float().mean(1)
+
+
+def agreement_matrix(banks: Dict[str, Tuple[torch.Tensor, torch.Tensor]], train_labels: torch.Tensor,
+                     test_labels: torch.Tensor, k: int, names: Optional[Sequence[str]] = None) -> torch.Tensor:
+    """Every test image's `label_agreement` under every representation: (R, M), row r for `names[r]` (default:
+    all of `banks`, in order), entry [r, i] the fraction of test image i's k nearest train images (cosine, in
+    representation r) that share its label. banks: {name: (train_bank (N, D), test_bank (M, D))}, L2-normalised."""
+    names = list(banks) if names is None else list(names)
+    rows = []
+    for name in names:
+        check_choice("representation", name, banks)
+        train_bank, test_bank = banks[name]
+        indices, _ = nearest_neighbours(test_bank, train_bank, k)
+        rows.append(label_agreement(train_labels[indices], test_labels))
+    return torch.stack(rows)
+
+
+def separating_query(agreement: torch.Tensor) -> int:
+    """The test image on which the representations disagree most: agreement (R, M), R >= 2 representations (rows,
+    e.g. `agreement_matrix`) by M test images -> a column index.
+
+    The column with the largest spread of its R agreements: the population standard deviation first (several
+    representations right and several wrong beats one outlier), then the range max - min, then the smaller index,
+    so the answer is reproducible.
+    """
+    if agreement.ndim != 2 or agreement.shape[0] < 2 or agreement.shape[1] < 1:
+        raise ValueError(f"agreement must have shape (R, M) with R >= 2 representations and M >= 1 test images, "
+                         f"got {tuple(agreement.shape)}")
+    a = agreement.double()
+    spread = a.std(0, unbiased=False).round(decimals=9)  # rounded: equal spreads tie exactly, whatever the order
+    width = (a.max(0).values - a.min(0).values).round(decimals=9)
+    candidates = torch.nonzero(spread == spread.max()).flatten()
+    best = candidates[width[candidates] == width[candidates].max()]
+    return int(best.min())
 
 
 @dataclass
