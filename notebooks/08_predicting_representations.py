@@ -66,6 +66,7 @@ import time
 NOTEBOOK_STARTED = time.perf_counter()
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 import torch
 import torch.nn.functional as F
 from ssl_helpers.config import full_run_settings, run_options, t4_minutes
@@ -267,8 +268,10 @@ axes[1].plot(ijepa_history["epoch"], ijepa_history["image share, target"], marke
              label="I-JEPA, target encoder")
 axes[1].axhline(image_share(random_vit), color="grey", ls=":", label="random ViT")
 axes[0].set_title("loss / its first epoch"); axes[1].set_title("image share of the token variance")
+axes[0].set_ylim(0, 1.05); axes[1].set_ylim(0, 0.5)
 for ax in axes:
     ax.set_xlabel("epoch"); ax.grid(alpha=0.3); ax.legend(fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 plt.show()
 
 # %% [markdown]
@@ -396,7 +399,8 @@ print(f"DINO: {RECIPE['dino']['epochs']} epochs in {dino_seconds:.0f} s, loss {d
 # %% [markdown]
 # **Experiment (b): switch off centering, then sharpening.** Two short runs with the main recipe's settings
 # (fewer epochs), one without centering (the center stays 0) and one without sharpening (the teacher at the
-# student's temperature, $T_t = T_s = 0.1$), against the main run's first epochs:
+# student's temperature, $T_t = T_s = 0.1$), against the main run's first epochs (the same seed and views; its
+# learning rate decays over all its epochs, the short runs' over theirs):
 
 # %%
 started = time.perf_counter()
@@ -416,7 +420,7 @@ for label, history in ablations.items():
 axes[0].axhline(dino_history["log K"].iloc[0], color="grey", ls=":", label="log K (uniform)")
 axes[0].set_title("teacher entropy (nats)"); axes[1].set_title("largest prototype's share")
 for ax in axes:
-    ax.set_xlabel("epoch"); ax.grid(alpha=0.3)
+    ax.set_xlabel("epoch"); ax.grid(alpha=0.3); ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 axes[0].legend(fontsize=8)
 plt.show()
 collapse = pd.DataFrame({label: history.set_index("epoch")["teacher entropy"] for label, history in ablations.items()})
@@ -428,6 +432,13 @@ print("largest prototype's share per epoch:")
 print(share.round(2).to_string())
 
 # %% [markdown]
+# Read the two panels together. A teacher whose entropy sits near log K answers "uniform" for every image: that is
+# the run without sharpening, and its largest share means nothing (every prototype is almost equally likely, so
+# the argmax follows noise). A teacher with a low entropy and a share near 1 gives one confident answer to every
+# image: the run without centering. Even the working run starts with one prototype winning for most images (its
+# share in the first epochs); centering then spreads the answers over the prototypes while sharpening keeps them
+# confident, and its entropy stays between the two failures.
+#
 # Your loss on what each teacher asks for: on global and local crops of the 256 test digits, each run's student
 # against its own teacher and center, with the loss in use (log K is the loss of a uniform student and teacher):
 
@@ -452,8 +463,8 @@ for label, method in runs.items():
 
 # %% [markdown]
 # **Experiment (c): what DINO considers similar.** The 5 nearest train digits (cosine similarity of the frozen
-# features) of 6 test digits, under DINO's encoder and under raw pixels; the row's label says how many of the 5
-# share the test digit's class.
+# features) of 6 test digits, under DINO's encoder and under raw pixels; the number left of each group of 5 says
+# how many of them share the test digit's class.
 
 # %%
 from ssl_helpers.widgets.neighbours import label_agreement, nearest_neighbours
@@ -464,16 +475,24 @@ for label, encoder in {"DINO": dino_encoder, "pixels": torch.nn.Flatten()}.items
     bank = F.normalize(embed(encoder, train.images, device=DEVICE).float(), dim=1)
     queries = F.normalize(embed(encoder, test.images, device=DEVICE).float(), dim=1)
     banks[label] = nearest_neighbours(queries, bank, K_SHOWN)[0]
-fig, axes = plt.subplots(2 * QUERIES, 1 + K_SHOWN, figsize=(1.2 * (1 + K_SHOWN), 1.15 * 2 * QUERIES))
+columns = [None, "gap"] + [("DINO", j) for j in range(K_SHOWN)] + ["gap"] + [("pixels", j) for j in range(K_SHOWN)]
+fig, axes = plt.subplots(QUERIES, len(columns), figsize=(0.85 * len(columns), 0.95 * QUERIES),
+                         gridspec_kw={"width_ratios": [0.45 if c == "gap" else 1 for c in columns]})
 for q in range(QUERIES):
-    for r, (label, indices) in enumerate(banks.items()):
-        row = axes[2 * q + r]
-        agree = int((train.labels[indices[q]] == test.labels[q]).sum())
-        for col, image in enumerate([test.images[q]] + [train.images[i] for i in indices[q]]):
-            row[col].imshow(image.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
-            row[col].set_xticks([]); row[col].set_yticks([])
-        row[0].set_ylabel(f"{label}\n{agree}/{K_SHOWN}", fontsize=8, rotation=0, ha="right", va="center")
-fig.suptitle("test digit (left) and its 5 nearest train digits: DINO (upper row of each pair), pixels (lower)", y=1.0)
+    for col, column in enumerate(columns):
+        ax = axes[q, col]
+        ax.set_xticks([]); ax.set_yticks([])
+        if column == "gap":
+            ax.axis("off")
+            continue
+        image = test.images[q] if column is None else train.images[banks[column[0]][q, column[1]]]
+        ax.imshow(image.permute(1, 2, 0).clamp(0, 1).numpy(), interpolation="nearest")
+        if column is not None and column[1] == 0:
+            agree = int((train.labels[banks[column[0]][q]] == test.labels[q]).sum())
+            ax.set_ylabel(f"{agree}/{K_SHOWN}", fontsize=8, rotation=0, ha="right", va="center")
+axes[0, 0].set_title("test", fontsize=9)
+axes[0, 2 + K_SHOWN // 2].set_title("nearest train digits: DINO", fontsize=9)
+axes[0, 3 + K_SHOWN + K_SHOWN // 2].set_title("nearest train digits: pixels", fontsize=9)
 plt.show()
 for label, indices in banks.items():
     share_right = 100 * label_agreement(train.labels[indices], test.labels).mean().item()
