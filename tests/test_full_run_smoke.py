@@ -131,7 +131,7 @@ def test_run_options_resume_under_the_checkpoint_folder(monkeypatch, tmp_path):
 
     monkeypatch.setenv("SSL_CHECKPOINTS", str(tmp_path))
     assert run_options("simclr", False) == {}
-    assert run_options("simclr") == {"checkpoint": tmp_path / "resume" / "simclr.pt", "estimate": True}
+    assert run_options("simclr") == {"checkpoint": tmp_path / "resume" / "simclr", "estimate": True}
     with pytest.raises(ValueError, match="plain file stem"):
         run_options("../simclr")
 
