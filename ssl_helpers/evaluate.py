@@ -451,7 +451,8 @@ def tuning_grid(name: str) -> pd.DataFrame:
 def summarize(table: pd.DataFrame, spread: str = "std") -> pd.DataFrame:
     """Mean and spread of accuracy per method, probe and labels per class.
 
-    Returns a wide table: rows (method, probe), columns labels_per_class, cells "mean ± spread" in percent.
+    Returns a wide table: rows (method, probe), columns labels_per_class, cells "mean ± spread" in percent
+    ("mean (1 draw)" where there is a single draw, e.g. all labels: no spread to show).
     `spread` is "std" (standard deviation over seeds) or "range" (max - min).
     """
     if spread not in ("std", "range"):
@@ -460,7 +461,8 @@ def summarize(table: pd.DataFrame, spread: str = "std") -> pd.DataFrame:
     grouped = table.groupby(["method", "probe", "labels_per_class"], sort=False)["accuracy"]
     stats = grouped.agg(["mean", "std", "min", "max", "count"]).reset_index()
     stats["spread"] = (stats["std"].fillna(0.0) if spread == "std" else stats["max"] - stats["min"])
-    stats["cell"] = [f"{100 * m:.1f} ± {100 * s:.1f}" for m, s in zip(stats["mean"], stats["spread"])]
+    stats["cell"] = [f"{100 * m:.1f} ± {100 * s:.1f}" if n > 1 else f"{100 * m:.1f} (1 draw)"
+                     for m, s, n in zip(stats["mean"], stats["spread"], stats["count"])]
     wide = stats.pivot(index=["method", "probe"], columns="labels_per_class", values="cell")
     methods = list(dict.fromkeys(table["method"]))
     wide = wide.reindex(columns=order)

@@ -74,6 +74,8 @@ def test_summarize_gives_mean_and_spread_per_cell():
     assert wide.loc[("m", "linear"), 1] == "60.0 ± 10.0"
     assert summarize(table, spread="range").loc[("m", "linear"), 1] == "60.0 ± 20.0"
     assert mean_accuracy(table).loc[("m", "linear"), 1] == pytest.approx(0.6)
+    single = summarize(table.assign(labels_per_class="all").iloc[:1])
+    assert single.loc[("m", "linear"), "all"] == "50.0 (1 draw)"  # no "±" for a single draw
 
 
 def tiny_digits(digits, n=200):

@@ -185,4 +185,5 @@ def test_score_against_baselines_goes_through_the_protocol(digits):
     assert table.equals(reference)
     differences, verdicts = compare_to_baselines(table)
     assert list(differences.index) == [("enc", "vs pixels"), ("enc", "vs random encoder")]
-    assert any(verb in verdicts["enc"] for verb in ("beats pixels", "ties pixels", "trails pixels"))
+    assert verdicts["enc"].startswith("enc: vs pixels: ") and " | vs random encoder: " in verdicts["enc"]
+    assert any(verb in verdicts["enc"] for verb in ("beats at 1", "ties at 1", "trails at 1"))

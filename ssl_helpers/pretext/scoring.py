@@ -58,8 +58,8 @@ def compare_to_baselines(table, probe: str = "linear"):
             for k in gap.index:
                 d = paired_difference(table, method, baseline, probe, k)
                 outcome["ties" if d.tie else ("beats" if d.mean > 0 else "trails")].append(str(k))
-            said = [f"{verb} {baseline} at {', '.join(ks)}" for verb, ks in outcome.items() if ks]
-            parts.append("; ".join(said) + " labels per class")
+            said = [f"{verb} at {', '.join(ks)}" for verb, ks in outcome.items() if ks]
+            parts.append(f"vs {baseline}: " + ", ".join(said) + " labels per class")
         verdicts[method] = f"{method}: " + " | ".join(parts)
     differences = pd.DataFrame(rows).T
     differences.columns.name = "labels per class"
