@@ -147,12 +147,10 @@ class Exercise:
     loss: bool = False
     idea: bool = False
     demo: Optional[Callable] = None
-    _passed: bool = False
 
     def __post_init__(self):
         self._hint_step = 0
         self._last = None
-        self.last_seconds = None
 
     # ------------------------------------------------------------------ running a function on the cases
     def _needs_gradient(self) -> bool:
@@ -385,12 +383,9 @@ class Exercise:
         return self._gradient_message(got, want)
 
     def check(self, fn) -> str:
-        """Print and return the verdict; remember whether `fn` passed (for `use`)."""
-        start = time.perf_counter()
+        """Print and return the verdict; remember it (for `use`)."""
         line = self.verdict(fn)
-        self._passed = line.endswith("correct.")
         self._last = (fn, line)
-        self.last_seconds = time.perf_counter() - start
         print(line)
         return line
 
