@@ -29,9 +29,9 @@ import torch
 from torch import nn
 
 from ..losses import ijepa_loss
-from ..models import ViTEncoder, _blocks, sincos_positions
+from ..models import _blocks, sincos_positions
 from ..pretext.blocks import multi_block_masks
-from .base import Method
+from .vit import ViTMethod
 from .two_view import frozen_copy, momentum_update
 
 __all__ = ["IJEPAMethod", "IJEPAOptions", "IJEPAPredictor", "gather_tokens"]
@@ -107,7 +107,7 @@ class IJEPAOptions:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-class IJEPAMethod(Method):
+class IJEPAMethod(ViTMethod):
     """I-JEPA: a context block, M target blocks, a predictor in representation space, an EMA target encoder.
 
     Head: `predictor` (an `IJEPAPredictor`) and `target_encoder` (a frozen copy of the encoder, moved by
@@ -129,17 +129,8 @@ class IJEPAMethod(Method):
     generator_on_device = True
     Options = IJEPAOptions
 
-    def make_encoder(self, image_shape, width: int = 32) -> nn.Module:
-        """A `ViTEncoder` of width 2 * `width` over `patch_size` px patches of (C, H, W) images."""
-        channels, height, _ = image_shape
-        return ViTEncoder(in_channels=channels, image_size=height, patch_size=self.options.patch_size,
-                          dim=2 * width, depth=self.options.depth, heads=self.options.heads)
-
     def make_head(self, image_shape) -> nn.Module:
-        encoder = self.encoder
-        if not isinstance(encoder, ViTEncoder):
-            raise ValueError(f"the ijepa method needs a ViTEncoder (it encodes only the context tokens); got "
-                             f"{type(encoder).__name__}: use method.make_encoder(image_shape)")
+        encoder = self.vit_encoder("it encodes only the context tokens")
         o = self.options
         predictor = IJEPAPredictor(encoder.out_dim, encoder.grid, dim=o.predictor_dim, depth=o.predictor_depth,
                                    heads=o.heads)

@@ -14,8 +14,8 @@ from typing import Optional
 import torch
 from torch import nn
 
-from ..mae import MAEDecoder, ViTEncoder, mae_forward, patchify, unpatchify
-from .base import Method
+from ..mae import MAEDecoder, mae_forward, patchify, unpatchify
+from .vit import ViTMethod
 
 __all__ = ["MAEMethod", "MAEOptions"]
 
@@ -38,7 +38,7 @@ class MAEOptions:
             raise ValueError(f"mask_ratio must be in [0, 1), got {self.mask_ratio}")
 
 
-class MAEMethod(Method):
+class MAEMethod(ViTMethod):
     """Masked autoencoder: hide `mask_ratio` of the `patch_size` px patches, reconstruct them from the rest.
 
     Options: mask_ratio (0.75), patch_size (4 px: 16 tokens at 16 px, 64 at 32 px), norm_pix (True: the target is
@@ -57,20 +57,8 @@ class MAEMethod(Method):
     quick_epochs = 20
     Options = MAEOptions
 
-    def make_encoder(self, image_shape, width: int = 32) -> nn.Module:
-        """A `ViTEncoder` of width 2 * `width` over `patch_size` px patches of (C, H, W) images."""
-        channels, height, _ = image_shape
-        return ViTEncoder(in_channels=channels, image_size=height, patch_size=self.options.patch_size,
-                          dim=2 * width, depth=self.options.depth, heads=self.options.heads)
-
     def make_head(self, image_shape) -> nn.Module:
-        encoder = self.encoder
-        if not isinstance(encoder, ViTEncoder):
-            raise ValueError(f"the mae method needs a ViTEncoder (it encodes only the visible patches); got "
-                             f"{type(encoder).__name__}: use method.make_encoder(image_shape)")
-        if encoder.patch_size != self.options.patch_size:
-            raise ValueError(f"the encoder's patch_size {encoder.patch_size} differs from the method's "
-                             f"{self.options.patch_size}")
+        encoder = self.vit_encoder("it encodes only the visible patches")
         o = self.options
         return MAEDecoder(encoder.out_dim, encoder.patch_size ** 2 * image_shape[0], encoder.grid,
                           dim=o.decoder_dim, depth=o.decoder_depth, heads=o.heads)
