@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import ImageSet, labeled_subset
+from .config import smoke
 from .evaluate import PROBE_CS, embed, fit_linear_probe, knn_accuracy, probe_predict
 from .models import LinearClassifier, build_encoder
 from .train import fit as train_fit
@@ -68,6 +69,11 @@ grid (lr 3e-4 to 3e-3 x 150 or 300 steps) chose its edge, 3e-4 and 300 steps, at
 again chooses an edge there (1e-4, 600 steps), but its validation scores around it are within a point of each other
 (`tuning/from_scratch_vit_validation.csv`): the baseline is near its plateau."""
 BATCH_SIZE = 32
+if smoke():  # SSL_SMOKE=1 (the FULL_RUN smoke test): the same candidates, each only a few steps long (sizes only)
+    FINE_TUNE_WARMUP, FINE_TUNE_STEPS = 1, (1, 2, 3, 4, 5)
+    FINE_TUNE_GRID = ({"lr": 0.0, "steps": 0},) + tuple({"lr": FINE_TUNE_LR, "steps": s} for s in FINE_TUNE_STEPS)
+    SCRATCH_GRID = tuple({**setting, "steps": 1 + i % 2} for i, setting in enumerate(SCRATCH_GRID))
+    VIT_SCRATCH_GRID = tuple({**setting, "steps": 1 + i % 2} for i, setting in enumerate(VIT_SCRATCH_GRID))
 TUNING_DIR = Path(__file__).resolve().parent / "tuning"
 
 
