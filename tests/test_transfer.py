@@ -48,12 +48,13 @@ def test_a_saved_encoder_is_loaded_and_wrapped_for_its_image_size(tmp_path):
     assert isinstance(plain, SmallCNN)
 
 
-def test_a_missing_checkpoint_trains_a_quick_stand_in_and_says_so(tmp_path, capsys):
+def test_a_missing_checkpoint_falls_back_to_the_shipped_one_and_says_so(tmp_path, capsys):
+    """(Without a shipped one, a quick stand-in is trained: tests/test_shipped_checkpoints.py.)"""
     encoder, info = load_course_encoder("simclr", tmp_path, quick_epochs=1, progress=False)
-    assert info["quick"] is True and info["extra"]["epochs"] == 1
+    assert info["shipped"] is True and info["quick"] is False
     said = capsys.readouterr().out
-    assert "No checkpoint at" in said and "pre-training a quick simclr encoder" in said
-    assert encoder(torch.rand(2, 3, 16, 16)).shape == (2, 128)
+    assert "No checkpoint at" in said and "shipped with ssl_helpers" in said
+    assert encoder(torch.rand(2, 3, 12, 12)).shape == (2, 128)
 
 
 def test_unknown_encoder_name():
