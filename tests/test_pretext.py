@@ -204,6 +204,7 @@ def test_pretrain_uses_the_shared_loop_repeats_under_a_seed_and_round_trips_a_ch
 
 
 def test_load_or_pretrain_trains_a_quick_one_when_the_checkpoint_is_missing(tmp_path, capsys):
-    task, encoder, info = load_or_pretrain("rotation", tmp_path / "missing.pt", epochs=1, progress=False)
+    task, encoder, info = load_or_pretrain("rotation", tmp_path / "missing.pt", epochs=1, progress=False,
+                                          shipped=False)
     assert info["quick"] and "No checkpoint at" in capsys.readouterr().out
     assert encoder(images(2)).shape == (2, encoder.out_dim) and task.head is not None
