@@ -1,5 +1,8 @@
 """The course's CPU-tier checkpoints ship with the package: each loads, reproduces the kNN accuracy recorded when it
 was shipped, and is what `load_or_pretrain` falls back to when the student's own checkpoint is missing."""
+import shutil
+import subprocess
+
 import pytest
 import torch
 
@@ -12,6 +15,16 @@ SHIPPED = [name for name in method_names() if shipped_path(name).is_file()]
 def test_the_course_ships_a_checkpoint_for_most_methods():
     assert len(SHIPPED) >= 10, f"only {SHIPPED} in {SHIPPED_DIR}; run scripts/ship_checkpoints.py"
     assert sum(shipped_path(n).stat().st_size for n in SHIPPED) < 20 * 2 ** 20  # a few MB in the wheel
+
+
+def test_the_shipped_checkpoints_are_committed_not_ignored():
+    """A clean clone has only what git tracks: an ignored checkpoint passes here and is missing in CI."""
+    root = SHIPPED_DIR.parent.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(["git", "check-ignore", *[str(shipped_path(n)) for n in SHIPPED]],
+                             cwd=root, capture_output=True, text=True).stdout.split()
+    assert not ignored, f"git ignores {ignored}: un-ignore ssl_helpers/checkpoints/ in .gitignore"
 
 
 @pytest.mark.parametrize("name", SHIPPED)
