@@ -41,15 +41,11 @@ from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-BUDGET_SECONDS, BUDGET_MB = 120.0, 1536.0
-DESIGN_NOTEBOOKS, DESIGN_COURSE_SECONDS = 8, 600.0
-"""The course design's whole-course budget: 10 minutes for its eight notebooks, i.e. 75 s per notebook on average.
-A notebook added since (issue 23's 08) brings the same average, not more: `course_seconds(n)` = 75 s x n."""
+if str(ROOT / "scripts") not in sys.path:
+    sys.path.insert(0, str(ROOT / "scripts"))
+import readme_tables  # noqa: E402  (scripts/ is not a package)
+from readme_tables import BUDGET_MB, BUDGET_SECONDS, course_seconds  # noqa: E402  (the budgets: defined once)
 
-
-def course_seconds(notebooks: int) -> float:
-    """The whole-course budget for `notebooks` notebooks: the design's average per notebook, times their number."""
-    return DESIGN_COURSE_SECONDS * max(notebooks, DESIGN_NOTEBOOKS) / DESIGN_NOTEBOOKS
 MB = 1024 * 1024
 
 PEAK_CELL = """# measurement cell added by scripts/execute_notebooks.py (never saved)
@@ -251,8 +247,6 @@ def main(argv=None) -> int:
 
     print(f"\n{table(measured)}\n")
     if not args.no_save:
-        import readme_tables
-
         readme_tables.main([])
     everything = []
     for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
