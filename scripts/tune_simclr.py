@@ -12,8 +12,8 @@ The test split is not loaded. Results go to `ssl_helpers/tuning/*.csv` (read by 
   SimCLR candidate's encoder; steps are capped by notebook 09's time budget (15 encoders x 15 runs);
 - `from_scratch_validation.csv`: learning rate x steps for the same network trained on the labels alone.
 
-The frozen probes' regularisation C is cheap to tune, so notebooks tune it themselves on validation for every
-encoder and for pixels alike (`evaluate.tune_probe_C`).
+The frozen probes' regularisation C is cheap to tune, so the course's protocol tunes it on validation for every
+encoder and for pixels alike (`ssl_helpers.protocol.run_protocol`, C among `PROBE_CS`).
 
     nohup .venv/bin/python scripts/tune_simclr.py --epochs 30 > tune.log 2>&1 &
 

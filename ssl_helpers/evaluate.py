@@ -52,7 +52,6 @@ __all__ = [
     "tune_on_validation",
     "chosen_setting",
     "PROBE_CS",
-    "tune_probe_C",
     "tuning_grid",
     "embedding_diagnostics",
     "Difference",
@@ -409,26 +408,6 @@ def chosen_setting(grid: pd.DataFrame, keys: Optional[Sequence[str]] = None) -> 
 PROBE_CS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 """The candidate regularisations C of the linear probe (as many as every other row of the protocol gets, see
 `ssl_helpers.protocol.CANDIDATES`); every feature set (pixels included) gets the same."""
-
-
-def tune_probe_C(features: Dict[str, Tuple[torch.Tensor, torch.Tensor]], fit_labels: torch.Tensor,
-                 validation_labels: torch.Tensor, Cs: Sequence[float] = PROBE_CS, shots: Sequence = TUNING_SHOTS,
-                 seeds: Union[int, Iterable] = 5):
-    """Choose the linear probe's C for each feature set on validation (`tune_on_validation` over `Cs`).
-
-    features: {name: (fit features (N, D), validation features (V, D))}. Returns `(grid, chosen)`: the tidy grid
-    (one row per name and C, with "method" and "chosen") and {name: chosen C}.
-    """
-    grids, chosen = [], {}
-    for name, pair in features.items():
-        def score(C, pair=pair):
-            return label_efficiency({name: pair}, fit_labels, validation_labels, shots, seeds, probes=("linear",),
-                                    probe_options={"linear": {"C": C}})
-        grid = tune_on_validation([{"C": C} for C in Cs], score)
-        chosen[name] = float(chosen_setting(grid)["C"])
-        grids.append(grid.assign(method=name))
-    grid = pd.concat(grids, ignore_index=True)
-    return grid[["method", *[c for c in grid.columns if c != "method"]]], chosen
 
 
 TUNING_DIR = Path(__file__).resolve().parent / "tuning"

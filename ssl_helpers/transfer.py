@@ -2,9 +2,6 @@
 
 - `load_course_encoder(name)`: the encoder of any registered method (`ssl_helpers.methods`) that its notebook
   saved (`<checkpoint dir>/<name>.pt`), or, when the checkpoint is missing, a quick one trained here (it says so).
-- `transfer_table`: every way of using an encoder on the same split and labels, as one tidy table:
-  frozen + linear probe, frozen + kNN, full fine-tuning (encoder at a lower learning rate than the new head),
-  the same network trained from scratch, and logistic regression on pixels.
 - `protocol_table`: the course's protocol (`ssl_helpers.protocol`) over the fit / validation / test split: every
   choice (probe C, kNN k, fine-tuning and from-scratch settings) made on validation per encoder with the same number
   of candidates, the test split scored once, for the tables.
@@ -14,7 +11,6 @@
 """
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Dict, Iterable, Optional, Sequence, Union
 
@@ -22,12 +18,12 @@ import pandas as pd
 from torch import nn
 
 from .data import ImageSet
-from .evaluate import SHOTS, embed_split, end_to_end_table, label_efficiency, mean_accuracy, pixel_features
+from .evaluate import mean_accuracy
 from .methods import load_or_pretrain, method_names
-from .models import ResizeInput, build_encoder
+from .models import ResizeInput
 from .train import default_checkpoint_dir
 
-__all__ = ["course_encoders", "load_course_encoder", "transfer_table", "protocol_table", "leaderboard",
+__all__ = ["course_encoders", "load_course_encoder", "protocol_table", "leaderboard",
            "leaderboard_markdown", "recorded_metric", "recorded_results"]
 
 
@@ -52,42 +48,6 @@ def load_course_encoder(name: str, checkpoint_dir=None, device="cpu", quick_epoc
     if trained_size and int(trained_size) != image_size:
         encoder = ResizeInput(encoder, trained_size)
     return encoder, info
-
-
-def transfer_table(encoders: Dict[str, nn.Module], train: ImageSet, test: ImageSet, *,
-                   fine_tune: Sequence[str] = (), scratch_config: Optional[dict] = None,
-                   shots: Sequence = SHOTS, seeds: Union[int, Iterable] = 5, steps: int = 100,
-                   lr: float = 3e-4, encoder_lr: float = 3e-4, scratch_lr: float = 3e-3, pixels: bool = True,
-                   device=None) -> pd.DataFrame:
-    """Every transfer method on one split and its labels with fixed settings, as one tidy table (see
-    `label_efficiency`). Nothing is tuned here: the course's tables come from `protocol_table`, which chooses
-    every setting on validation; this is for quick looks and experiments.
-
-    encoders: {name: pre-trained encoder}; each is probed frozen ("linear" and "knn", C = 0.1, k = 20). Those
-    named in `fine_tune` are also fine-tuned end to end on each labeled subset (probe "fine-tune", LP-FT as in
-    `train_classifier(probe_first=True)`: the network starts as the standardised linear probe, BatchNorm
-    statistics frozen, then head at `lr` and encoder at `encoder_lr` for `steps` AdamW steps, a fresh copy per
-    run). With `scratch_config`, the network built from it is trained from scratch at `scratch_lr` ("from
-    scratch", probe "end-to-end").
-    """
-    unknown = [name for name in fine_tune if name not in encoders]
-    if unknown:
-        raise ValueError(f"fine_tune names {unknown} that are not in encoders {list(encoders)}")
-    features = {"pixels": pixel_features(train, test)} if pixels else {}
-    tables = []
-    if pixels:
-        tables.append(label_efficiency(features, train.labels, test.labels, shots, seeds, probes=("linear",)))
-    frozen = {name: embed_split(encoder, train, test, device) for name, encoder in encoders.items()}
-    tables.append(label_efficiency(frozen, train.labels, test.labels, shots, seeds, probes=("linear", "knn")))
-    for name in fine_tune:
-        pretrained = encoders[name]
-        tables.append(end_to_end_table(lambda: copy.deepcopy(pretrained), train, test, name, shots, seeds,
-                                       probe="fine-tune", steps=steps, lr=lr, encoder_lr=encoder_lr,
-                                       probe_first=True, device=device))
-    if scratch_config is not None:
-        tables.append(end_to_end_table(lambda: build_encoder(scratch_config), train, test, "from scratch", shots,
-                                       seeds, probe="end-to-end", steps=steps, lr=scratch_lr, device=device))
-    return pd.concat(tables, ignore_index=True)
 
 
 def protocol_table(encoders: Dict[str, nn.Module], fit: ImageSet, validation: ImageSet, test: ImageSet, *,

@@ -9,7 +9,7 @@ import torch
 from ssl_helpers.data import labeled_subset, validation_split
 from ssl_helpers.evaluate import (baseline_table, chosen_setting, embed, embedding_diagnostics, knn_accuracy,
                                   label_efficiency, linear_probe_accuracy, mean_accuracy, standardize, summarize,
-                                  train_classifier, tune_on_validation, tune_probe_C, tuning_grid)
+                                  train_classifier, tune_on_validation, tuning_grid)
 from ssl_helpers.models import SmallCNN, build_encoder
 from ssl_helpers.protocol import SCRATCH_GRID
 
@@ -159,22 +159,6 @@ def test_probe_options_reach_the_probe():
                              probe_options={"linear": {"C": 1e-4}})
     train_z, test_z = standardize(x, xt)
     assert table["accuracy"].item() == linear_probe_accuracy(train_z, y, test_z, yt, C=1e-4)
-
-
-def test_tune_probe_C_scores_each_feature_set_on_validation_only():
-    x, y = clusters(n_per_class=20, spread=2.0, seed=0)
-    xv, yv = clusters(n_per_class=20, spread=2.0, seed=1)
-    noise = torch.randn(60, 5, generator=torch.Generator().manual_seed(2))
-    grid, chosen = tune_probe_C({"signal": (x, xv), "noise": (noise[:60], noise[:60].flip(0))}, y, yv,
-                                Cs=(1e-3, 1.0), shots=(1, 5), seeds=2)
-    assert set(chosen) == {"signal", "noise"} and all(C in (1e-3, 1.0) for C in chosen.values())
-    assert grid.groupby("method")["chosen"].sum().to_dict() == {"noise": 1, "signal": 1}
-    signal = grid[grid["method"] == "signal"]
-    assert signal.loc[signal["chosen"], "validation"].item() == signal["validation"].max()
-    expected = label_efficiency({"signal": (x, xv)}, y, yv, (1, 5), 2, probes=("linear",),
-                                probe_options={"linear": {"C": 1.0}})["accuracy"].groupby(
-                                    [[1, 1, 5, 5]]).mean().mean()
-    assert signal.loc[signal["C"] == 1.0, "validation"].item() == pytest.approx(expected)
 
 
 def test_the_committed_tuning_grids_each_choose_one_setting():

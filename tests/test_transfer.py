@@ -1,4 +1,4 @@
-"""Transfer: loading the course's encoders (or quick stand-ins), the table of every method, the leaderboard."""
+"""Transfer: loading the course's encoders (or quick stand-ins), the protocol's table, the leaderboard."""
 import json
 
 import pandas as pd
@@ -12,8 +12,7 @@ from ssl_helpers.methods import make_method, save_method
 from ssl_helpers.models import ResizeInput, SmallCNN
 from ssl_helpers.protocol import SCRATCH_GRID
 from ssl_helpers.train import load_checkpoint, save_checkpoint
-from ssl_helpers.transfer import (leaderboard, leaderboard_markdown, load_course_encoder, protocol_table,
-                                  transfer_table)
+from ssl_helpers.transfer import leaderboard, leaderboard_markdown, load_course_encoder, protocol_table
 
 
 def test_resize_input_feeds_the_encoder_its_training_size():
@@ -60,21 +59,6 @@ def test_a_missing_checkpoint_falls_back_to_the_shipped_one_and_says_so(tmp_path
 def test_unknown_encoder_name():
     with pytest.raises(ValueError, match="unknown method 'no-such-method'; expected one of"):
         load_course_encoder("no-such-method")
-
-
-def test_transfer_table_has_every_method(digits):
-    train, test = digits
-    train = train.subset(labeled_subset(train.labels, 12, seed=0))
-    test = test.subset(torch.arange(100))
-    torch.manual_seed(0)
-    encoder = SmallCNN(width=4)
-    table = transfer_table({"enc": encoder}, train, test, fine_tune=["enc"], scratch_config=encoder.config,
-                           shots=(1, 5), seeds=2, steps=3)
-    assert set(map(tuple, table[["method", "probe"]].drop_duplicates().values)) == {
-        ("pixels", "linear"), ("enc", "linear"), ("enc", "knn"), ("enc", "fine-tune"), ("from scratch", "end-to-end")}
-    assert len(table) == 5 * 2 * 2
-    with pytest.raises(ValueError, match=r"fine_tune names \['other'\]"):
-        transfer_table({"enc": encoder}, train, test, fine_tune=["other"])
 
 
 def test_leaderboard_ranks_by_the_chosen_label_count():
