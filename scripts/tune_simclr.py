@@ -4,13 +4,17 @@ each with the same number of candidates (6), on the digits.
 The protocol (`ssl_helpers.data.validation_split`): train = fit + validation (20% of each class). A candidate
 trains on fit only (pre-training on fit's images, without labels; supervised runs on labels drawn from fit) and is
 scored on validation: mean accuracy over 1, 5 and 10 labels per class and 5 draws (`evaluate.tune_on_validation`).
-The test split is not loaded. Results go to `ssl_helpers/tuning/*.csv` (read by notebooks 01, 06 and 08):
+The test split is not loaded. Results go to `ssl_helpers/tuning/*.csv`:
 
-- `simclr_validation.csv`: learning rate x temperature at `--epochs` (`make_method("simclr")` trained by
-  `pretrain`: SmallCNN width 32, 12 px, batch 256, the "digits" augmentation), frozen linear probe on validation;
+- `simclr_validation.csv` (read by notebook 06, `evaluate.tuning_grid("simclr")`): learning rate x temperature at
+  `--epochs` (`make_method("simclr")` trained by `pretrain`: SmallCNN width 32, 12 px, batch 256, the "digits"
+  augmentation), frozen linear probe on validation;
 - `fine_tune_validation.csv`: steps x encoder learning rate for fine-tuning (LP-FT, head lr 1e-2) the chosen
   SimCLR candidate's encoder; steps are capped by notebook 09's time budget (15 encoders x 15 runs);
 - `from_scratch_validation.csv`: learning rate x steps for the same network trained on the labels alone.
+The last two are a record of this script's runs only, not committed: nothing in the course reads them, since the
+protocol tunes fine-tuning and from-scratch training itself (`ssl_helpers.protocol.FINE_TUNE_GRID`, `SCRATCH_GRID`,
+whose from-scratch tuning `scripts/tune_baselines.py` ships).
 
 The frozen probes' regularisation C is cheap to tune, so the course's protocol tunes it on validation for every
 encoder and for pixels alike (`ssl_helpers.protocol.run_protocol`, C among `PROBE_CS`).

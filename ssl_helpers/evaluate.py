@@ -415,7 +415,7 @@ TUNING_DIR = Path(__file__).resolve().parent / "tuning"
 
 
 def tuning_grid(name: str) -> pd.DataFrame:
-    """A validation grid written by `scripts/tune_simclr.py`: name in "simclr", "fine_tune", "from_scratch".
+    """A validation grid written by `scripts/tune_simclr.py`: name "simclr" (the one the package ships).
 
     One row per candidate: its settings, mean validation accuracy at 1, 5, 10 labels per class, their mean, chosen.
     """
