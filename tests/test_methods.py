@@ -67,6 +67,20 @@ def test_a_method_without_encoder_and_head_says_how_to_build_it():
         make_method("rotation").step(images(2))
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_training_step_and_predict_before_build_say_how_to_build_it(name):
+    """Not a TypeError deep inside: each method's own `training_step` (and `predict`, for the pretext tasks)
+    checks first (`Method.check_built`, added to every subclass's hooks by `Method.__init_subclass__`)."""
+    method = make_method(name)
+    x = images(2, size=method.image_size)
+    message = rf"the {name} method has no encoder and head yet: call method.build\(image_shape\) or train it"
+    with pytest.raises(RuntimeError, match=message):
+        method.training_step((x,), 0)
+    if hasattr(method, "predict"):
+        with pytest.raises(RuntimeError, match=message):
+            method.predict(x)
+
+
 def test_build_keeps_an_encoder_it_is_given():
     encoder = SmallCNN(width=4)
     method = make_method("rotation").build((3, 16, 16), encoder)

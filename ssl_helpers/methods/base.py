@@ -17,6 +17,7 @@ line in `ssl_helpers/methods/__init__.py`'s `REGISTRY`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import ClassVar, Optional
 
 import lightning as L
@@ -64,6 +65,15 @@ class Method(L.LightningModule):
     saved_before: ClassVar[dict] = {}
     Options: ClassVar[type] = NoOptions
 
+    def __init_subclass__(cls, **kwargs):
+        """Every `training_step` and `predict` a subclass defines first checks that the method is built
+        (`check_built`), so that calling one too early says what to do rather than failing deep inside."""
+        super().__init_subclass__(**kwargs)
+        for hook in ("training_step", "predict"):
+            function = cls.__dict__.get(hook)
+            if callable(function) and not getattr(function, "checks_built", False):
+                setattr(cls, hook, _after_check_built(function))
+
     def __init__(self, **options):
         super().__init__()
         self.options = self.Options(**options)
@@ -102,11 +112,15 @@ class Method(L.LightningModule):
         """The method's loss on `batch = (images,)`, clean images (N, C, H, W) in [0, 1]."""
         raise NotImplementedError
 
-    def step(self, images: torch.Tensor) -> torch.Tensor:
-        """One training step's scalar loss on a batch of clean images (N, C, H, W) (outside a Trainer too)."""
+    def check_built(self) -> None:
+        """Raise a RuntimeError that says what to do when the method has no encoder and head yet."""
         if self.encoder is None or self.head is None:
             raise RuntimeError(f"the {self.name} method has no encoder and head yet: call "
-                               f"method.build(image_shape) or train it with ssl_helpers.methods.pretrain")
+                               f"method.build(image_shape) or train it with ssl_helpers.methods.pretrain first")
+
+    def step(self, images: torch.Tensor) -> torch.Tensor:
+        """One training step's scalar loss on a batch of clean images (N, C, H, W) (outside a Trainer too)."""
+        self.check_built()
         return self.training_step((images,), 0)
 
     def configure_optimizers(self):
@@ -115,3 +129,15 @@ class Method(L.LightningModule):
     def __repr__(self) -> str:
         options = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(self.options).items())
         return f"{type(self).__name__}({options})"
+
+
+def _after_check_built(function):
+    """`function` (a method's `training_step` or `predict`), calling `self.check_built()` first."""
+
+    @functools.wraps(function)
+    def checked(self, *args, **kwargs):
+        self.check_built()
+        return function(self, *args, **kwargs)
+
+    checked.checks_built = True
+    return checked
