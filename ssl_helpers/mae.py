@@ -23,7 +23,8 @@ import torch
 from torch import nn
 
 from .losses import mae_loss, normalize_patches  # defined in ssl_helpers.losses.masked, importable from here too
-from .models import ViTEncoder, _blocks, patchify, sincos_positions, unpatchify, visible_tokens  # noqa: F401
+from .models import (ViTEncoder, _blocks, gather_tokens, patchify, sincos_positions, unpatchify,  # noqa: F401
+                     visible_tokens)
 
 __all__ = ["patchify", "unpatchify", "masking_from_noise", "random_masking", "visible_tokens", "normalize_patches",
            "mae_loss", "sincos_positions", "ViTEncoder", "MAEDecoder", "mae_forward", "encoder_step_seconds"]
@@ -90,7 +91,7 @@ class MAEDecoder(nn.Module):
         y = self.embed(latent)
         n, keep, dim = y.shape
         y = torch.cat([y, self.mask_token.expand(n, ids_restore.shape[1] - keep, dim)], dim=1)
-        y = y.gather(1, ids_restore.unsqueeze(-1).expand(-1, -1, dim)) + self.positions
+        y = gather_tokens(y, ids_restore) + self.positions
         for block in self.blocks:
             y = block(y)
         return self.predict(self.norm(y))

@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 __all__ = ["ConvDecoder", "SmallCNN", "ResNet18Cifar", "ProjectionHead", "LinearClassifier", "ResizeInput", "build_encoder",
-           "ENCODERS", "ViTEncoder", "patchify", "unpatchify", "visible_tokens", "sincos_positions"]
+           "ENCODERS", "ViTEncoder", "patchify", "unpatchify", "gather_tokens", "visible_tokens",
+           "sincos_positions"]
 
 
 def _conv_block(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
@@ -194,9 +195,21 @@ def unpatchify(patches: torch.Tensor, patch_size: int, channels: int, grid: Tupl
     return x.reshape(n, channels, rows * p, cols * p)
 
 
+def gather_tokens(tokens: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """The tokens at `ids` of each image: tokens (N, L, D), ids (N, ...) -> (N, ..., D).
+
+    What MAE's masking (`visible_tokens`) and unshuffling (`MAEDecoder`, ids_restore) and I-JEPA's context and
+    target blocks (`methods/ijepa.py`) all do.
+    """
+    n, dim = tokens.shape[0], tokens.shape[-1]
+    flat = ids.reshape(n, -1)
+    picked = tokens.gather(1, flat.unsqueeze(-1).expand(-1, -1, dim))
+    return picked.reshape(*ids.shape, dim)
+
+
 def visible_tokens(tokens: torch.Tensor, ids_keep: torch.Tensor) -> torch.Tensor:
     """The kept tokens of each image, in shuffled order: (N, L, D), ids_keep (N, K) -> (N, K, D)."""
-    return tokens.gather(1, ids_keep.unsqueeze(-1).expand(-1, -1, tokens.shape[-1]))
+    return gather_tokens(tokens, ids_keep)
 
 
 def sincos_positions(rows: int, cols: int, dim: int) -> torch.Tensor:

@@ -29,20 +29,12 @@ import torch
 from torch import nn
 
 from ..losses import ijepa_loss
-from ..models import _blocks, sincos_positions
+from ..models import _blocks, gather_tokens, sincos_positions  # gather_tokens: importable from here too
 from ..pretext.blocks import multi_block_masks
 from .vit import ViTMethod
 from .two_view import frozen_copy, momentum_update
 
 __all__ = ["IJEPAMethod", "IJEPAOptions", "IJEPAPredictor", "gather_tokens"]
-
-
-def gather_tokens(tokens: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """The tokens at `ids` of each image: tokens (N, L, D), ids (N, ...) -> (N, ..., D)."""
-    n, dim = tokens.shape[0], tokens.shape[-1]
-    flat = ids.reshape(n, -1)
-    picked = tokens.gather(1, flat.unsqueeze(-1).expand(-1, -1, dim))
-    return picked.reshape(*ids.shape, dim)
 
 
 class IJEPAPredictor(nn.Module):
