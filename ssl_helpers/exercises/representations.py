@@ -5,7 +5,7 @@ centering and sharpening (the notebook's idea, its last exercise).
                                tokens of each target block;  L = mean over n, m, t, d of
                                (predicted - LN(sg(s_y)))^2, LN the layer norm over the D features without affine
                                (variance with 1/D, eps 1e-5), sg the stop-gradient.
-                               The course's: `ssl_helpers.losses.ijepa_loss` (after `methods.ijepa.gather_tokens`).
+                               The course's: `ssl_helpers.losses.ijepa_loss` (after `models.gather_tokens`).
     DINO loss:                 P_t^i = softmax((t_i - c) / T_t) (centred, sharpened, no gradient), log P_s^j =
                                log_softmax(s_j / T_s);  L = mean over the G (V - 1) pairs i != j of
                                -(1/N) sum_n sum_k P_t^i[n, k] log P_s^j[n, k].  The course's:
@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from ssl_helpers.losses import dino_loss as _course_dino_loss
 from ssl_helpers.losses import ijepa_loss as _course_ijepa_loss
+from ssl_helpers.models import gather_tokens
 
 from .base import Exercise, Mistake
 
@@ -26,16 +27,9 @@ from .base import Exercise, Mistake
 # ----------------------------------------------------------------------------------------------------
 
 
-def _gather(tokens, ids):
-    """tokens (N, L, D), ids (N, M, T) -> (N, M, T, D)."""
-    n, dim = tokens.shape[0], tokens.shape[-1]
-    picked = tokens.gather(1, ids.reshape(n, -1, 1).expand(-1, -1, dim))
-    return picked.reshape(*ids.shape, dim)
-
-
 def course_ijepa_block_loss(predicted, target_tokens, target_ids):
     """The course's I-JEPA loss on the target blocks: gather the blocks' tokens, then `ijepa_loss`."""
-    return _course_ijepa_loss(predicted.flatten(1, 2), _gather(target_tokens, target_ids).flatten(1, 2))
+    return _course_ijepa_loss(predicted.flatten(1, 2), gather_tokens(target_tokens, target_ids).flatten(1, 2))
 
 
 def solution_ijepa_block_loss(predicted, target_tokens, target_ids):
@@ -54,7 +48,7 @@ def _ijepa(predicted, target_tokens, target_ids, norm="features", stop=True, dis
            positions="blocks", normalise_prediction=False, unbiased=False):
     tokens = target_tokens.detach() if stop else target_tokens
     if positions == "blocks":
-        s_y = _gather(tokens, target_ids)
+        s_y = gather_tokens(tokens, target_ids)
     elif positions == "first":                                  # the first T*M tokens, whatever the ids say
         n, m, t = target_ids.shape
         s_y = tokens[:, :m * t].reshape(n, m, t, -1)
