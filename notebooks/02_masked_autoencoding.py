@@ -54,8 +54,8 @@ if "google.colab" in sys.modules:
 #
 # `FULL_RUN = False` is the CPU tier: the embedded digits at 16 px (4 px patches: 16 tokens) and a ViT of a few
 # hundred thousand parameters, with the recipe (epochs, batch size, mask ratio) chosen on the validation split by
-# `scripts/tune_mae.py`: with only 16 tokens, hiding half of them beat hiding 75% there (its docstring lists the
-# grid).
+# `scripts/tune_mae.py`: with only 16 tokens, validation chose hiding half of them over hiding 75% there (its
+# docstring lists the grid: single runs, not re-printed here).
 # `FULL_RUN = True` uses a GPU if there is one, CIFAR-10 at 32 px (downloaded; 4 px patches: 64 tokens), a wider and
 # deeper ViT, and a CIFAR ResNet-18 for the grey-patch baseline, for longer. Every epoch is saved, so after a
 # disconnect, running the notebook again resumes where it stopped. `LONGER_RUN = True` (with `FULL_RUN`) is the
@@ -662,8 +662,8 @@ explorer
 # ## Takeaways
 #
 # - MAE: hide most patches, encode **only the visible ones** with a ViT, let a light decoder with mask tokens
-#   predict the hidden patches, score only those. Skipping the hidden tokens makes the encoder several times cheaper
-#   per step (measured above).
+#   predict the hidden patches, score only those. Skipping the hidden tokens makes the encoder cheaper per step, by
+#   the factor measured above.
 # - The ViT pieces it rests on: a linear embedding of each patch, position vectors added to it (the only thing that
 #   tells the decoder's identical mask tokens apart, measured above), and a high masking ratio because images are
 #   redundant (a blur of the visible pixels fills a low ratio well, measured above).

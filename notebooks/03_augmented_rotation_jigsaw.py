@@ -245,7 +245,7 @@ print("turned 180 deg and read as upright (0 deg): "
 # upright 9 that looks the same must get 0. The only way out is to tell a turned 6 from a 9 by handwriting details
 # (the loop's size, where the stroke ends), so on these two digits the pretext task asks for the class itself;
 # for a 0, a 1 or an 8 there is nothing to learn at all. The last line measures what it costs here: a turned 6 is
-# taken for upright about as often as the average digit and a turned 9 rarely, so these handwritten 6s and 9s
+# taken for upright no more often than the average digit and a turned 9 rarely, so these handwritten 6s and 9s
 # differ enough for the network to orient them (their per-digit accuracy is among the highest); the digits it
 # cannot orient are the ones that look alike upside down, the 1, the S-shaped 5, the 8 and the 0.
 
@@ -394,17 +394,19 @@ for name in ("rotation", "jigsaw"):
 #   digits, beyond the spread for both tasks, while the best middle block holds or improves (the "training on"
 #   lines). More pre-training makes the top more specialised, not more useful: Gidaris et al.'s finding, measured.
 # - *What the tasks taught, depth by depth.* At the same depth, the best middle block ties with the random
-#   encoder's at every number of labels: on these digits neither task taught the early layers more than random
-#   weights already give. What pre-training changed is the end: the random encoder's last block is the table's
-#   strongest bar, and the pretext-trained last block fell far below it (the compare line "random encoder,
-#   block 4 ahead of ..."). So the table's negative result is the last block specialising, not "too few epochs".
+#   encoder's at 5 and 10 labels per class, and for rotation at 1 too; jigsaw's is ahead of it with 1 label per
+#   class (its compare line): on these digits neither task taught the early layers much more than random weights
+#   already give. What pre-training changed is the end: the random encoder's last block is the table's
+#   strongest bar, and the pretext-trained last block fell far below it (the verdicts of the scoring table above);
+#   even the best middle block stays below it (the compare line "random encoder, block 4 ahead of ..."). So the
+#   table's negative result is the last block specialising, not "too few epochs".
 # - *Shortcuts.* A CNN that sees the whole shuffled image can solve jigsaw from low-level seams between tiles
 #   (Noroozi & Favaro leave gaps between tiles for this reason), and for the digits that look alike at 0 and 180
 #   degrees (measured per digit above) rotation cannot be decided from the digit's shape at all.
 #
 # On natural images (CIFAR-10, ImageNet) with deep networks and long training, rotation features from the middle
-# blocks beat random features by a wide margin: "which way is up" is a much stronger cue for a photo of a dog than
-# for a digit.
+# blocks beat random features by a wide margin (Gidaris et al. 2018 report it; not measured here): "which way is up"
+# is a much stronger cue for a photo of a dog than for a digit.
 
 # %% [markdown]
 # ## Saving the encoders

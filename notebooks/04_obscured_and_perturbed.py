@@ -378,7 +378,8 @@ print("\n".join(verdicts.values()))
 # encoder, each is at best a little ahead with one label per class and behind it with 5 and 10. Why, on this data:
 #
 # - A reconstruction objective keeps every pixel's detail in the features, which a linear probe on the pixels
-#   already has; and a random CNN at 16 px is nearly as good as the pixels. Pre-training has to beat that.
+#   already has; and a random CNN at 16 px ties with the pixels from 5 labels per class (notebook 1's verdicts;
+#   the pixels lead with 1). Pre-training has to beat that.
 # - Denoising at noise 0.3 can be solved largely by local smoothing (and, with noise drawn per channel on grey
 #   digits, by averaging the channels: the denoiser here gets one noise value per pixel, so it cannot); inpainting a
 #   quarter of a digit needs a guess at its shape, which is closer to what a classifier needs: of the three, it is
@@ -387,8 +388,9 @@ print("\n".join(verdicts.values()))
 #   and background are, says little about which digit it is.
 #
 # The pattern of notebooks 2 to 4: reconstruction and transformation-prediction tasks are easy to set up and to
-# learn, but at this scale their features do not separate the classes better than the baselines. Notebooks 5 and 6
-# change the objective: make two views of the same image agree.
+# learn, but at this scale their features do not separate the classes better than the baselines, with one
+# exception: notebook 2's MAE, fine-tuned, is ahead of the pixels beyond the spread (its compare lines). Notebooks 5
+# and 6 change the objective: make two views of the same image agree.
 
 # %% [markdown]
 # ## Saving the encoders
@@ -434,5 +436,6 @@ CorruptionExplorer(models, source="digits", index=0, noise_level=0.3, box_fracti
 # - All three are simplified versions of their papers (no adversarial loss, regression instead of classification
 #   over quantised colours, Gaussian instead of masking noise); what that costs was measured above: a blurrier
 #   fill, desaturated colours, and on these digits no change in what the probe reads from the denoiser.
-# - Measured here: none of the self-prediction encoders beats raw pixels on tiny digits with seconds of
-#   training (table above); that is the honest baseline contrastive learning is up against next.
+# - Measured here: none of this notebook's three encoders beats raw pixels on tiny digits with seconds of
+#   training (table above; notebook 2's fine-tuned MAE did); that is the honest baseline contrastive learning is up
+#   against next.

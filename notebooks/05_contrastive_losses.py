@@ -31,8 +31,8 @@
 # InfoNCE does.
 #
 # **Runtime budget:** about 40 s of computing on 2 CPU cores with the default settings (three tiny encoders, then
-# eleven more for the temperature experiment, 12 epochs each). Measured at the last execution: 39.5 s of kernel CPU
-# time, 92 s of wall time on a build machine shared with other jobs.
+# eleven more for the temperature experiment, 12 epochs each); an estimate, not printed by this notebook, and
+# longer on a busy machine.
 
 # %%
 # Colab only: install the course helpers from the repository, alone (`--no-deps` keeps Colab's own torch,
@@ -570,8 +570,8 @@ for low_or_high in (0.02, 5.0):
                                 labels_per_class="all").text.replace("draws", "training seeds"))
 
 # %% [markdown]
-# Read the verdicts, not the single runs: with one seed each (this notebook's first version) T = 5 looked best, and
-# over 4 seeds it is a tie with T = 0.2. The very low temperature is the one setting that clearly hurts here, on
+# Read the verdicts, not the means: over 4 seeds T = 5 is a tie with T = 0.2, whichever of the two has the higher
+# mean in the table. The very low temperature is the one setting that clearly hurts here, on
 # both measures: at T = 0.02 the softmax concentrates on the dozen or so candidates nearest the anchor (the
 # effective number of candidates in the table above: about 8 at T = 0.01, 18 at T = 0.05, of 63), and in 2-D the
 # nearest negative shows the anchor's own digit twice as often as a random negative does (printed above the table):

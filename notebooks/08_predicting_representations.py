@@ -36,8 +36,9 @@
 # Every claim below is a number printed by the code; the last section puts all fifteen methods of the course on one
 # map: what each predicts, what keeps it from collapsing, what it needs, how well it did here.
 #
-# **Runtime budget:** within the course's 120 s on 2 CPU cores (three main pre-trainings of 10-25 s each, two
-# short ablation runs, the probes); the README's budgets table has the measured time.
+# **Runtime budget:** within the course's 120 s on 2 CPU cores (three main pre-trainings, two short ablation runs,
+# the probes: each run prints its time, the last cell the notebook's); the README's budgets table has the measured
+# time.
 
 # %%
 # Colab only: install the course helpers from the repository, alone (`--no-deps` keeps Colab's own torch,
@@ -583,14 +584,15 @@ family_map.style.format({"linear @1 (%)": "{:.1f}", "linear @10 (%)": "{:.1f}", 
 #
 # Each point is read off the numbers printed above (re-run the notebook and they are recomputed):
 #
-# - **A falling loss is not learning.** I-JEPA's loss falls by an order of magnitude in a few epochs, because most
+# - **A falling loss is not learning.** I-JEPA's loss falls several-fold in a few epochs, because most
 #   of what its targets vary with is the token's *position*, not the image (the image share printed in
 #   experiment (a), already as low for a random ViT): a predictor that knew only where each hidden token is would
 #   score lower still (the held-out comparison). On 36-token digits and a few seconds of CPU, its features stay
-#   where a random ViT's are, and so do MAE's at the same budget: read the printed comparisons (a tie, or a point
-#   or two either way) as "neither has learned yet", not as a verdict on the paper's claim, which is measured on
-#   ImageNet (hundreds of epochs, 196-256 tokens, large ViTs). The `FULL_RUN` branch (CIFAR-10, 64 tokens) is the
-#   place to look for it; this notebook does not reproduce it.
+#   about where a random ViT's are (the printed comparisons: a tie at most counts, the random ViT ahead with 1 label
+#   per class, I-JEPA ahead by less than a point at one count), and MAE at the same budget ties with I-JEPA or is
+#   a couple of points ahead of it: read these as "neither has learned much yet", not as a verdict on the paper's
+#   claim, which is measured on ImageNet (hundreds of epochs, 196-256 tokens, large ViTs). The `FULL_RUN` branch
+#   (CIFAR-10, 64 tokens) is the place to look for it; this notebook does not reproduce it.
 # - **DINO's two tricks each collapse alone, differently.** Without centering the teacher's entropy falls and one
 #   prototype takes most images (the largest share goes towards 1); without sharpening its entropy climbs to log K,
 #   the uniform answer, which teaches nothing. The main run keeps the entropy between the two, with the answers
