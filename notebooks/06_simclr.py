@@ -29,9 +29,8 @@
 # What the network learns is decided by the augmentations: whatever they change (position, size, colour,
 # stroke thickness...) the representation learns to ignore; whatever they keep (the digit's shape) it must encode.
 #
-# **Runtime:** the last cell prints this notebook's own time. At its last execution, on a 2-core build machine shared
-# with other jobs: 197 s of wall time and 128 s of kernel CPU time, of which the main pre-training took 41 s of CPU,
-# the four colour-ablation runs 50 s and the six other ablation runs 13 s (each cell prints its own).
+# **Runtime:** the last cell prints this notebook's own time (wall and kernel CPU seconds); the main pre-training,
+# the four colour-ablation runs and the six other ablation runs each print their own.
 
 # %%
 # Colab only: install the course helpers from the repository, alone (`--no-deps` keeps Colab's own torch,
@@ -315,9 +314,9 @@ simclr_step_ex.train_briefly(simclr_step_used, train.images, AUGMENT, RECIPE["te
 #
 # A t-SNE map of the encoder's features of the test images, coloured by the labels it never saw, **beside the
 # same map of the raw pixels**: handwritten digits already cluster by class in pixel space (a kNN on pixels scores
-# far above chance, notebook 01), so a t-SNE of any representation shows clusters; what SimCLR adds is the
-# difference between the two maps. To put a number on it, each map is scored by how often a test digit's nearest
-# neighbour *on the map* has its label (leave-one-out, 1 neighbour).
+# far above chance: the pixels' kNN row of the protocol table below), so a t-SNE of any representation shows
+# clusters; what SimCLR adds is the difference between the two maps. To put a number on it, each map is scored by
+# how often a test digit's nearest neighbour *on the map* has its label (leave-one-out, 1 neighbour).
 
 # %%
 from sklearn.manifold import TSNE
@@ -374,10 +373,14 @@ plt.show()
 summarize(table)
 
 # %%
+from ssl_helpers.evaluate import compare
+
 linear = mean_accuracy(table).xs("linear", level="probe").mul(100)
 h_minus_z = linear.loc["SimCLR (h, before the head)"] - linear.loc["SimCLR (z, after the head)"]
 print("linear probe, h (before the head) minus z (after it), in points:")
 print(h_minus_z.round(1).to_string())
+for k in (1, 5, 10, 50):  # the paired verdicts (all labels is a single draw: no verdict)
+    print(compare(table, "SimCLR (h, before the head)", "SimCLR (z, after the head)", "linear", k))
 
 # %% [markdown]
 # Save the encoder for the transfer notebook (it expects 12 px digits, recorded in `extra`):
@@ -427,9 +430,8 @@ print("the recipe used above:", {k: DIGITS_RECIPE[k] for k in ("lr", "temperatur
 #    SimCLR paper warns about). The runs use the strongest colour recipe (hue shifts up to half the colour wheel,
 #    grayscale half the time) against none at all, next to an untrained (random) encoder. The colour task is
 #    hard: the strong-colour run's loss leaves $\log(2B - 1)$ (what a constant embedding scores) only slowly (the
-#    printed losses), and an earlier edition of this notebook, with 20-epoch runs, never got past the untrained
-#    encoder. So these runs get 60 epochs, from two seeds each, and cost most of the ablations' time; the other
-#    ablations stay at 10 epochs.
+#    printed losses). So these runs get 60 epochs, from two seeds each, and cost most of the ablations' time; the
+#    other ablations stay at 10 epochs.
 # 2. **Temperature** T: low T focuses the loss on the hardest negatives.
 # 3. **Batch size**: more negatives per step, but fewer steps per epoch. Compared at equal epochs and at equal
 #    optimiser steps.
@@ -537,9 +539,10 @@ ablations = mean_table(ablation_rows)
 ablations
 
 # %% [markdown]
-# - **Temperature**: read the verdicts above: T = 0.1 and T = 0.5 tie, and T = 1.0 is behind (the softmax too
-#   flat to single out the confusable negatives).
-# - **Batch size**: at equal epochs the batch of 32 wins; at equal steps the batch of 256 wins. Both follow from
+# - **Temperature**: read the verdicts above: T = 0.1 is behind T = 0.5 with 1 label per class and ties with it at
+#   10, and T = 1.0 is behind at both (the softmax too flat to single out the confusable negatives).
+# - **Batch size**: at equal epochs the batch of 32 is ahead with 1 label per class and ties at 10; at equal steps
+#   the batch of 256 is ahead at both (the verdicts above). Both follow from
 #   the step counts in the row names. At equal epochs the batch of 32 takes ten times as many optimiser steps
 #   (1258 images give 39 batches of 32 but only 4 of 256), and on a dataset this small the number of steps
 #   dominates. At equal steps, each of the 256-batch's steps sees 8 times as many images and has 510 negatives per
@@ -562,7 +565,9 @@ print("SimCLR above every baseline at 1, 5, 10 labels per class:",
 
 # %% [markdown]
 # How does this compare with the self-prediction tasks of notebooks 2-4? Their encoders, where their
-# notebooks have saved them, scored the same way (skipped with a note when a checkpoint is missing):
+# notebooks have saved them, scored the same way (skipped with a note when a checkpoint is missing). Not an
+# equal-budget comparison: each encoder was pre-trained with its own notebook's recipe, whose epochs, batch size and
+# time differ (each notebook prints its own):
 
 # %%
 from ssl_helpers.methods import method_names
@@ -600,9 +605,9 @@ print(f"this notebook, from its first cell to here: {time.perf_counter() - NOTEB
 #   probes at chance, below an untrained encoder; with strong colour jitter and grayscale, trained long enough
 #   (60 epochs), it learns shape and leads both by tens of points (the verdicts printed above, two seeds).
 # - Batch size: compare at equal steps, not equal epochs: per step a bigger batch helps (more images and more
-#   negatives), while per epoch a small dataset rewards the small batch's extra steps.
+#   negatives), while per epoch the small batch's extra steps put it ahead with 1 label per class (a tie at 10).
 # - Before or after the head: the SimCLR paper keeps h, because the head is trained to throw away what the
-#   augmentations change. Here the printed comparison says where h wins and where z does; with a single label
-#   per class the head's extra invariance can help, with more labels h is the representation to keep.
+#   augmentations change. Here the verdicts printed under the "h minus z" lines say, per number of labels, where h
+#   is ahead, where z is and where the two tie; h is the representation to keep wherever it is ahead.
 # - The same code scales up: `ssl-simclr` trains a ResNet-18 on CIFAR-10 with batched GPU augmentation,
 #   mixed precision and channels-last, and on several GPUs with `torchrun` (NT-Xent gathers the negatives of all processes).
