@@ -2,6 +2,8 @@
 
 - `load_course_encoder(name)`: the encoder of any registered method (`ssl_helpers.methods`) that its notebook
   saved (`<checkpoint dir>/<name>.pt`), or, when the checkpoint is missing, a quick one trained here (it says so).
+- `load_equal_budget_encoder(name, info, folder, epochs)`: the same method pre-trained again with its notebook's
+  recipe at one budget shared by every method (shipped for the CPU tier, trained here when missing).
 - `protocol_table`: the course's protocol (`ssl_helpers.protocol`) over the fit / validation / test split: every
   choice (probe C, kNN k, fine-tuning and from-scratch settings) made on validation per encoder with the same number
   of candidates, the test split scored once, for the tables.
@@ -20,10 +22,11 @@ from torch import nn
 from .data import ImageSet
 from .evaluate import mean_accuracy
 from .methods import load_or_pretrain, method_names
+from .methods.training import load_or_pretrain_like
 from .models import ResizeInput
 from .train import default_checkpoint_dir
 
-__all__ = ["course_encoders", "load_course_encoder", "protocol_table", "leaderboard",
+__all__ = ["course_encoders", "load_course_encoder", "load_equal_budget_encoder", "protocol_table", "leaderboard",
            "leaderboard_markdown", "recorded_metric", "recorded_results"]
 
 
@@ -44,10 +47,27 @@ def load_course_encoder(name: str, checkpoint_dir=None, device="cpu", quick_epoc
     path = Path(checkpoint_dir or default_checkpoint_dir()) / f"{name}.pt"
     _, encoder, info = load_or_pretrain(name, path, epochs=quick_epochs, seed=seed, device=device, verbose=verbose,
                                         progress=progress)
+    return _at_size(encoder, info, image_size), info
+
+
+def load_equal_budget_encoder(name: str, info: dict, folder, epochs: int, *, image_size: int = 16,
+                              data_options: Optional[dict] = None, device="cpu", seed: int = 0,
+                              verbose: bool = True, progress: bool = True):
+    """Method `name` pre-trained for `epochs` epochs with the recipe its notebook's checkpoint recorded (`info`
+    from `load_course_encoder`): `<folder>/<name>.pt` when it holds that budget, else trained now and saved there
+    (`ssl_helpers.methods.training.load_or_pretrain_like`). Returns `(encoder, info)`, wrapped in `ResizeInput`
+    like `load_course_encoder`; `info["extra"]` records the epochs and the training seconds."""
+    _, encoder, equal_info = load_or_pretrain_like(name, info, folder, epochs, data_options=data_options, seed=seed,
+                                                   device=device, progress=progress, verbose=verbose)
+    return _at_size(encoder, equal_info, image_size), equal_info
+
+
+def _at_size(encoder: nn.Module, info: dict, image_size: int) -> nn.Module:
+    """The encoder wrapped in `ResizeInput` when it was trained at another size than `image_size`."""
     trained_size = (info.get("extra") or {}).get("image_size")
     if trained_size and int(trained_size) != image_size:
-        encoder = ResizeInput(encoder, trained_size)
-    return encoder, info
+        return ResizeInput(encoder, trained_size)
+    return encoder
 
 
 def protocol_table(encoders: Dict[str, nn.Module], fit: ImageSet, validation: ImageSet, test: ImageSet, *,

@@ -18,11 +18,19 @@ from ..train import process_rank, train_module
 from .base import Method
 
 __all__ = ["pretrain", "save_method", "load_method", "load_or_pretrain", "shipped_path", "shipped_score",
-           "SHIPPED_DIR"]
+           "SHIPPED_DIR", "EQUAL_BUDGET_DIR", "RECIPE_KEYS", "pretrain_like", "recipe_used", "load_or_pretrain_like"]
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 """The course's CPU-tier checkpoints, installed with the package (written by `scripts/ship_checkpoints.py` from the
 executed notebooks): a notebook opened alone (Colab, a fresh Binder) starts from them instead of training."""
+
+EQUAL_BUDGET_DIR = SHIPPED_DIR / "equal_budget"
+"""Every method pre-trained again with its notebook's recipe at one budget (`scripts/equal_budget.py`): the
+transfer notebook's main leaderboard compares these."""
+
+RECIPE_KEYS = ("batch_size", "lr", "weight_decay", "warmup_epochs")
+"""The schedule fields a checkpoint's `extra` may record; `pretrain_like` reuses them (absent ones: the method's
+`recipe`)."""
 
 TRAINER_OPTIONS = ("precision", "checkpoint", "estimate", "devices", "strategy", "num_nodes", "drop_last")
 
@@ -175,3 +183,68 @@ def load_or_pretrain(name: str, path=None, epochs: Optional[int] = None, seed: i
             "extra": {"epochs": epochs, "image_size": method.image_size,
                       "final_loss": float(history["loss"].iloc[-1])}}
     return method, encoder.eval(), info
+
+
+def pretrain_like(name: str, info: dict, train_images, epochs: int, *, seed: int = 0, device=None,
+                  progress: bool = True, **trainer_options):
+    """Pre-train method `name` again, from new random weights, with the recipe its checkpoint recorded (`info`
+    from `load_method`/`load_or_pretrain`): the same encoder architecture (`info["config"]`), the method's options,
+    and the batch size, learning rate and schedule of `RECIPE_KEYS` where recorded, else the method's `recipe`; for
+    `epochs` epochs: the same method at another budget. train_images: (N, C, H, W) at the size the checkpoint was
+    trained at. Returns `(method, history)`."""
+    from ..models import build_encoder
+    from . import make_method, method_class
+
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    extra = info.get("extra") or {}
+    options = {**method_class(name).saved_before, **extra.get("method_options", {})}
+    method = make_method(name, **options)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)  # the new encoder's initial weights
+        encoder = build_encoder(dict(info["config"]))
+    schedule = {key: value for key, value in recipe_used(name, info).items() if key in extra}
+    _, history = pretrain(method, train_images, encoder=encoder, epochs=epochs, seed=seed, device=device,
+                          progress=progress, **schedule, **trainer_options)
+    return method, history
+
+
+def recipe_used(name: str, info: dict) -> dict:
+    """The batch size, learning rate and schedule `pretrain_like` trains method `name` with, given `info`."""
+    extra = info.get("extra") or {}
+    recipe = {**dataclasses.asdict(Schedule()), **_make(name).recipe}
+    return {key: extra.get(key, recipe.get(key)) for key in RECIPE_KEYS}
+
+
+def load_or_pretrain_like(name: str, info: dict, folder, epochs: int, *, data: Optional[str] = None,
+                          data_options: Optional[dict] = None, seed: int = 0, device="cpu", progress: bool = True,
+                          verbose: bool = True):
+    """Method `name` at a budget of `epochs` epochs: `<folder>/<name>.pt` when it holds that budget, else
+    pre-trained now with `pretrain_like` (the recipe of `info`, at the image size `info["extra"]` records, on the
+    dataset `data` with `data_options`, by default the one the checkpoint records) and saved there. Returns `(method, encoder, info)` with `info["extra"]["epochs"]` and
+    `["train_seconds"]`."""
+    import time
+
+    from ..data import load_dataset
+
+    path = Path(folder) / f"{name}.pt"
+    if path.is_file():
+        method, encoder, saved = load_method(name, path, device)
+        if (saved.get("extra") or {}).get("epochs") == epochs:
+            return method, encoder, {**saved, "shipped": False}
+        if verbose:
+            print(f"{path} holds {saved['extra'].get('epochs')} epochs, not {epochs}: pre-training again")
+    extra = info.get("extra") or {}
+    data = data or extra.get("data") or _make(name).data
+    train, _ = load_dataset(data, image_size=int(extra["image_size"]), **(data_options or {}))
+    if verbose:
+        print(f"pre-training {name} for {epochs} epochs with its notebook's recipe ({data} at {extra['image_size']} px)")
+    started = time.perf_counter()
+    method, history = pretrain_like(name, info, train.images, epochs, seed=seed, device=device, progress=progress)
+    seconds = time.perf_counter() - started
+    recorded = {"epochs": epochs, "data": data, "train_seconds": seconds,
+                "final_loss": float(history["loss"].iloc[-1]), **recipe_used(name, info)}
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    save_method(method, path, extra=recorded)
+    method.eval()
+    return method, method.encoder, {**load_method(name, path, device)[2], "shipped": False}
