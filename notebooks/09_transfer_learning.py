@@ -23,7 +23,8 @@
 # autoencoding (grey patches and a real MAE), rotation, jigsaw, inpainting, colourisation, denoising, SimCLR, and
 # notebook 07's MoCo, BYOL, SimSiam, Barlow Twins and VICReg, and notebook 08's I-JEPA and DINO: every method in
 # the course's registry. Now we **transfer** them to the task we care about, with only a few labels, and compare
-# them on one leaderboard under the course's protocol (tuned on validation, test scored once).
+# them on one leaderboard under the course's protocol (tuned on validation, test scored once), **at one
+# pre-training budget**: every method trained for the same number of epochs with its own notebook's recipe.
 #
 # Four ways to use a pre-trained encoder `f` with *k* labels per class:
 #
@@ -54,7 +55,7 @@ if "google.colab" in sys.modules:
 # ## Settings
 
 # %%
-FULL_RUN = False  # True: CIFAR-10 at 32 px on the GPU (needs encoders pre-trained with FULL_RUN in 02-08)
+FULL_RUN = False  # True: CIFAR-10 at 32 px on the GPU (needs 02-08 run with FULL_RUN; then trains each at 20 epochs)
 
 from ssl_helpers.train import default_checkpoint_dir, pick_device, seed_everything, set_cpu_threads
 from ssl_helpers.config import full_run_settings
@@ -79,20 +80,21 @@ print("device:", DEVICE.type, "| checkpoints:", CHECKPOINTS)
 # ## Load every encoder the course trained
 #
 # `load_course_encoder` reads `checkpoints/<name>.pt`, which notebooks 02-08 wrote. Where one is missing (a fresh
-# clone, or a notebook not run yet) it trains a quick stand-in with the same code and tells you: its scores are
-# then lower than the full run's.
+# clone, or a notebook not run yet) it takes the course's checkpoint shipped with `ssl_helpers`, and says so. These
+# are the encoders at **their notebooks' budgets**; their recipes (options, batch size, learning rate, image size)
+# are what the main leaderboard re-uses at one budget.
 
 # %%
 import time
 from ssl_helpers.transfer import course_encoders, load_course_encoder
 
 started = time.perf_counter()
-encoders, sources, infos = {}, {}, {}
+own_encoders, sources, own_infos = {}, {}, {}
 for name in course_encoders():
-    encoders[name], infos[name] = load_course_encoder(name, CHECKPOINTS, device=DEVICE, image_size=IMAGE_SIZE)
-    sources[name] = ("quick stand-in, trained just now" if infos[name]["quick"]
-                     else f"checkpoint {infos[name]['path']}")
-for name in encoders:
+    own_encoders[name], own_infos[name] = load_course_encoder(name, CHECKPOINTS, device=DEVICE, image_size=IMAGE_SIZE)
+    sources[name] = ("quick stand-in, trained just now" if own_infos[name]["quick"]
+                     else f"checkpoint {own_infos[name]['path']}")
+for name in own_encoders:
     print(f"{name:>13}: {sources[name]}")
 print(f"loaded in {time.perf_counter() - started:.0f} s")
 
@@ -125,7 +127,8 @@ if (CHECKPOINTS / "simclr.pt").is_file():
 #   head train together at one learning rate, the encoder's BatchNorm statistics frozen (a batch of 10-32
 #   labelled images is too small to re-estimate them). The candidates are 0 steps (the frozen encoder: the probe
 #   itself) and 5 lengths of one run, so on validation fine-tuning can only tie or beat the probe.
-# - **From scratch** (the same CNN) and the **random encoders** (the CNN and MAE's ViT with random weights, frozen):
+# - **From scratch** (the same CNN) and the **random encoders** (each architecture on the leaderboard, at the input
+#   size it was trained at, with random weights, frozen):
 #   tuned like the others. Training the network from scratch for all 6 (learning rate, steps) candidates on every
 #   draw takes minutes, so `scripts/tune_baselines.py` ran it once with the same code and ships it; its rows are read
 #   here (notebook 01 trains the chosen setting live and prints the same numbers).
@@ -146,24 +149,45 @@ print(f"{CANDIDATES} candidates for every row: linear C {PROBE_CS}; kNN k {KNN_K
       f"{[(g['lr'], g['steps']) for g in SCRATCH_GRID]}")
 
 # %% [markdown]
-# ## Budgets: how long each encoder was pre-trained
+# ## One budget for every method
 #
-# A leaderboard compares methods fairly only at equal budgets. The course's recipes were tuned one notebook at a
-# time, for each method's own notebook, and **the budgets differ**: the column below gives each pre-trained row's
-# epochs and images seen (epochs x the 1,258 unlabelled training images; two-view methods see two augmented views
-# of each) and the training seconds where its notebook recorded them. Read a lead between rows of very different
-# budgets with that in mind; notebook 07 compares several methods at one budget.
+# A leaderboard compares methods fairly only at equal budgets, and the notebooks' budgets differ: each recipe was
+# tuned for its own notebook (printed below: SimCLR saw every image 90 times, the pretext tasks 5 to 6 times). So
+# the main leaderboard uses every method **pre-trained again for the same number of epochs**, `EQUAL_EPOCHS` (20:
+# each of the 1,258 unlabelled training images seen 20 times, the budget notebook 07 gives its five methods), each
+# with its own notebook's recipe: the same architecture, options, batch size, learning rate and image size, only the
+# length of training changed (`ssl_helpers.methods.training.pretrain_like`). On the CPU tier they ship with the
+# package (`scripts/equal_budget.py` trained them with this same function, timed on 1 CPU thread); with
+# `FULL_RUN` they are trained here, once, and saved. The notebooks' own budgets get a second table further down.
 
 # %%
+from ssl_helpers.methods.training import EQUAL_BUDGET_DIR
 from ssl_helpers.protocol import budget, budget_text
+from ssl_helpers.transfer import load_equal_budget_encoder
 
+if FULL_RUN:
+    EQUAL_EPOCHS = full_run_settings(epochs=20)["epochs"]
+    EQUAL_DIR, EQUAL_DATA = CHECKPOINTS / "equal_budget", dict(data=DATASET, data_options=DATA_OPTIONS)
+else:
+    EQUAL_EPOCHS, EQUAL_DIR, EQUAL_DATA = 20, EQUAL_BUDGET_DIR, {}
+started = time.perf_counter()
+encoders, infos = {}, {}
+for name in own_encoders:
+    encoders[name], infos[name] = load_equal_budget_encoder(name, own_infos[name], EQUAL_DIR, EQUAL_EPOCHS,
+                                                            image_size=IMAGE_SIZE, device=DEVICE, progress=False,
+                                                            **EQUAL_DATA)
+print(f"{len(encoders)} encoders at {EQUAL_EPOCHS} epochs each, from {EQUAL_DIR} "
+      f"({time.perf_counter() - started:.0f} s)")
 BUDGETS = {name: budget_text(infos[name], len(train)) for name in encoders}
+OWN_BUDGETS = {name: budget_text(own_infos[name], len(train)) for name in own_encoders}
+print(f"{'':>13}  {'main leaderboard':<24} its notebook")
 for name in encoders:
-    print(f"{name:>13}: {BUDGETS[name]}")
-seen = [budget(infos[name], len(train))["images_seen"] for name in encoders]
-seen = [n for n in seen if n is not None]
-print(f"images seen in pre-training: from {min(seen):,} to {max(seen):,} ({max(seen) / min(seen):.0f}x): "
-      f"budgets differ; see the budget column")
+    print(f"{name:>13}: {BUDGETS[name]:<24} {OWN_BUDGETS[name]}")
+own_seen = [budget(own_infos[name], len(train))["images_seen"] for name in own_encoders]
+own_seen = [n for n in own_seen if n is not None]
+equal_seen = {budget(infos[name], len(train))["images_seen"] for name in encoders}
+print(f"images seen in pre-training: {len(equal_seen)} budget on the main leaderboard ({min(equal_seen):,}); "
+      f"in the notebooks, from {min(own_seen):,} to {max(own_seen):,} ({max(own_seen) / min(own_seen):.0f}x)")
 
 # %% [markdown]
 # ## One leaderboard
@@ -179,9 +203,19 @@ from ssl_helpers.protocol import baseline_summary, load_results
 from ssl_helpers.transfer import leaderboard, protocol_table
 
 CNN = {"arch": "small_cnn", "in_channels": 3, "width": 32}  # the course's encoder (most rows)
-RANDOM = {"random encoder": CNN}
-if "mae" in encoders:
-    RANDOM["random ViT"] = encoders["mae"].config
+
+
+def random_row(config):
+    """The name of the frozen random-weights row for an encoder config: one per architecture and input size."""
+    inner = config.get("encoder", config)  # a ResizeInput's encoder (SimCLR and the others trained at 12 px)
+    name = "random ViT" if inner["arch"] == "vit" else "random encoder"
+    return f"{name} ({config['size']} px)" if config["arch"] == "resize_input" else name
+
+
+RANDOM = {"random encoder": CNN}  # each architecture on the leaderboard, with random weights, frozen
+RANDOM.update({random_row(encoders[name].config): encoders[name].config for name in encoders})
+RANDOM_OF = {name: random_row(encoders[name].config) for name in encoders}
+print("random-weights rows:", {row: [n for n in encoders if RANDOM_OF[n] == row] for row in RANDOM})
 started = time.perf_counter()
 table, tuning = protocol_table(encoders, fit, validation, test, fine_tune="all", shots=SHOTS, seeds=SEEDS,
                                fine_tune_shots=FINE_TUNE_SHOTS, random_encoders=RANDOM,
@@ -203,9 +237,43 @@ from ssl_helpers.transfer import leaderboard_markdown
 
 print(f"Test accuracy (%) on {DATASET}, mean over {SEEDS} draws of the labeled subset; every setting chosen on "
       f"validation among {CANDIDATES} candidates per row, test scored once; — = not run (fine-tuning at "
-      f"{', '.join(map(str, FINE_TUNE_SHOTS))} labels per class). Pre-training budgets differ; see the budget column "
-      f"(epochs = images seen, training seconds where recorded).\n")
+      f"{', '.join(map(str, FINE_TUNE_SHOTS))} labels per class). One pre-training budget: every method trained for "
+      f"{EQUAL_EPOCHS} epochs with its notebook's recipe (the budget column: epochs = images seen, training "
+      f"seconds).\n")
 print(leaderboard_markdown(board))
+
+# %% [markdown]
+# ## The notebooks' own budgets
+#
+# The same methods at the budgets their notebooks trained them for (the second column printed above), scored by
+# the same protocol on the same draws, frozen probes only, at 10 labels per class (within the notebook's time
+# budget): what does a longer run (SimCLR's 90 epochs, MAE's 60)
+# or a shorter one (the pretext tasks' 5 or 6) change? Methods whose notebook already trains them for
+# `EQUAL_EPOCHS` are left out. Each line compares a method at its notebook's budget with itself on the main
+# leaderboard, draw by draw (a tie when the paired difference is within 2 standard errors).
+
+# %%
+from ssl_helpers.evaluate import compare, paired_difference
+
+own_epochs = {name: budget(own_infos[name], len(train))["epochs"] for name in own_encoders}
+other_budget = {f"{name} ({own_epochs[name]} ep)": own_encoders[name] for name in own_encoders
+                if own_epochs[name] not in (None, EQUAL_EPOCHS)}
+started = time.perf_counter()
+own_table, _ = protocol_table(other_budget, fit, validation, test, fine_tune=(), shots=(10,), seeds=SEEDS,
+                              pixels=False, device=DEVICE)
+print(f"{len(other_budget)} encoders at their notebooks' budgets, scored in {time.perf_counter() - started:.0f} s")
+both_budgets = pd.concat([table, own_table], ignore_index=True)
+longer_helps = {}
+for own_name in other_budget:
+    name = own_name.split(" (")[0]
+    difference = paired_difference(both_budgets, own_name, name, "linear", 10)
+    longer = own_epochs[name] > EQUAL_EPOCHS
+    longer_helps[own_name] = "tie" if difference.tie else ("more epochs help" if (difference.mean > 0) == longer
+                                                           else "more epochs hurt")
+    print(f"   {'longer' if longer else 'shorter'}: {compare(both_budgets, own_name, name, 'linear', 10)}")
+print("linear probe at 10 labels/class, the notebook's budget against 20 epochs:",
+      {v: [n for n in longer_helps if longer_helps[n] == v] for v in ("more epochs help", "tie", "more epochs hurt")})
+leaderboard(own_table, sort_by=10, budgets={n: OWN_BUDGETS[n.split(" (")[0]] for n in other_budget})
 
 # %% [markdown]
 # ## One entry of the leaderboard by hand: your label draw, your kNN probe
@@ -304,8 +372,6 @@ summarize(key_rows)
 from ssl_helpers.methods import method_names
 from ssl_helpers.plots import plot_label_efficiency
 
-from ssl_helpers.evaluate import paired_difference
-
 SELF_PREDICTION = [name for name in method_names("self-prediction") if name in encoders]
 
 
@@ -344,7 +410,7 @@ plot_label_efficiency(shown, title=f"Transfer on {DATASET}: label-efficiency cur
 
 # %%
 from collections import Counter
-from ssl_helpers.evaluate import compare, mean_accuracy
+from ssl_helpers.evaluate import mean_accuracy
 
 means = 100 * mean_accuracy(table)
 
@@ -357,8 +423,7 @@ def verdict(a, b, k, probe="linear", probe_b=None):
 print("Frozen linear probe against pixels (the same probe on raw pixels), at 1 / 5 / 10 labels per class:")
 for name in encoders:
     print(f"  {name:>13}: " + " / ".join(verdict(name, "pixels", k) for k in SHOTS))
-against_random = {name: verdict(name, "random ViT" if encoders[name].config.get("arch") == "vit" and "random ViT"
-                                in RANDOM else "random encoder", 10) for name in encoders}
+against_random = {name: verdict(name, RANDOM_OF[name], 10) for name in encoders}
 print("\nFrozen linear probe against the same architecture with random weights, 10 labels per class:",
       dict(Counter(against_random.values())), {n: v for n, v in against_random.items() if v != "ahead"})
 
@@ -368,6 +433,12 @@ for name in encoders:
 tuned = {name: verdict(name, name, 10, "fine-tune", probe_b="linear") for name in encoders}
 print("  fine-tuning vs its probe:", {v: [n for n in encoders if tuned[n] == v] for v in ("ahead", "tie", "behind")})
 
+from ssl_helpers.methods import method_class
+
+for k in (1, 10):
+    by_mean = means[k].xs("linear", level="probe").reindex(list(encoders)).sort_values(ascending=False)
+    print(f"\nlinear probe at {k} label(s)/class, highest mean first: "
+          + ", ".join(f"{n} {v:.1f} ({method_class(n).family})" for n, v in by_mean.items()))
 for k in (1, 10):
     rows = means[k].drop(index=[r for r in means.index if r[0] in ("pixels", "from scratch", *RANDOM)])
     best = rows.idxmax()
@@ -514,28 +585,30 @@ for name in second:
 # Each point is read off the tables printed above (re-run the notebook and they are recomputed; encoders marked
 # "quick stand-in" above score lower than the full runs of their notebooks):
 #
-# - **Learning from two views transfers best** on these digits: the contrastive and non-contrastive encoders
-#   (SimCLR, MoCo, BYOL, SimSiam, Barlow Twins, VICReg) fill the top of the leaderboard at 1, 5 and 10 labels per
-#   class; against the same network trained from scratch (tuned on validation like every row) the lines under "the
-#   honest reading" say, with the spread, where the best of them is ahead and where it is a tie. With 10 labels
-#   per class the from-scratch network is already close behind, so there is little room left for any
-#   pre-training to add.
+# - **Learning from two views transfers best** on these digits, at one budget: the contrastive, non-contrastive
+#   and DINO encoders hold the highest means of the linear probe at 1 label per class (the ranking printed under
+#   "the honest reading"), and the "against pixels" verdicts say which of them are ahead of pixels at every count
+#   and which tie. Against the same network trained from scratch (tuned on validation like every row) the highest
+#   mean's lines say, with the spread, how far ahead it is at 1 and at 10 labels per class: with 10, the
+#   from-scratch network is close behind, so there is little room left for any pre-training to add.
 # - **Most self-prediction tasks do not beat pixels** here (the "against pixels" verdicts: a tie is not a win):
-#   reconstruction of pixels (grey-patch masking, inpainting, denoising, colourisation) keeps every pixel detail,
-#   which the pixel probe already has, and rotation and jigsaw learn cues that are not the digit's identity. Nor do
-#   most beat the same architecture with random weights, a strong bar for a CNN on small centred digits. At scale
-#   these ideas shine (masked autoencoders are state of the art on ImageNet).
+#   reconstruction of pixels (grey-patch masking, denoising, colourisation) keeps every pixel detail, which the
+#   pixel probe already has, and rotation and jigsaw learn cues that are not the digit's identity. Nor do most beat
+#   the same architecture with random weights (the "random weights" verdicts), a strong bar for a CNN on small
+#   centred digits. Inpainting, which must guess a missing region from its surroundings, is the one the verdicts
+#   put ahead of pixels with 5 and 10 labels (a tie with random weights). At scale these ideas shine (masked autoencoders are state of the art on ImageNet).
 # - **Fine-tuning vs frozen probe**: fine-tuning starts as the tuned probe, keeps BatchNorm statistics frozen, and
 #   its number of steps is chosen on validation with 0 (the probe itself) among the candidates, so it can only tie
 #   or beat the probe there; on test the lines above say, encoder by encoder, whether a few dozen steps on 100
 #   labelled images gained anything beyond the spread (the last of them sorts the encoders into ahead, tie and
-#   behind). The gains are small, a point or two, and largest where the frozen features are weakest: a few
-#   labelled images are too few to reshape an encoder much. The MAE paper's large gain from fine-tuning comes from
-#   fine-tuning on all of ImageNet. Fine-tuning is what you reach for when labels are plentiful, probing when they
-#   are scarce.
-# - **Budgets differ** (the budget column): the recipes were tuned per notebook, so some methods saw several
-#   times more images than others. A lead between rows of very different budgets is partly a lead in budget;
-#   notebook 07 compares its methods at one budget.
+#   behind). The gains are a point or two for most encoders and largest where the frozen features are weakest
+#   (compare each gain with its probe's accuracy): a few labelled images cannot reshape an encoder much. The MAE
+#   paper's large gain from fine-tuning comes from fine-tuning on all of ImageNet. Fine-tuning is what you reach
+#   for when labels are plentiful, probing when they are scarce.
+# - **One budget, then the notebooks' own**: on the main leaderboard every method saw each image 20 times, so a
+#   lead there is not a lead in budget. The notebooks' budgets differ up to the ratio printed above; the lines under
+#   "the notebooks' own budgets" say, method by method, whether its notebook's longer or shorter run changed its
+#   linear probe beyond the spread. A ranking is a ranking at a budget.
 # - **A shift of domain costs accuracy**: on the colour digits, the grey-trained encoders lose many points
 #   (printed above), and logistic regression on the colour pixels catches up with them or beats them: their
 #   features never had to ignore colour, because their grey training images had none. Pre-train on data that looks
