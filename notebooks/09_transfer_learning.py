@@ -38,9 +38,9 @@
 # and, as always, the baselines: logistic regression on the raw **pixels**, and each architecture with **random
 # weights**, frozen.
 #
-# **Runtime budget:** within the course's 120 s on 2 CPU cores when notebooks 02-08 have saved their checkpoints
-# (the README's budgets table has the measured time); from a fresh clone it first trains quick stand-ins for the
-# missing ones and says so. Fine-tuning 15 encoders on 5 draws each, read on validation at 5 lengths, is most of it.
+# **Runtime budget:** within the course's 120 s on 2 CPU cores (the README's budgets table has the measured time);
+# where notebooks 02-08 have not saved their checkpoints (a fresh clone, Colab) it uses the ones shipped with
+# `ssl_helpers` and says so. Fine-tuning 15 encoders on 5 draws each, read on validation at 5 lengths, is most of it.
 
 # %%
 # Colab only: install the course helpers from the repository, alone (`--no-deps` keeps Colab's own torch,
