@@ -415,15 +415,15 @@ TUNING_DIR = Path(__file__).resolve().parent / "tuning"
 
 
 def tuning_grid(name: str) -> pd.DataFrame:
-    """A validation grid written by `scripts/tune_simclr.py`: name "simclr" (the one the package ships).
-
-    One row per candidate: its settings, mean validation accuracy at 1, 5, 10 labels per class, their mean, chosen.
+    """A validation grid the package ships: "simclr" (`scripts/tune_simclr.py`: one row per candidate, its settings,
+    mean validation accuracy at 1, 5, 10 labels per class, their mean, chosen) or "beyond" (`scripts/tune_beyond.py
+    --table`: notebook 07's runs, one row per method and change, linear probe at 1 and 10 labels per class).
     """
     path = TUNING_DIR / f"{name}_validation.csv"
     if not path.is_file():
         known = sorted(p.name[:-len("_validation.csv")] for p in TUNING_DIR.glob("*_validation.csv"))
         raise FileNotFoundError(f"no tuning grid {name!r} ({path}); known: {known}. "
-                                f"Run scripts/tune_simclr.py to write it.")
+                                f"Run scripts/tune_simclr.py (simclr) or scripts/tune_beyond.py --table (beyond).")
     return pd.read_csv(path)
 
 

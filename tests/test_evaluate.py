@@ -169,6 +169,17 @@ def test_the_committed_tuning_grid_chooses_one_setting():
         tuning_grid("nothing")
 
 
+def test_the_committed_beyond_grid_holds_every_run_notebook_07_shows():
+    """scripts/tune_beyond.py --table wrote it; notebook 07 prints it instead of a typed-in table."""
+    from scripts_loader import load_script
+
+    grid = tuning_grid("beyond")
+    expected = [(run["name"], run["change"]) for run in load_script("scripts/tune_beyond.py").TABLE]
+    assert list(zip(grid["method"], grid["change"])) == expected
+    assert grid[["linear_1", "linear_10"]].stack().between(10, 100).all()  # accuracies in %, above chance
+    assert (grid["linear_10"] >= grid["linear_1"]).all()
+
+
 def test_baseline_table_uses_the_settings_chosen_on_validation(digits):
     train, test = tiny_digits(digits)
     fit, validation = validation_split(train)
