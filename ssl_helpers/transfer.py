@@ -51,14 +51,15 @@ def load_course_encoder(name: str, checkpoint_dir=None, device="cpu", quick_epoc
 
 
 def load_equal_budget_encoder(name: str, info: dict, folder, epochs: int, *, image_size: int = 16,
-                              data_options: Optional[dict] = None, device="cpu", seed: int = 0,
-                              verbose: bool = True, progress: bool = True):
+                              data: Optional[str] = None, data_options: Optional[dict] = None, device="cpu",
+                              seed: int = 0, verbose: bool = True, progress: bool = True):
     """Method `name` pre-trained for `epochs` epochs with the recipe its notebook's checkpoint recorded (`info`
     from `load_course_encoder`): `<folder>/<name>.pt` when it holds that budget, else trained now and saved there
-    (`ssl_helpers.methods.training.load_or_pretrain_like`). Returns `(encoder, info)`, wrapped in `ResizeInput`
+    (`ssl_helpers.methods.training.load_or_pretrain_like`; `data`, `data_options`: the dataset to train on when it
+    must, by default the one `info` records). Returns `(encoder, info)`, wrapped in `ResizeInput`
     like `load_course_encoder`; `info["extra"]` records the epochs and the training seconds."""
-    _, encoder, equal_info = load_or_pretrain_like(name, info, folder, epochs, data_options=data_options, seed=seed,
-                                                   device=device, progress=progress, verbose=verbose)
+    _, encoder, equal_info = load_or_pretrain_like(name, info, folder, epochs, data=data, data_options=data_options,
+                                                   seed=seed, device=device, progress=progress, verbose=verbose)
     return _at_size(encoder, equal_info, image_size), equal_info
 
 
