@@ -5,9 +5,9 @@ batch size, learning rate, schedule, image size, as its shipped checkpoint recor
     .venv/bin/python scripts/equal_budget.py              # 20 epochs (= 25k images seen) for every method
     .venv/bin/python scripts/equal_budget.py --epochs 10 --only simclr dino
 
-Each one is timed (CPU seconds of this run, recorded as `train_seconds`) and gets the figure its test reproduces
-(`shipped_knn`). The notebooks' own budgets differ (SimCLR 90 epochs, the pretext tasks 5-8): their encoders are
-`ssl_helpers/checkpoints/<method>.pt` (`scripts/ship_checkpoints.py`).
+Each one is timed (wall seconds on `--threads` CPU threads, recorded as `train_seconds`) and saved once with the
+figure its test reproduces (`shipped_knn`). The notebooks' own budgets differ (SimCLR 90 epochs, the pretext tasks
+5-8): their encoders are `ssl_helpers/checkpoints/<method>.pt` (`scripts/ship_checkpoints.py`).
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ssl_helpers.methods import load_method, method_names, save_method  # noqa: E402
-from ssl_helpers.methods.training import (EQUAL_BUDGET_DIR, load_or_pretrain_like, shipped_path,  # noqa: E402
-                                          shipped_score)
+from ssl_helpers.methods.training import (EQUAL_BUDGET_DIR, shipped_path, shipped_score,  # noqa: E402
+                                          train_at_budget)
 
 EPOCHS = 20
 
@@ -31,7 +31,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=EPOCHS, help="the one budget, in epochs (default 20)")
     parser.add_argument("--only", nargs="*", default=None, help="method names (default: every registered one)")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1: the recorded seconds stay comparable on a shared machine)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads (default 1: the recorded seconds stay comparable on a shared machine)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     names = args.only or method_names()
@@ -43,15 +44,11 @@ def main(argv=None) -> int:
             print(f"{name}: no shipped checkpoint to take the recipe from (run scripts/ship_checkpoints.py); skipped")
             continue
         _, _, recipe_info = load_method(name, shipped_path(name))
-        out = EQUAL_BUDGET_DIR / f"{name}.pt"
-        out.unlink(missing_ok=True)  # always train again: the recipe or the code may have changed
-        method, encoder, info = load_or_pretrain_like(name, recipe_info, EQUAL_BUDGET_DIR, args.epochs,
-                                                      progress=False)
-        score = shipped_score(method, encoder)
-        save_method(method, out, metrics={"shipped_knn": score},
-                    extra={k: v for k, v in info["extra"].items()
-                           if k not in ("method_options", "image_shape", "head_state_dict")})
-        print(f"{name:13s} {args.epochs} epochs in {info['extra']['train_seconds']:5.1f} s  kNN {100 * score:5.1f}%  "
+        # always trained again (the recipe or the code may have changed), saved once with its test's figure
+        method, extra = train_at_budget(name, recipe_info, args.epochs, progress=False)
+        score = shipped_score(method, method.encoder)
+        out = save_method(method, EQUAL_BUDGET_DIR / f"{name}.pt", metrics={"shipped_knn": score}, extra=extra)
+        print(f"{name:13s} {args.epochs} epochs in {extra['train_seconds']:5.1f} s  kNN {100 * score:5.1f}%  "
               f"{out.stat().st_size / 1024:6.0f} KiB")
     return 0
 

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 from typing import Optional, Union
 
@@ -18,7 +19,8 @@ from ..train import process_rank, train_module
 from .base import Method
 
 __all__ = ["pretrain", "save_method", "load_method", "load_or_pretrain", "shipped_path", "shipped_score",
-           "SHIPPED_DIR", "EQUAL_BUDGET_DIR", "RECIPE_KEYS", "pretrain_like", "recipe_used", "load_or_pretrain_like"]
+           "SHIPPED_DIR", "EQUAL_BUDGET_DIR", "RECIPE_KEYS", "pretrain_like", "recipe_used", "train_at_budget",
+           "load_or_pretrain_like"]
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 """The course's CPU-tier checkpoints, installed with the package (written by `scripts/ship_checkpoints.py` from the
@@ -203,9 +205,8 @@ def pretrain_like(name: str, info: dict, train_images, epochs: int, *, seed: int
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)  # the new encoder's initial weights
         encoder = build_encoder(dict(info["config"]))
-    schedule = {key: value for key, value in recipe_used(name, info).items() if key in extra}
     _, history = pretrain(method, train_images, encoder=encoder, epochs=epochs, seed=seed, device=device,
-                          progress=progress, **schedule, **trainer_options)
+                          progress=progress, **recipe_used(name, info), **trainer_options)
     return method, history
 
 
@@ -216,17 +217,34 @@ def recipe_used(name: str, info: dict) -> dict:
     return {key: extra.get(key, recipe.get(key)) for key in RECIPE_KEYS}
 
 
+def train_at_budget(name: str, info: dict, epochs: int, *, data: Optional[str] = None,
+                    data_options: Optional[dict] = None, seed: int = 0, device="cpu", progress: bool = True,
+                    verbose: bool = True):
+    """`pretrain_like` on the dataset `data` (with `data_options`; by default the one `info["extra"]` records) at
+    the image size `info["extra"]` records, timed. Returns `(method, extra)`: the trained method and what to save
+    with it (`save_method(method, path, extra=extra)`): epochs, data, training seconds, final loss and the recipe."""
+    from ..data import load_dataset
+
+    extra = info.get("extra") or {}
+    data = data or extra.get("data") or _make(name).data
+    train, _ = load_dataset(data, image_size=int(extra["image_size"]), **(data_options or {}))
+    if verbose:
+        print(f"pre-training {name} for {epochs} epochs with its notebook's recipe "
+              f"({data} at {extra['image_size']} px)")
+    started = time.perf_counter()
+    method, history = pretrain_like(name, info, train.images, epochs, seed=seed, device=device, progress=progress)
+    seconds = time.perf_counter() - started
+    method.eval()
+    return method, {"epochs": epochs, "data": data, "train_seconds": seconds,
+                    "final_loss": float(history["loss"].iloc[-1]), **recipe_used(name, info)}
+
+
 def load_or_pretrain_like(name: str, info: dict, folder, epochs: int, *, data: Optional[str] = None,
                           data_options: Optional[dict] = None, seed: int = 0, device="cpu", progress: bool = True,
                           verbose: bool = True):
-    """Method `name` at a budget of `epochs` epochs: `<folder>/<name>.pt` when it holds that budget, else
-    pre-trained now with `pretrain_like` (the recipe of `info`, at the image size `info["extra"]` records, on the
-    dataset `data` with `data_options`, by default the one the checkpoint records) and saved there. Returns `(method, encoder, info)` with `info["extra"]["epochs"]` and
-    `["train_seconds"]`."""
-    import time
-
-    from ..data import load_dataset
-
+    """Method `name` at a budget of `epochs` epochs: `<folder>/<name>.pt` when it holds that budget, else trained
+    now (`train_at_budget`: the recipe of `info`, on `data`) and saved there, then loaded. Returns
+    `(method, encoder, info)` with `info["extra"]["epochs"]` and `["train_seconds"]`."""
     path = Path(folder) / f"{name}.pt"
     if path.is_file():
         method, encoder, saved = load_method(name, path, device)
@@ -234,17 +252,9 @@ def load_or_pretrain_like(name: str, info: dict, folder, epochs: int, *, data: O
             return method, encoder, {**saved, "shipped": False}
         if verbose:
             print(f"{path} holds {saved['extra'].get('epochs')} epochs, not {epochs}: pre-training again")
-    extra = info.get("extra") or {}
-    data = data or extra.get("data") or _make(name).data
-    train, _ = load_dataset(data, image_size=int(extra["image_size"]), **(data_options or {}))
-    if verbose:
-        print(f"pre-training {name} for {epochs} epochs with its notebook's recipe ({data} at {extra['image_size']} px)")
-    started = time.perf_counter()
-    method, history = pretrain_like(name, info, train.images, epochs, seed=seed, device=device, progress=progress)
-    seconds = time.perf_counter() - started
-    recorded = {"epochs": epochs, "data": data, "train_seconds": seconds,
-                "final_loss": float(history["loss"].iloc[-1]), **recipe_used(name, info)}
+    method, extra = train_at_budget(name, info, epochs, data=data, data_options=data_options, seed=seed,
+                                    device=device, progress=progress, verbose=verbose)
     Path(folder).mkdir(parents=True, exist_ok=True)
-    save_method(method, path, extra=recorded)
-    method.eval()
-    return method, method.encoder, {**load_method(name, path, device)[2], "shipped": False}
+    save_method(method, path, extra=extra)
+    method, encoder, saved = load_method(name, path, device)  # exactly what a later call loads
+    return method, encoder, {**saved, "shipped": False}
