@@ -46,6 +46,7 @@ from .train import pick_device
 
 __all__ = ["CANDIDATES", "SEEDS", "PROBE_CS", "KNN_KS", "FINE_TUNE_LR", "FINE_TUNE_WARMUP", "FINE_TUNE_STEPS",
            "FINE_TUNE_GRID", "SCRATCH_GRID", "VIT_SCRATCH_GRID", "BATCH_SIZE", "draws", "random_encoder",
+           "random_encoder_name",
            "Standardize", "freeze_batchnorm", "ProtocolResult", "run_protocol", "scratch_grid_for",
            "load_tuning", "save_tuning", "load_results", "save_results", "budget", "budget_text", "BASELINES",
            "baseline_summary"]
@@ -93,6 +94,14 @@ def random_encoder(config: dict, seed: int = 0) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return build_encoder(config).eval()
+
+
+def random_encoder_name(config: dict) -> str:
+    """The leaderboard's name for the frozen random-weights row of an encoder config, one per architecture and input
+    size: "random encoder" (a CNN), "random ViT", and " (12 px)" appended for a `ResizeInput` trained at 12 px."""
+    inner = config.get("encoder", config) if config.get("arch") == "resize_input" else config
+    name = "random ViT" if inner.get("arch") == "vit" else "random encoder"
+    return f"{name} ({config['size']} px)" if config.get("arch") == "resize_input" else name
 
 
 class Standardize(nn.Module):

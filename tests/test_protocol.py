@@ -12,10 +12,11 @@ from torch import nn
 
 from ssl_helpers.data import validation_split
 from ssl_helpers.evaluate import fit_linear_probe, mean_accuracy, probe_predict
-from ssl_helpers.models import SmallCNN
+from ssl_helpers.models import ResizeInput, SmallCNN, ViTEncoder
 from ssl_helpers.protocol import (CANDIDATES, FINE_TUNE_GRID, KNN_KS, PROBE_CS, SCRATCH_GRID, VIT_SCRATCH_GRID,
                                   Standardize, baseline_summary, budget, budget_text, draws, freeze_batchnorm,
-                                  load_results, load_tuning, random_encoder, run_protocol)
+                                  load_results, load_tuning, random_encoder, random_encoder_name,
+                                  run_protocol)
 from ssl_helpers.protocol import _lp_ft_model
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -187,3 +188,11 @@ def test_score_against_baselines_goes_through_the_protocol(digits):
     assert list(differences.index) == [("enc", "vs pixels"), ("enc", "vs random encoder")]
     assert verdicts["enc"].startswith("enc: vs pixels: ") and " | vs random encoder: " in verdicts["enc"]
     assert any(verb in verdicts["enc"] for verb in ("beats at 1", "ties at 1", "trails at 1"))
+
+
+def test_every_architecture_and_input_size_gets_its_own_random_row_name():
+    cnn, vit = SmallCNN(width=4), ViTEncoder(image_size=12, patch_size=2, dim=16, depth=1, heads=2)
+    assert random_encoder_name(cnn.config) == "random encoder"  # the name BASELINES and every notebook use
+    assert random_encoder_name(vit.config) == "random ViT"
+    assert random_encoder_name(ResizeInput(cnn, 12).config) == "random encoder (12 px)"
+    assert random_encoder_name(ResizeInput(vit, 12).config) == "random ViT (12 px)"
