@@ -9,7 +9,7 @@ import torch
 torch.set_num_threads(1)
 
 # The one per-cell time limit of every notebook the tests execute: nbval's items (`--nbval-cell-timeout`, set in
-# `pytest_configure` below unless given on the command line) and nbclient in test_notebooks_solved.py and
+# `pytest_configure` below unless given on the command line) and nbclient in test_notebooks.py and
 # test_full_run_smoke.py. The slowest cell measured took 356 s on a loaded 2-core machine; 1200 s keeps every
 # cell at most a third of its limit there, so a slow machine is not mistaken for a hung kernel.
 NOTEBOOK_CELL_TIMEOUT_S = 1200
@@ -23,9 +23,9 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """nbval's items (a cell of any collected `.ipynb`: notebooks/*.ipynb, tests/browser_*.ipynb) execute a
-    notebook: mark them `notebook`, so that `python3 course.py test --quick` (`-m "not notebook ..."`) leaves them
-    out. The test modules mark themselves with `pytestmark`."""
+    """nbval's items (a cell of any collected `.ipynb`: tests/browser_*.ipynb; the course notebooks run in
+    tests/test_notebooks.py) execute a notebook: mark them `notebook`, so that `python3 course.py test --quick`
+    (`-m "not notebook ..."`) leaves them out. The test modules mark themselves with `pytestmark`."""
     for item in items:
         if Path(str(item.path)).suffix == ".ipynb":
             item.add_marker(pytest.mark.notebook)
