@@ -76,9 +76,7 @@ else:
 SEEDS = 5                      # draws of each labeled subset
 SHOTS = (1, 5, 10, 50, "all")  # labels per class
 DEVICE = pick_device()         # CUDA, then Apple's MPS, then the CPU
-# Every CPU core: on an idle 2-core machine two threads train the course's small models about 1.5x faster than one
-# (measured here); on a busy shared machine, where threads wait for each other, set 1.
-set_cpu_threads(None)
+set_cpu_threads()  # PyTorch's default thread count; on a busy shared machine, set SSL_THREADS=1 (help(set_cpu_threads))
 seed_everything(0)
 print("device:", DEVICE.type)
 

@@ -94,9 +94,7 @@ else:
     MAE_FIT = {}  # the method's CPU recipe (mae.recipe)
     make_cnn = lambda: SmallCNN(width=32)
 SHOTS, SEEDS = (1, 5, 10), 5  # labels per class, seeded draws (the course protocol's)
-# Every CPU core: on an idle 2-core machine two threads train the course's small models about 1.5x faster than one
-# (measured here); on a busy shared machine, where threads wait for each other, set 1.
-set_cpu_threads(None)
+set_cpu_threads()  # PyTorch's default thread count; on a busy shared machine, set SSL_THREADS=1 (help(set_cpu_threads))
 _ = seed_everything(0)
 
 # %%

@@ -70,9 +70,7 @@ from ssl_helpers.methods import pretrain, save_method
 # the two tiers (ssl_helpers.config.pretext_tier): digits + small CNN on the CPU, or CIFAR-10 + ResNet-18 on the GPU
 DATA, OPTIONS, EPOCHS, DEVICE, make_encoder = pretext_tier(FULL_RUN, cpu_epochs=6, gpu_epochs=100 if LONGER_RUN else 30, tasks=2)
 SHOTS, SEEDS = (1, 5, 10), 5  # the course protocol: linear probe with 1, 5, 10 labels per class, 5 draws
-# Every CPU core: on an idle 2-core machine two threads train the course's small models about 1.5x faster than one
-# (measured here); on a busy shared machine, where threads wait for each other, set 1.
-set_cpu_threads(None)
+set_cpu_threads()  # PyTorch's default thread count; on a busy shared machine, set SSL_THREADS=1 (help(set_cpu_threads))
 _ = seed_everything(0)
 
 # %%

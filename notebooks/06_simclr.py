@@ -77,10 +77,7 @@ from ssl_helpers.methods.simclr import DIGITS_IMAGE_SIZE, DIGITS_RECIPE
 from ssl_helpers.train import pick_device, seed_everything, set_cpu_threads
 from ssl_helpers.config import full_run_settings, run_options, t4_minutes
 
-# Every CPU core: on an idle 2-core machine two threads train SimCLR about 1.6x faster than one (batch 256: 0.6 s
-# against 1.0 s for 2 epochs, measured here). On a busy shared machine every small op waits for its partner thread
-# (measured here under load: 10 epochs took 14 s with one thread and 115 s with two): there, set 1.
-set_cpu_threads(None)
+set_cpu_threads()  # PyTorch's default thread count; on a busy shared machine, set SSL_THREADS=1 (help(set_cpu_threads))
 if FULL_RUN:
     DEVICE = pick_device()
     train, test = load_dataset("cifar10", download=True)

@@ -73,9 +73,7 @@ from ssl_helpers.methods import load_or_pretrain, make_method, method_class, pre
 from ssl_helpers.models import ResNet18Cifar, SmallCNN
 from ssl_helpers.train import default_checkpoint_dir, pick_device, seed_everything, set_cpu_threads
 
-# Every CPU core: on an idle 2-core machine two threads train BYOL at batch 64 about 1.5x faster than one (1.0 s
-# against 1.5 s for 2 epochs, measured here); on a busy shared machine, where threads wait for each other, set 1.
-set_cpu_threads(None)
+set_cpu_threads()  # PyTorch's default thread count; on a busy shared machine, set SSL_THREADS=1 (help(set_cpu_threads))
 METHODS = ["moco", "byol", "simsiam", "barlow_twins", "vicreg"]
 if FULL_RUN:
     DEVICE = pick_device()

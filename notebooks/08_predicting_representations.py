@@ -77,9 +77,7 @@ from ssl_helpers.methods import make_method, method_class, method_names, pretrai
 from ssl_helpers.models import ResNet18Cifar, SmallCNN
 from ssl_helpers.train import default_checkpoint_dir, pick_device, seed_everything, set_cpu_threads
 
-# Every CPU core: on an idle 2-core machine two threads train the course's small models about 1.5x faster than one
-# (measured here); on a busy shared machine, where threads wait for each other, set 1.
-set_cpu_threads(None)
+set_cpu_threads()  # PyTorch's default thread count; on a busy shared machine, set SSL_THREADS=1 (help(set_cpu_threads))
 if FULL_RUN:
     DEVICE = pick_device()
     train, test = load_dataset("cifar10", download=True)

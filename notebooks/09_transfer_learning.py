@@ -70,9 +70,7 @@ SHOTS = (1, 5, 10)             # labels per class: the few-label regime (noteboo
 FINE_TUNE_SHOTS = (10,)        # fine-tuning (the costly part: 15 encoders x 5 draws) at 10 labels per class
 DEVICE = pick_device()
 CHECKPOINTS = default_checkpoint_dir()  # where notebooks 02-08 saved their encoders
-# Every CPU core: on an idle 2-core machine two threads train the course's small models about 1.5x faster than one
-# (measured here); on a busy shared machine, where threads wait for each other, set 1.
-set_cpu_threads(None)
+set_cpu_threads()  # PyTorch's default thread count; on a busy shared machine, set SSL_THREADS=1 (help(set_cpu_threads))
 seed_everything(0)
 print("device:", DEVICE.type, "| checkpoints:", CHECKPOINTS)
 

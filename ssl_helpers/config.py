@@ -1,10 +1,15 @@
-"""The FULL_RUN settings of the notebooks: their sizes, a smoke-test switch that shrinks them, resumable runs, and
-the course's estimate of their time on Colab's T4.
+"""The course's settings: the environment variables it reads (`settings()`, one place), the FULL_RUN sizes of the
+notebooks with a smoke-test switch that shrinks them, resumable runs, and the course's estimate of their time on
+Colab's T4.
 
     if FULL_RUN:
         FULL = full_run_settings(epochs=35, batch_size=512, width=64)   # as given, or shrunk when SSL_SMOKE=1
     pretrain(method, images, epochs=FULL["epochs"], **run_options("simclr", FULL_RUN))
 
+- `settings()`: every environment variable the package reads (`SSL_SMOKE`, `SSL_DATA`, `SSL_CHECKPOINTS`,
+  `SSL_THREADS`, `SSL_PROGRESS`), read when called and returned as one frozen `Settings`; its docstring lists each
+  with its meaning and default. The rest of the package asks it, not `os.environ` (bar the distributed-training
+  variables that torchrun and Lightning set, listed there too).
 - `SSL_SMOKE=1` (the environment variable `SMOKE_VARIABLE`) caps every size a FULL_RUN recipe names (epochs, steps,
   batch size, encoder width, warm-up epochs, seeds) at `SMOKE_LIMITS`, so that CI executes each notebook's FULL_RUN branch
   on the CPU in seconds. It changes sizes only, never which code runs.
@@ -19,17 +24,84 @@ the course's estimate of their time on Colab's T4.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
-from typing import Callable, NamedTuple
+from types import MappingProxyType
+from typing import Callable, Mapping, NamedTuple, Optional
 
-__all__ = ["Tier", "pretext_tier", "SMOKE_VARIABLE", "SMOKE_LIMITS", "smoke", "full_run_settings", "run_options", "resume_path",
-           "H200_SIMCLR_IMAGES_PER_SECOND", "T4_OVER_H200", "t4_images_per_second", "t4_minutes"]
+__all__ = ["Settings", "settings", "Tier", "pretext_tier", "SMOKE_VARIABLE", "SMOKE_LIMITS", "smoke",
+           "full_run_settings", "run_options", "resume_path", "H200_SIMCLR_IMAGES_PER_SECOND", "T4_OVER_H200",
+           "t4_images_per_second", "t4_minutes"]
 
 SMOKE_VARIABLE = "SSL_SMOKE"
 SMOKE_LIMITS = {"epochs": 2, "steps": 2, "batch_size": 32, "width": 8, "warmup_epochs": 1, "seeds": 2}
 """The largest value each size takes under `SSL_SMOKE=1` (two epochs: notebooks show epoch 0, 1, 2 snapshots;
 `seeds`: draws of each labeled subset)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """What the environment asks of the course, read once per `settings()` call (see there for each variable).
+
+    smoke: FULL_RUN sizes capped at `smoke_limits` (`SSL_SMOKE`). smoke_limits: `SMOKE_LIMITS`, read-only.
+    data_root: where real datasets are kept (`SSL_DATA`). checkpoint_dir: where notebooks save and find encoders
+    (`SSL_CHECKPOINTS`). threads: the CPU threads `train.set_cpu_threads()` pins, None to leave PyTorch's count
+    (`SSL_THREADS`). progress: whether training draws its epoch bar (`SSL_PROGRESS`).
+    """
+
+    smoke: bool
+    smoke_limits: Mapping[str, int]
+    data_root: Path
+    checkpoint_dir: Path
+    threads: Optional[int]
+    progress: bool
+
+
+def settings() -> Settings:
+    """The course's settings from the environment, read now (set a variable, e.g. `%env SSL_CHECKPOINTS=...` in a
+    notebook, and the next call sees it). The one place the package reads its environment variables:
+
+    - `SSL_SMOKE`: any value but "", "0", "false" or "no" (case and spaces ignored) caps every FULL_RUN size
+      (`full_run_settings`) at `SMOKE_LIMITS`, so that CI runs each notebook's FULL_RUN branch on the CPU in
+      seconds. Default: unset, sizes as written.
+    - `SSL_DATA`: the folder real datasets (CIFAR-10, STL-10, ...) are downloaded to and read from
+      (`data.default_data_root`). Default: `~/.cache/ssl_helpers/data`.
+    - `SSL_CHECKPOINTS`: the folder notebooks save encoders to and find them in, with the FULL_RUN resume folders
+      under `resume/` (`train.default_checkpoint_dir`, `resume_path`); e.g. a Google Drive folder on Colab.
+      Default: `checkpoints`, relative to the working directory (the notebook's folder).
+    - `SSL_THREADS`: a positive number of CPU threads that `train.set_cpu_threads()` (as the notebooks call it)
+      pins. Default: unset, PyTorch's own count is left as it is (see `set_cpu_threads` for the course's policy).
+    - `SSL_PROGRESS`: "0" turns off the epoch progress bar of every training (`train.make_trainer`);
+      `scripts/execute_notebooks.py` sets it for the kernels whose outputs are saved. Default: unset, bars on
+      (any value but "0" leaves them on).
+
+    Read elsewhere, not here: the distributed-training variables that torchrun, SLURM and Lightning's DDP launcher
+    set, `WORLD_SIZE`, `RANK`, `LOCAL_RANK`, `NODE_RANK`, `LOCAL_WORLD_SIZE` (read by `ssl_helpers.cli` and
+    `train.process_rank`, and by Lightning itself, as are `MASTER_ADDR`, `MASTER_PORT`). Outside the package:
+    `SSL_EXPLORER_CHECKPOINTS` and `SSL_EXPLORER_STAND_INS` (read by tests/browser_explorers.ipynb's kernel, set by
+    scripts/screenshots.py), `SSL_CHROMIUM` and `CI` (tests/browser_harness.py), `NT` (threads of
+    scripts/tune_*.py).
+    """
+    environ = os.environ
+    threads_text = environ.get("SSL_THREADS", "").strip()
+    threads = None
+    if threads_text:
+        try:
+            threads = int(threads_text)
+        except ValueError:
+            threads = 0
+        if threads < 1:
+            raise ValueError(f"SSL_THREADS must be a positive integer (or unset), got {threads_text!r}")
+    return Settings(
+        smoke=environ.get(SMOKE_VARIABLE, "").strip().lower() not in ("", "0", "false", "no"),
+        smoke_limits=MappingProxyType(dict(SMOKE_LIMITS)),
+        data_root=Path(environ.get("SSL_DATA", Path.home() / ".cache" / "ssl_helpers" / "data")),
+        checkpoint_dir=Path(environ.get("SSL_CHECKPOINTS", "checkpoints")),
+        threads=threads,
+        progress=environ.get("SSL_PROGRESS", "1") != "0",
+    )
+
 
 H200_SIMCLR_IMAGES_PER_SECOND = 29_200
 """SimCLR training step alone, ResNet-18 at 32 px, batch 512, bf16, one H200 (the course design's reference figure,
@@ -39,29 +111,29 @@ T4_OVER_H200 = 65 / 990
 
 
 def smoke() -> bool:
-    """True when `SSL_SMOKE` is set to anything but "", "0", "false" or "no"."""
-    return os.environ.get(SMOKE_VARIABLE, "").strip().lower() not in ("", "0", "false", "no")
+    """True when `SSL_SMOKE` is set to anything but "", "0", "false" or "no" (`settings().smoke`)."""
+    return settings().smoke
 
 
-def full_run_settings(**settings) -> dict:
+def full_run_settings(**sizes) -> dict:
     """The FULL_RUN sizes as given, or, under `SSL_SMOKE=1`, each one named in `SMOKE_LIMITS` capped at its limit
     (other settings pass through unchanged). Returns a new dict; prints nothing."""
-    for key, value in settings.items():
-        if key in SMOKE_LIMITS and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+    current = settings()
+    limits = current.smoke_limits
+    for key, value in sizes.items():
+        if key in limits and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise ValueError(f"{key} must be a non-negative integer, got {value!r}")
-    if not smoke():
-        return dict(settings)
-    return {key: min(value, SMOKE_LIMITS[key]) if key in SMOKE_LIMITS else value for key, value in settings.items()}
+    if not current.smoke:
+        return dict(sizes)
+    return {key: min(value, limits[key]) if key in limits else value for key, value in sizes.items()}
 
 
 def resume_path(name: str) -> Path:
     """Where the FULL_RUN of `name` keeps its per-epoch training state: the folder `<checkpoint dir>/resume/<name>`
     (Lightning's `last.ckpt` and the run's CSV history)."""
-    from .train import default_checkpoint_dir
-
     if not name or "/" in name or "\\" in name:
         raise ValueError(f"name must be a plain file stem such as 'simclr', got {name!r}")
-    return default_checkpoint_dir() / "resume" / name
+    return settings().checkpoint_dir / "resume" / name  # the folder of train.default_checkpoint_dir()
 
 
 def run_options(name: str, enabled: bool = True) -> dict:

@@ -14,7 +14,6 @@ pre-training; labeled subsets for the evaluation protocol are drawn from `train`
 """
 from __future__ import annotations
 
-import os
 import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,8 @@ from typing import Optional, Union
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .config import settings
 
 __all__ = [
     "ImageSet",
@@ -300,8 +301,8 @@ def load_colour_digits(image_size: int = 16, seed: int = 0):
 
 
 def default_data_root() -> Path:
-    """Where real datasets are kept: `$SSL_DATA` if set, else `~/.cache/ssl_helpers/data`."""
-    return Path(os.environ.get("SSL_DATA", Path.home() / ".cache" / "ssl_helpers" / "data"))
+    """Where real datasets are kept: `$SSL_DATA` if set, else `~/.cache/ssl_helpers/data` (`config.settings`)."""
+    return settings().data_root
 
 
 def _ensure_downloaded(name: str, root: Path, download: bool) -> Path:

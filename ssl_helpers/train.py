@@ -26,6 +26,7 @@ import torch
 from lightning.pytorch.callbacks import ProgressBar
 from torch import nn
 
+from . import config
 from .models import build_encoder
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "LossModule",
     "RunState",
     "make_trainer",
+    "quiet_lightning",
     "process_rank",
     "train_module",
     "fit",
@@ -65,13 +67,24 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def set_cpu_threads(threads: Optional[int] = 1) -> int:
-    """Set PyTorch's intra-op CPU threads (None: leave the default); returns the number in use.
+def set_cpu_threads(threads: Optional[int] = None) -> int:
+    """Set PyTorch's intra-op CPU threads; returns the number in use. The course's one thread policy:
 
-    The course's CPU-tier models are tiny, so one thread is nearly as fast as two on an idle 2-core machine,
-    and much faster on a busy one: with two threads every small op waits for its partner thread whenever the
-    operating system deschedules it (seen here: the same notebook 3-5x slower under load).
+    - Notebooks (interactive, usually on an idle machine) call `set_cpu_threads()`: PyTorch's default count (every
+      core) is left as it is. On an idle 2-core machine two threads train the course's small models about 1.5x
+      faster than one (measured: SimCLR at batch 256, 2 epochs in 0.6 s against 1.0 s; BYOL at batch 64, 1.0 s
+      against 1.5 s). On a busy shared machine, set `SSL_THREADS=1` (see `config.settings`) or call
+      `set_cpu_threads(1)`: there every small op waits for its partner thread whenever the operating system
+      deschedules it (measured under load: 10 SimCLR epochs took 14 s with one thread and 115 s with two).
+    - Tests, benchmarks and timing scripts pin one thread explicitly (`set_cpu_threads(1)` or
+      `torch.set_num_threads(1)`), so that they run alike on a busy machine and their timings compare.
+      The exercises' checks and the explorers' redraws run their few tiny ops on one thread and put the count
+      back afterwards.
+
+    threads: a positive number to pin; None (the default): `SSL_THREADS` if it is set, else leave PyTorch's count.
     """
+    if threads is None:
+        threads = config.settings().threads
     if threads is not None:
         if threads < 1:
             raise ValueError(f"threads must be a positive integer or None, got {threads}")
@@ -441,20 +454,41 @@ class TimeEstimate(L.Callback):
             print(describe_estimate(seconds, per_epoch, self._epochs, pl_module.device, self.precision), flush=True)
 
 
-def _quiet_lightning() -> None:
-    """Lightning's start-up lines (GPU/TPU available, the model summary) and its hints for large datasets
-    (more DataLoader workers, a log interval) say nothing to a student training a tiny model in memory."""
+LIGHTNING_LOGGERS = ("lightning.pytorch", "lightning.fabric", "lightning")
+"""The loggers `quiet_lightning` turns down to WARNING while a Trainer is built or runs."""
+QUIET_WARNINGS = (
+    ".*does not have many workers.*",
+    ".*number of training batches.*is smaller than the logging.*",
+    ".*LOCAL_RANK.*",
+    ".*exists and is not empty.*",
+    ".*GPU available but not used.*",
+    ".*`isinstance\\(treespec, LeafSpec\\)` is deprecated.*",
+)
+"""The messages of the warnings `quiet_lightning` ignores (regular expressions, as `warnings.filterwarnings`)."""
+
+
+@contextlib.contextmanager
+def quiet_lightning():
+    """Inside the block, Lightning's start-up lines (GPU/TPU available, the model summary) and its hints for large
+    datasets (more DataLoader workers, a log interval) are not shown: they say nothing to a student training a tiny
+    model in memory. The course enters it around building a Trainer (`make_trainer`) and running it
+    (`train_module`). Afterwards the warning filters and the Lightning loggers' levels are as they were, so
+    nothing else in the kernel loses a warning or a log line."""
     import logging
     import warnings
 
-    for name in ("lightning.pytorch", "lightning.fabric", "lightning"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=".*number of training batches.*is smaller than the logging.*")
-    warnings.filterwarnings("ignore", message=".*LOCAL_RANK.*")
-    warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
-    warnings.filterwarnings("ignore", message=".*GPU available but not used.*")
-    warnings.filterwarnings("ignore", message=".*`isinstance\\(treespec, LeafSpec\\)` is deprecated.*")
+    loggers = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    with warnings.catch_warnings():
+        for message in QUIET_WARNINGS:
+            warnings.filterwarnings("ignore", message=message)
+        try:
+            for logger in loggers:
+                logger.setLevel(logging.WARNING)
+            yield
+        finally:
+            for logger, level in zip(loggers, levels):
+                logger.setLevel(level)
 
 
 def make_trainer(*, epochs: int, device: torch.device, precision: str = "auto", run_dir=None,
@@ -468,15 +502,16 @@ def make_trainer(*, epochs: int, device: torch.device, precision: str = "auto", 
         a `CSVLogger` (`run_dir/csv/version_0/metrics.csv`); without it, nothing is written to disk.
     devices, strategy, num_nodes: several GPUs or nodes, e.g. `devices=4, strategy="ddp"` (launch with `torchrun`
         or SLURM as Lightning documents); default: the one `device`.
-    progress: one bar over the epochs (also off with `SSL_PROGRESS=0` in the environment);
+    progress: one bar over the epochs (also off with `SSL_PROGRESS=0` in the environment: `config.settings`);
     estimate: print the estimated time of the run from its first timed steps.
+    Lightning's start-up lines are not shown while the Trainer is built (`quiet_lightning`); run it inside
+    `with quiet_lightning():` for the same during `fit`, as `train_module` does.
     """
-    _quiet_lightning()
     accelerator = {"cuda": "gpu", "mps": "mps"}.get(device.type, "cpu")
     if devices is None:
         devices = [device.index] if device.type == "cuda" and device.index is not None else 1
     callbacks = list(callbacks)
-    show_bar = progress and os.environ.get("SSL_PROGRESS", "1") != "0"
+    show_bar = progress and config.settings().progress
     if show_bar:
         callbacks.append(EpochBar(desc))
     if estimate:
@@ -489,12 +524,13 @@ def make_trainer(*, epochs: int, device: torch.device, precision: str = "auto", 
         callbacks.append(ModelCheckpoint(dirpath=Path(run_dir), filename="last", save_top_k=1, every_n_epochs=1,
                                          enable_version_counter=False))
         logger = CSVLogger(Path(run_dir), name="csv", version=0)
-    return L.Trainer(max_epochs=epochs, accelerator=accelerator, devices=devices, strategy=strategy,
-                     num_nodes=num_nodes, precision=pick_precision(device, precision).lightning,
-                     callbacks=callbacks, logger=logger, enable_checkpointing=run_dir is not None,
-                     enable_progress_bar=show_bar, enable_model_summary=False, num_sanity_val_steps=0,
-                     limit_val_batches=0, log_every_n_steps=1, use_distributed_sampler=False,
-                     deterministic=False)
+    with quiet_lightning():
+        return L.Trainer(max_epochs=epochs, accelerator=accelerator, devices=devices, strategy=strategy,
+                         num_nodes=num_nodes, precision=pick_precision(device, precision).lightning,
+                         callbacks=callbacks, logger=logger, enable_checkpointing=run_dir is not None,
+                         enable_progress_bar=show_bar, enable_model_summary=False, num_sanity_val_steps=0,
+                         limit_val_batches=0, log_every_n_steps=1, use_distributed_sampler=False,
+                         deterministic=False)
 
 
 def process_rank(devices_per_node: int = 1) -> int:
@@ -547,7 +583,8 @@ def train_module(module: L.LightningModule, tensors: Sequence[torch.Tensor], *, 
     with torch.random.fork_rng(devices=devices_to_fork, device_type=device.type if devices_to_fork else "cuda"):
         torch.manual_seed(seed)
         module.train()  # Lightning keeps each module's mode: a loaded (eval-mode) encoder must train in train mode
-        trainer.fit(module, loader, ckpt_path="last" if resume else None)
+        with quiet_lightning():
+            trainer.fit(module, loader, ckpt_path="last" if resume else None)
     module.eval()
     return pd.DataFrame(state.history)
 
@@ -700,8 +737,8 @@ class CheckpointError(RuntimeError):
 
 
 def default_checkpoint_dir() -> Path:
-    """Where notebooks save and find encoders: `$SSL_CHECKPOINTS` if set, else `./checkpoints`."""
-    return Path(os.environ.get("SSL_CHECKPOINTS", "checkpoints"))
+    """Where notebooks save and find encoders: `$SSL_CHECKPOINTS` if set, else `./checkpoints` (`config.settings`)."""
+    return config.settings().checkpoint_dir
 
 
 def save_checkpoint(path, encoder: nn.Module, *, method: str = "", metrics: Optional[dict] = None,

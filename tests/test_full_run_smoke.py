@@ -126,6 +126,40 @@ def test_full_run_settings_pass_through_unless_smoke(monkeypatch):
         full_run_settings(epochs=2.5)
 
 
+def test_settings_read_every_variable_of_the_package_when_called(monkeypatch, tmp_path):
+    import dataclasses
+
+    from ssl_helpers import config
+    from ssl_helpers.data import default_data_root
+    from ssl_helpers.train import default_checkpoint_dir
+
+    for name in ("SSL_SMOKE", "SSL_DATA", "SSL_CHECKPOINTS", "SSL_THREADS", "SSL_PROGRESS"):
+        monkeypatch.delenv(name, raising=False)
+    defaults = config.settings()
+    assert defaults == config.Settings(smoke=False, smoke_limits=config.SMOKE_LIMITS,
+                                       data_root=Path.home() / ".cache" / "ssl_helpers" / "data",
+                                       checkpoint_dir=Path("checkpoints"), threads=None, progress=True)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        defaults.smoke = True
+    monkeypatch.setenv("SSL_SMOKE", " Yes ")
+    monkeypatch.setenv("SSL_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("SSL_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("SSL_THREADS", "3")
+    monkeypatch.setenv("SSL_PROGRESS", "0")
+    assert config.settings() == dataclasses.replace(defaults, smoke=True, data_root=tmp_path / "data",
+                                                    checkpoint_dir=tmp_path / "checkpoints", threads=3,
+                                                    progress=False)
+    assert config.smoke() and default_data_root() == tmp_path / "data"
+    assert default_checkpoint_dir() == tmp_path / "checkpoints"
+    for flag in ("", "0", "false", "NO"):
+        monkeypatch.setenv("SSL_SMOKE", flag)
+        assert not config.settings().smoke and not config.smoke()
+    for bad in ("0", "two"):
+        monkeypatch.setenv("SSL_THREADS", bad)
+        with pytest.raises(ValueError, match=f"SSL_THREADS must be a positive integer \\(or unset\\), got '{bad}'"):
+            config.settings()
+
+
 def test_run_options_resume_under_the_checkpoint_folder(monkeypatch, tmp_path):
     from ssl_helpers.config import run_options
 

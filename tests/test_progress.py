@@ -54,6 +54,25 @@ def test_a_training_call_draws_one_bar_over_the_epochs(monkeypatch, capsys):
     assert "3/3" not in capsys.readouterr().err
 
 
+def test_a_training_call_shows_the_bar_and_no_lightning_banner(monkeypatch, capsys, caplog):
+    """Lightning's start-up lines ("GPU available", tips, "`Trainer.fit` stopped") stay quiet during the call
+    (`quiet_lightning`), although its loggers are left at INFO around it."""
+    import logging
+
+    from ssl_helpers.methods import pretrain
+
+    monkeypatch.delenv("SSL_PROGRESS", raising=False)
+    caplog.set_level(logging.INFO, logger="lightning.pytorch")
+    caplog.set_level(logging.INFO, logger="lightning.fabric")
+    pretrain("rotation", torch.rand(16, 3, 8, 8), epochs=2, batch_size=8, width=4, device="cpu")
+    captured = capsys.readouterr()
+    assert captured.out == "" and "2/2" in captured.err
+    for banner in ("GPU available", "TPU available", "Trainer.fit", "Tip", "LOCAL_RANK"):
+        assert banner not in captured.err
+    assert [record.getMessage() for record in caplog.records if record.name.startswith("lightning")] == []
+    assert logging.getLogger("lightning.pytorch").level == logging.INFO  # put back after the call
+
+
 def notebook():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(TRAINING_CELL)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -146,6 +146,43 @@ def test_train_module_trains_any_lightning_module_and_keeps_the_last_short_batch
     assert not module.training
 
 
+def test_a_training_call_leaves_the_warning_filters_and_lightning_log_levels_as_they_were(tmp_path):
+    """Lightning is quieted around the Trainer's construction and run only (`quiet_lightning`), not for the kernel."""
+    import logging
+    import warnings
+
+    from ssl_helpers.train import LIGHTNING_LOGGERS, make_trainer
+
+    loggers = [logging.getLogger(name) for name in LIGHTNING_LOGGERS]
+    saved = [logger.level for logger in loggers]
+    try:
+        loggers[0].setLevel(logging.DEBUG)  # a level the context turns down to WARNING, and must put back
+        levels, filters = [logger.level for logger in loggers], list(warnings.filters)
+        train_linear(seed=0, epochs=1, checkpoint=tmp_path / "run")
+        make_trainer(epochs=1, device=torch.device("cpu"), progress=False)
+        assert list(warnings.filters) == filters
+        assert [logger.level for logger in loggers] == levels
+    finally:
+        for logger, level in zip(loggers, saved):
+            logger.setLevel(level)
+
+
+def test_quiet_lightning_ignores_its_warnings_and_logs_inside_the_block_only():
+    import logging
+    import warnings
+
+    from ssl_helpers.train import quiet_lightning
+
+    message = "The 'train_dataloader' does not have many workers which may be a bottleneck."
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with quiet_lightning():
+            warnings.warn(message)
+            assert logging.getLogger("lightning.pytorch").getEffectiveLevel() == logging.WARNING
+        warnings.warn(message)
+    assert [str(w.message) for w in caught] == [message]  # the one outside the block
+
+
 def test_minibatches_cover_every_index_once():
     batches = minibatches(10, 4, torch.Generator().manual_seed(0), drop_last=False)
     assert sorted(torch.cat(batches).tolist()) == list(range(10))
@@ -158,6 +195,25 @@ def test_seed_everything_seeds_torch():
     a = torch.rand(3)
     seed_everything(3)
     assert torch.equal(a, torch.rand(3))
+
+
+def test_set_cpu_threads_leaves_pytorchs_count_unless_asked(monkeypatch):
+    """The notebooks' `set_cpu_threads()` leaves the thread count as it is (or takes `SSL_THREADS`); tests and
+    timing scripts pin one thread with `set_cpu_threads(1)`."""
+    from ssl_helpers.train import set_cpu_threads
+
+    threads = torch.get_num_threads()
+    monkeypatch.delenv("SSL_THREADS", raising=False)
+    try:
+        torch.set_num_threads(2)
+        assert set_cpu_threads() == 2 and set_cpu_threads(None) == 2
+        assert set_cpu_threads(1) == 1 and torch.get_num_threads() == 1
+        monkeypatch.setenv("SSL_THREADS", "2")
+        assert set_cpu_threads() == 2 and set_cpu_threads(1) == 1  # an explicit number wins
+        with pytest.raises(ValueError, match="threads must be a positive integer or None, got 0"):
+            set_cpu_threads(0)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_pick_device():
