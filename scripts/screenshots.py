@@ -15,6 +15,7 @@ any stretched image or clipped label is printed. The README block between `<!-- 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import html
 import os
 import shutil
@@ -79,6 +80,26 @@ def encoders_note(sources: dict) -> str:
     return "with no learned encoder (none of these explorers needs one)"
 
 
+@contextlib.contextmanager
+def environment(**values):
+    """Set the environment variables `values` (None: unset) inside the block, for the processes it starts (the
+    notebook's kernel reads them); afterwards each is as it was, set or unset."""
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def take(size: tuple, out: Path, checkpoints) -> tuple:
     """Open the explorers notebook at `size`, save `out/<key>.png` per section; returns (shots, sources,
     problems): [(section, path)], {key: heading text}, the geometry problems measured at `size`."""
@@ -93,13 +114,13 @@ def take(size: tuple, out: Path, checkpoints) -> tuple:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ssl-shots-") as folder:
         shutil.copy(NOTEBOOK, Path(folder) / NOTEBOOK.name)
-        os.environ["SSL_EXPLORER_STAND_INS"] = "untrained"  # the headings say "quick stand-in untrained/<name>.pt"
         if checkpoints is not None:  # a short relative path for the headings: "course checkpoint checkpoints/..."
             (Path(folder) / "checkpoints").symlink_to(Path(checkpoints).resolve(), target_is_directory=True)
-            os.environ["SSL_EXPLORER_CHECKPOINTS"] = "checkpoints"  # read by the notebook's kernel
-        else:
-            os.environ.pop("SSL_EXPLORER_CHECKPOINTS", None)
-        with jupyter_lab(Path(folder)) as lab, chromium_page(chromium, size) as page:
+        # read by the notebook's kernel: the headings say "quick stand-in untrained/<name>.pt" and
+        # "course checkpoint checkpoints/<name>.pt"; unset, the explorers use untrained encoders only
+        kernel_settings = environment(SSL_EXPLORER_STAND_INS="untrained",
+                                      SSL_EXPLORER_CHECKPOINTS=None if checkpoints is None else "checkpoints")
+        with kernel_settings, jupyter_lab(Path(folder)) as lab, chromium_page(chromium, size) as page:
             page.set_default_timeout(TIMEOUT_MS)
             open_notebook(page, lab, NOTEBOOK.name)
             collapse_left_sidebar(page)

@@ -1,6 +1,8 @@
 """scripts/screenshots.py: the README shows a picture of every explorer of the lecture page, and the script's
 arguments are checked (the pictures themselves are taken in a real browser: run the script)."""
 import argparse
+import inspect
+import os
 import re
 from pathlib import Path
 
@@ -53,3 +55,18 @@ def test_a_bad_window_size_is_a_usage_error(shots, capsys):
         shots.main(["--size", "100x100"])
     assert exit_info.value.code == 2
     assert "expected a width in [320, 3840] and a height in [240, 2160], got '100x100'" in capsys.readouterr().err
+
+
+def test_the_kernel_settings_are_put_back_afterwards(shots, monkeypatch):
+    """`take` sets SSL_EXPLORER_* for the notebook's kernel inside a block: afterwards each variable is as it was,
+    set or unset, also when the block fails."""
+    monkeypatch.setenv("SSL_EXPLORER_CHECKPOINTS", "mine")
+    monkeypatch.delenv("SSL_EXPLORER_STAND_INS", raising=False)
+    with shots.environment(SSL_EXPLORER_STAND_INS="untrained", SSL_EXPLORER_CHECKPOINTS=None):
+        assert os.environ["SSL_EXPLORER_STAND_INS"] == "untrained" and "SSL_EXPLORER_CHECKPOINTS" not in os.environ
+    assert os.environ["SSL_EXPLORER_CHECKPOINTS"] == "mine" and "SSL_EXPLORER_STAND_INS" not in os.environ
+    with pytest.raises(RuntimeError), shots.environment(SSL_EXPLORER_CHECKPOINTS="checkpoints"):
+        raise RuntimeError("the browser failed")
+    assert os.environ["SSL_EXPLORER_CHECKPOINTS"] == "mine"
+    take = inspect.getsource(shots.take)
+    assert "environment(SSL_EXPLORER_STAND_INS=" in take and "os.environ" not in take
