@@ -5,7 +5,6 @@ the solution, published implementations judged as the statements imply."""
 import copy
 import inspect
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -99,15 +98,7 @@ def test_student_error_is_one_line_not_a_traceback():
     assert "raised RuntimeError" in line and "\n" not in line
 
 
-def test_report_exercises_per_notebook_and_mistakes_and_timing():
-    """Printed (not asserted) report: exercises per notebook, mistakes named per exercise, check time."""
-    for notebook, exercises in EXERCISES.items():
-        print(f"{notebook}: {len(exercises)} exercise(s)")
-        for ex in exercises:
-            start = time.perf_counter()
-            ex.check(ex.reference)                                  # a full check: every case compared
-            print(f"  {ex.name}: {len(ex.mistakes)} typical mistakes named; one check "
-                  f"{time.perf_counter() - start:.3f} s")
+def test_every_exercise_names_at_least_four_typical_mistakes():
     assert all(len(ex.mistakes) >= 4 for exs in EXERCISES.values() for ex in exs)
 
 
@@ -263,18 +254,20 @@ def test_triplet_and_nt_xent_returned_with_item_are_not_called_correct():
 
 
 # ---------------------------------------------------------------------------- each notebook's idea
+def test_every_exercise_stub_in_a_notebook_is_registered_under_that_notebook():
+    """A stub whose exercise is missing from EXERCISES (or filed under another notebook) would get no check."""
+    stubs = {path.stem: set(re.findall(r"# EXERCISE (\w+):", path.read_text()))
+             for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))}
+    assert {notebook: {_tag(ex) for ex in exercises} for notebook, exercises in EXERCISES.items()} == {
+        notebook: tags for notebook, tags in stubs.items() if tags}
+
+
 def test_each_notebooks_last_exercise_is_its_idea_a_loss_or_step_from_02_to_08():
-    assert sorted(EXERCISES) == [f"0{i}_{name}" for i, name in zip(range(2, 10), [
-        "masked_autoencoding", "augmented_rotation_jigsaw", "obscured_and_perturbed", "contrastive_losses", "simclr",
-        "beyond_negatives", "predicting_representations", "transfer_learning"])]
     for notebook, exercises in EXERCISES.items():
         assert [ex.idea for ex in exercises] == [False] * (len(exercises) - 1) + [True], notebook
         last = exercises[-1]
         if notebook != "09_transfer_learning":      # 09's idea is the kNN vote
             assert last.loss and last._needs_gradient(), notebook
-    assert [EXERCISES[nb][-1].name for nb in EXERCISES] == [
-        "MAE forward", "rotation step", "inpainting step", "NT-Xent", "SimCLR step", "SimSiam loss", "DINO loss",
-        "kNN probe"]
 
 
 # ---------------------------------------------------------------------------- the statements in the notebooks
@@ -373,25 +366,3 @@ def test_temperature_predictions_accept_rounded_numbers_and_name_each_misconcept
     line = temperature_exercise.check(lambda n: {**rounded, "effective candidates at T = 0.01": 20})
     assert "not yet" in line and "how many candidates share the softmax" in line, line
     assert "lacks" in temperature_exercise.check(lambda n: {"loss at T = 100": 4.14})
-
-
-@pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda ex: ex.name)
-def test_every_check_of_a_right_answer_reports_its_time(exercise, capsys):
-    """Printed, not asserted (the budget is 1 s per check on a CPU)."""
-    start = time.perf_counter()
-    exercise.check(exercise.solution_fn)
-    seconds = time.perf_counter() - start
-    with capsys.disabled():
-        print(f"\n{exercise.name}: a check of a right answer took {seconds:.3f} s (budget 1 s)")
-
-
-@pytest.mark.parametrize("exercise", ALL_EXERCISES, ids=lambda ex: ex.name)
-def test_every_exercise_names_at_least_four_mistakes_and_reports_its_check_time(exercise, capsys):
-    """Speed is reported, not asserted (a busy machine must not fail the suite): the budget is 1 s per check."""
-    assert len(exercise.mistakes) >= 4
-    start = time.perf_counter()
-    exercise.check(exercise.mistakes[-1].fn)                      # the slowest path: every mistake tried
-    seconds = time.perf_counter() - start
-    with capsys.disabled():
-        print(f"\n{exercise.name}: {len(exercise.mistakes)} mistakes; a check naming the last one took "
-              f"{seconds:.3f} s (budget 1 s)")

@@ -5,16 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from ssl_helpers.exercises import EXERCISES
 from ssl_helpers.exercises.beyond import collapse_run, cross_correlation_exercise, momentum_exercise, simsiam_exercise
 from ssl_helpers.losses import cross_correlation
 from ssl_helpers.methods.two_view import frozen_copy, momentum_update
-
-
-def test_notebook_07_has_its_three_exercises_each_with_at_least_4_mistakes():
-    assert EXERCISES["07_beyond_negatives"] == [momentum_exercise, cross_correlation_exercise, simsiam_exercise]
-    assert all(len(ex.mistakes) >= 4 for ex in EXERCISES["07_beyond_negatives"])
-
 
 # ---------------------------------------------------------------------------- momentum update
 

@@ -4,14 +4,8 @@ written differently passes; each typical mistake, written here again as its own 
 import pytest
 import torch
 
-from ssl_helpers.exercises import EXERCISES
 from ssl_helpers.exercises.corruption import inpainting_step_exercise, masked_loss_exercise, noise_exercise
 from ssl_helpers.pretext import DenoisingTask, masked_mse, noisy_images
-
-
-def test_notebook_04_has_its_three_exercises_each_with_at_least_4_mistakes():
-    assert EXERCISES["04_obscured_and_perturbed"] == [noise_exercise, masked_loss_exercise, inpainting_step_exercise]
-    assert all(len(ex.mistakes) >= 4 for ex in EXERCISES["04_obscured_and_perturbed"])
 
 
 def test_reference_noise_is_the_denoising_tasks_corruption():

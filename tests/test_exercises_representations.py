@@ -4,17 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ssl_helpers.exercises import EXERCISES
 from ssl_helpers.exercises.representations import dino_exercise, ijepa_exercise
 from ssl_helpers.losses import dino_loss, ijepa_loss
 from ssl_helpers.methods.ijepa import gather_tokens
-
-
-def test_notebook_08_has_its_two_exercises_the_last_one_its_idea():
-    assert EXERCISES["08_predicting_representations"] == [ijepa_exercise, dino_exercise]
-    assert [ex.idea for ex in EXERCISES["08_predicting_representations"]] == [False, True]
-    assert all(len(ex.mistakes) >= 4 for ex in EXERCISES["08_predicting_representations"])
-
 
 # ---------------------------------------------------------------------------- I-JEPA's target-block loss
 

@@ -9,14 +9,8 @@ import torch.nn.functional as F
 
 from ssl_helpers import augment as A
 from ssl_helpers.evaluate import partner_accuracy
-from ssl_helpers.exercises import EXERCISES
 from ssl_helpers.exercises.simclr import crop_exercise, partner_exercise, simclr_step_exercise, solution_simclr_step
 from ssl_helpers.losses import nt_xent
-
-
-def test_notebook_06_has_its_three_exercises_each_with_at_least_4_mistakes():
-    assert EXERCISES["06_simclr"] == [crop_exercise, partner_exercise, simclr_step_exercise]
-    assert all(len(ex.mistakes) >= 4 for ex in EXERCISES["06_simclr"])
 
 
 def test_sample_crop_boxes_is_crop_boxes_from_uniforms_of_the_generators_draws():

@@ -7,14 +7,7 @@ import torch.nn.functional as F
 
 from ssl_helpers.data import draw_per_class, labeled_subset
 from ssl_helpers.evaluate import knn_accuracy, knn_predict
-from ssl_helpers.exercises import EXERCISES
 from ssl_helpers.exercises.transfer import draw_exercise, knn_exercise
-
-
-def test_notebook_08_has_both_exercises_each_with_at_least_4_mistakes_the_knn_vote_last():
-    assert EXERCISES["09_transfer_learning"] == [draw_exercise, knn_exercise]
-    assert all(len(ex.mistakes) >= 4 for ex in EXERCISES["09_transfer_learning"])
-
 
 # ---------------------------------------------------------------------------- kNN probe
 

@@ -220,7 +220,6 @@ def test_course_notebook_was_executed_top_to_bottom_with_settings(path):
 
 def test_every_course_notebook_has_its_jupytext_source_and_back():
     assert [p.stem for p in NOTEBOOK_SOURCES] == [p.stem for p in COURSE_NOTEBOOKS]
-    assert not (ROOT / "notebooks" / "src").exists(), "notebook builders are gone: edit notebooks/NN_name.py"
 
 
 def cells_of(nb) -> list:

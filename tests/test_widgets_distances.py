@@ -1,6 +1,5 @@
 """The embedding-distance explorer: the pure function against the losses, and the widget redrawing on changes."""
 import math
-import time
 
 import numpy as np
 import pytest
@@ -9,6 +8,7 @@ import torch
 import base64
 import io
 
+from IPython.core.formatters import DisplayFormatter
 from PIL import Image
 
 from ssl_helpers.losses import nt_xent
@@ -127,10 +127,9 @@ def test_figure_is_drawn_at_its_display_size(data):
 
 def test_widget_shows_its_picture_and_caption_to_static_viewers(data):
     widget = DistanceExplorer(*data)
-    bundle = widget._repr_mimebundle_()
+    bundle, _ = DisplayFormatter().format(widget)  # what IPython puts in the notebook's output
     assert base64.b64decode(bundle["image/png"]) == bytes(widget.image.value)
     assert bundle["text/plain"] == widget.caption_text and "positive" in widget.caption_text
-    assert not hasattr(DistanceExplorer, "_ipython_display_")
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -171,12 +170,3 @@ def test_widget_rejects_mismatched_views(data):
     with pytest.raises(ValueError, match="two views"):
         DistanceExplorer(images_a, images_b[:3], z_a, z_b)
 
-
-def test_widget_redraw_time_is_reported(data, capsys):
-    widget = DistanceExplorer(*data)
-    started = time.perf_counter()
-    for t in (0.1, 0.2, 0.4, 0.8):
-        widget.temperature.value = t
-    per_change = (time.perf_counter() - started) / 4
-    with capsys.disabled():
-        print(f"\nDistanceExplorer: {per_change * 1e3:.0f} ms per change (budget 200 ms)")

@@ -1,12 +1,13 @@
 """The mask explorer and the corruption explorer: pure functions, pictures drawn at the size they are shown with
-their labels inside, rejected arguments, and widgets redrawing what they compute within 0.2 s."""
+their labels inside, rejected arguments, and widgets redrawing what they compute (their speed against the 0.2 s
+budget: benchmarks/bench_widgets.py)."""
 import html
 import io
-import time
 
 import numpy as np
 import pytest
 import torch
+from IPython.core.formatters import DisplayFormatter
 from PIL import Image
 
 from ssl_helpers.methods import make_method
@@ -101,7 +102,7 @@ def test_render_masking_widens_for_a_long_header(digits8):
 # ---------------------------------------------------------------- mask explorer: widget
 
 
-def test_mask_explorer_redraws_on_every_slider_within_0_2_s(digits8):
+def test_mask_explorer_redraws_on_every_slider(digits8):
     task, encoder = untrained("masked")
     explorer = M.MaskExplorer(task, encoder, digits8, mask_ratio=0.5, patch_size=4)
     first = explorer.last_drawn
@@ -116,15 +117,11 @@ def test_mask_explorer_redraws_on_every_slider_within_0_2_s(digits8):
     assert "75% of pixels hidden" in explorer.header(explorer.last_views)[0]
     assert "75% of the pixels hidden" in explorer.caption_text  # the caption follows (the browser test reads it)
 
-    timings = []
     for control, value in [(explorer.patch_size, 2), (explorer.seed, 3), (explorer.patch_size, 1),
                            (explorer.mask_ratio, 0.25), (explorer.patch_size, 8)]:
         before = explorer.last_drawn
-        started = time.perf_counter()
         control.value = value
-        timings.append(time.perf_counter() - started)
         assert explorer.last_drawn != before, control.description
-    print(f"mask explorer redraw: {1000 * max(timings):.1f} ms at most (budget 200 ms; see bench_widgets.py)")
 
 
 def test_mask_explorer_picture_caption_and_static_display(digits8):
@@ -138,9 +135,8 @@ def test_mask_explorer_picture_caption_and_static_display(digits8):
     assert (layout.width, layout.height, layout.object_fit) == ("auto", "auto", "contain")  # aspect kept
     assert "repaints the grey patches" in explorer.caption_text and "50% of the pixels hidden" in explorer.caption_text
     assert html.escape(explorer.caption_text) in explorer.caption.value
-    bundle = explorer._repr_mimebundle_()
+    bundle, _ = DisplayFormatter().format(explorer)  # what IPython puts in the notebook's output
     assert "image/png" in bundle and bundle["text/plain"] == explorer.caption_text
-    assert not hasattr(M.MaskExplorer, "_ipython_display_")
     assert explorer.mask_ratio.style.description_width == "initial"
 
 
@@ -204,7 +200,7 @@ def test_mask_and_reconstruct_explores_the_mae_from_its_visible_patches_only(dig
         M.mask_and_reconstruct(mae, untrained_mae()[1], digits8, 0.5, 4)
 
 
-def test_mask_explorer_explores_the_mae_within_0_2_s(digits8):
+def test_mask_explorer_explores_the_mae(digits8):
     mae, encoder = untrained_mae()
     explorer = M.MaskExplorer(mae, encoder, digits8)
     assert list(explorer.patch_size.options) == [4] and explorer.patch_size.disabled
@@ -215,16 +211,12 @@ def test_mask_explorer_explores_the_mae_within_0_2_s(digits8):
     width, height = png_size(explorer.last_drawn)
     assert width <= M.MAX_WIDTH
     assert (height, width) == M.render_masking(explorer.last_views, header).shape[:2]
-    timings = []
     for control, value in [(explorer.mask_ratio, 0.75), (explorer.seed, 3), (explorer.mask_ratio, 0.25)]:
         before = explorer.last_drawn
-        started = time.perf_counter()
         control.value = value
-        timings.append(time.perf_counter() - started)
         assert explorer.last_drawn != before, control.description
     views = M.mask_and_reconstruct(mae, encoder, digits8, 0.25, 4, seed=3)
     assert explorer.last_drawn == array_to_png(M.render_masking(views, explorer.header(views)))
-    assert max(timings) < 0.2, f"MAE explorer redraw took {1000 * max(timings):.0f} ms (budget 200 ms)"
     with pytest.raises(ValueError, match=r"patch_size must be one of \[4\], got 8"):
         M.MaskExplorer(mae, encoder, digits8, patch_size=8)
 
@@ -287,20 +279,16 @@ def test_photos_are_drawn_at_the_same_tile_size():
 # ---------------------------------------------------------------- corruption explorer: widget
 
 
-def test_corruption_explorer_redraws_on_every_control_within_0_2_s(corruption_models):
+def test_corruption_explorer_redraws_on_every_control(corruption_models):
     explorer = C.CorruptionExplorer(corruption_models)
     drawn = [explorer.last_drawn]
     assert drawn[0][:4] == b"\x89PNG"
     assert explorer.header(explorer.last_answers)[0].startswith("rotation model says: turned")
-    timings = []
     for control, value in [(explorer.noise_level, 0.8), (explorer.box_fraction, 0.25), (explorer.rotation, 270),
                            (explorer.seed, 5), (explorer.index, 7), (explorer.source, "astronaut")]:
-        started = time.perf_counter()
         control.value = value
-        timings.append(time.perf_counter() - started)
         assert explorer.last_drawn != drawn[-1], control.description
         drawn.append(explorer.last_drawn)
-    print(f"corruption explorer redraw: {1000 * max(timings):.1f} ms at most (budget 200 ms; see bench_widgets.py)")
     header = explorer.header(explorer.last_answers)
     assert explorer.index.disabled and header[0].endswith("truth: 270°")
     assert header[1] == "models trained on 16 px digits: a photo is far from their data"
@@ -312,10 +300,9 @@ def test_corruption_explorer_redraws_on_every_control_within_0_2_s(corruption_mo
 
 def test_corruption_explorer_caption_controls_and_static_display(corruption_models):
     explorer = C.CorruptionExplorer(corruption_models)
-    bundle = explorer._repr_mimebundle_()
+    bundle, _ = DisplayFormatter().format(explorer)  # what IPython puts in the notebook's output
     assert "image/png" in bundle and bundle["text/plain"] == explorer.caption_text
     assert "original" in explorer.caption_text and html.escape(explorer.caption_text) in explorer.caption.value
-    assert not hasattr(C.CorruptionExplorer, "_ipython_display_")
     first, second = explorer.widget.children[0].children  # two control columns
     assert len(first.children) == 3 and len(second.children) == 3
     for control in (*first.children, *second.children):
