@@ -15,6 +15,11 @@ serves all three. `demo` first makes sure each encoder the page needs is saved: 
 notebooks/checkpoints/, else a quick stand-in trained now (a progress bar each, once) and kept in
 demo/checkpoints/; then Voila opens demo/lecture.ipynb in the browser, so nothing trains during the lecture.
 With CI=true, `test` also installs Debian's Chromium for the real-browser tests when it is missing.
+On Linux without an NVIDIA GPU, set-up first installs PyTorch's CPU wheels (about 200 MB) from PyTorch's CPU
+index (https://download.pytorch.org/whl/cpu) instead of the default CUDA wheels (about 2.5 GB); when that index cannot
+be reached, one line says so and torch comes from the default index. macOS, Windows and Linux with an NVIDIA GPU
+(`nvidia-smi` or /proc/driver/nvidia present) take the default wheels. SSL_TORCH_INDEX=cpu or =default overrides
+the choice.
 Only the standard library is used here, so this works on a fresh machine with nothing but Python 3.
 The virtual environment lives in `.venv/` next to this file; set-up is skipped when `pyproject.toml`
 has not changed since the last install. Extra arguments after `test` (or `test --quick`) go to pytest, after `lab` to
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -52,8 +58,61 @@ def run(cmd: list[str]) -> None:
     subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT)
 
 
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"  # PyTorch's CPU-only wheels: about 200 MB, not 2.5 GB
+TORCH_INDEX_VARIABLE = "SSL_TORCH_INDEX"  # cpu | default: overrides the choice below
+CPU_INDEX_UNREACHABLE = ("PyTorch's CPU index cannot be reached; installing torch from the default index "
+                         "(CUDA wheels on Linux)")
+
+
+def has_nvidia_gpu() -> bool:
+    """Whether this machine has an NVIDIA driver: `nvidia-smi` on the PATH, /proc/driver/nvidia (Linux) or WSL's
+    libcuda (Windows' driver seen from WSL 2)."""
+    return (shutil.which("nvidia-smi") is not None or Path("/proc/driver/nvidia").exists()
+            or Path("/usr/lib/wsl/lib/libcuda.so.1").exists())
+
+
+def torch_index(platform: str, nvidia_gpu: bool, override: str | None = None) -> str:
+    """Where torch comes from: "cpu" (PyTorch's CPU index) on Linux without an NVIDIA GPU, else "default" (the
+    index pip is configured with: CUDA wheels on Linux, the only wheels on macOS and Windows). `override` (the value
+    of SSL_TORCH_INDEX, "cpu" or "default") decides instead when it is set."""
+    if override:
+        if override not in ("cpu", "default"):
+            raise ValueError(f"{TORCH_INDEX_VARIABLE} must be 'cpu' or 'default', got {override!r}")
+        return override
+    return "cpu" if platform.startswith("linux") and not nvidia_gpu else "default"
+
+
+def torch_requirements() -> list[str]:
+    """torch and torchvision with pyproject.toml's bounds (e.g. `torch>=2.2`), so the later install keeps them."""
+    text = (ROOT / "pyproject.toml").read_text()
+    found = re.findall(r'^\s*"(torch(?:vision)?\b[^"]*)"', text, flags=re.MULTILINE)
+    return found or ["torch", "torchvision"]
+
+
+def torch_steps(python, platform: str, nvidia_gpu: bool, override: str | None = None) -> list[list[str]]:
+    """The pip commands that install torch before the package: one from PyTorch's CPU index (a short timeout, no
+    retries: an unreachable index fails in seconds), or none (the package's install brings the default wheels)."""
+    if torch_index(platform, nvidia_gpu, override) == "default":
+        return []
+    return [[str(python), "-m", "pip", "install", "--index-url", CPU_INDEX, "--timeout", "10", "--retries", "0",
+             *torch_requirements()]]
+
+
+def install_torch(steps: list[list[str]], runner=None) -> None:
+    """Run `steps` (from `torch_steps`); when one fails, say in one line that torch comes from the default index and
+    go on (the package's install then brings it)."""
+    runner = runner or run
+    for step in steps:
+        try:
+            runner(step)
+        except subprocess.CalledProcessError:
+            print(CPU_INDEX_UNREACHABLE, flush=True)
+            return
+
+
 def set_up(extra: str) -> None:
-    """Create `.venv` and install the package (editable) with the given extra, once."""
+    """Create `.venv` and install the package (editable) with the given extra, once: on Linux without an NVIDIA GPU
+    PyTorch's CPU wheels first (see `torch_steps`)."""
     if not venv_bin("python").exists():
         print(f"Creating a virtual environment in {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
@@ -62,7 +121,12 @@ def set_up(extra: str) -> None:
         return
     python = venv_bin("python")
     target = f".[{extra}]" if extra else "."
+    try:
+        steps = torch_steps(python, sys.platform, has_nvidia_gpu(), os.environ.get(TORCH_INDEX_VARIABLE))
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     run([python, "-m", "pip", "install", "--upgrade", "pip"])
+    install_torch(steps)
     run([python, "-m", "pip", "install", "-e", target])
     STAMP.write_text(fingerprint)
 
