@@ -90,11 +90,15 @@ def torch_requirements() -> list[str]:
 
 
 def torch_steps(python, platform: str, nvidia_gpu: bool, override: str | None = None) -> list[list[str]]:
-    """The pip commands that install torch before the package: one from PyTorch's CPU index (a short timeout, no
-    retries: an unreachable index fails in seconds), or none (the package's install brings the default wheels)."""
+    """The pip commands that install torch before the package: one from PyTorch's CPU index alone (a short timeout,
+    no retries: an unreachable index fails in seconds), or none (the package's install brings the default wheels).
+    `--isolated` keeps pip's configured extra indexes and local wheel folders out of this one step, so that it
+    installs CPU wheels from that index or fails (and the default index is used), never another build found
+    elsewhere."""
     if torch_index(platform, nvidia_gpu, override) == "default":
         return []
-    return [[str(python), "-m", "pip", "install", "--index-url", CPU_INDEX, "--timeout", "10", "--retries", "0",
+    return [[str(python), "-m", "pip", "--isolated", "install", "--index-url", CPU_INDEX, "--timeout", "10",
+             "--retries", "0",
              *torch_requirements()]]
 
 

@@ -11,7 +11,7 @@ PYTHON = "/course/.venv/bin/python"
 
 
 def cpu_step(python=PYTHON):
-    return [python, "-m", "pip", "install", "--index-url", "https://download.pytorch.org/whl/cpu",
+    return [python, "-m", "pip", "--isolated", "install", "--index-url", "https://download.pytorch.org/whl/cpu",
             "--timeout", "10", "--retries", "0", *course.torch_requirements()]
 
 
