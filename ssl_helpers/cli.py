@@ -1,15 +1,26 @@
 """`ssl-pretrain` / `ssl-simclr`: pre-train any registered method from the command line.
 
     ssl-pretrain --dataset digits                                     # CPU: SimCLR, small CNN, digits recipe
-    ssl-pretrain --method rotation --dataset digits                   # any method of ssl_helpers.methods
+    ssl-pretrain --method vicreg --help                               # VICReg's options: flags, types, defaults
+    ssl-pretrain --method vicreg --dataset digits --variance-weight 0 # any method of ssl_helpers.methods
     ssl-simclr --dataset cifar10 --download                           # GPU: ResNet-18, 100 epochs, batch 512
     ssl-pretrain --method byol --dataset cifar10 --devices 4          # 4 GPUs, DDP launched by Lightning
     torchrun --nproc_per_node 4 -m ssl_helpers.cli --dataset cifar10  # 4 GPUs (any method), global batch 512
 
-Defaults follow the dataset: the embedded digits get the method's CPU-tier recipe (`Method.recipe`, a small CNN
-at `Method.image_size`: minutes on a laptop); CIFAR-10, STL-10 and image folders get a CIFAR ResNet-18, 100
-epochs and batch 512. Every bad value is a one-line usage error (exit status 2) before anything trains, and an
-existing checkpoint is never replaced without `--overwrite`.
+The flags come in two kinds. The common ones (data, encoder, schedule, devices, checkpoint) are the same for every
+method. A method's own options are generated from the fields of its `Options` dataclass (`method_flags`): the
+parser reads `--method` first, then adds one flag per field, with the field's `metadata["help"]`, type and
+default (bool -> `--flag/--no-flag`, int/float/str -> typed, `Optional[...]` -> the type or `none`, tuples ->
+several values, a preset-name field such as `augment` -> the preset's name). A field the command line has no type
+for is listed in the help and set with `--option NAME=VALUE` (a Python literal), which also sets any field.
+`ssl-simclr` is `ssl-pretrain` with `--method simclr` as the default.
+
+Defaults follow the dataset: the embedded digits get the method's CPU-tier recipe (a small CNN at the method's
+image size: minutes on a laptop); CIFAR-10, STL-10 and image folders get a CIFAR ResNet-18, 100 epochs and batch
+512 (and, for a method with these options, the dataset's `augment` preset and a 512/128 projector). Every bad
+value is a one-line usage error (exit status 2) before anything trains, a method's own checks included (its
+`Options` reject the value; the error names the flag), and an existing checkpoint is never replaced without
+`--overwrite`.
 
 Every run trains through `ssl_helpers.methods.pretrain`, that is the method's LightningModule in the course's
 `lightning.Trainer` (a progress bar, mixed precision on CUDA via `ssl_helpers.train.pick_precision`). With
@@ -26,34 +37,53 @@ import argparse
 import ast
 import dataclasses
 import os
+import re
 import sys
+import textwrap
+import types
+import typing
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Optional, Sequence
 
 import torch
 
-__all__ = ["build_parser", "parse_args", "init_distributed", "train_from_args", "main", "main_simclr"]
+__all__ = [
+    "OptionFlag",
+    "build_parser",
+    "init_distributed",
+    "main",
+    "main_simclr",
+    "method_flags",
+    "method_recipe",
+    "parse_args",
+    "train_from_args",
+]
 
+DEFAULT_METHOD = "simclr"
 EMBEDDED = ("digits", "colour_digits")
 DATASET_CHOICES = ("digits", "colour_digits", "cifar10", "stl10", "folder")
 ARCH_CHOICES = ("small_cnn", "resnet18_cifar")
-DEFAULT_AUGMENT = {"digits": "digits", "colour_digits": "digits", "cifar10": "small", "stl10": "simclr"}
-GPU_DEFAULTS = {"arch": "resnet18_cifar", "width": 64, "epochs": 100, "batch_size": 512, "hidden_dim": 512,
-                "out_dim": 128}
-# CLI flags that become options of the method's constructor, where the method takes them.
-METHOD_FLAGS = {"temperature": "--temperature", "augment": "--augment", "hidden_dim": "--hidden-dim",
-                "out_dim": "--out-dim"}
+GPU_DEFAULTS = {"arch": "resnet18_cifar", "width": 64, "epochs": 100, "batch_size": 512}
+# Method options whose default follows --dataset, for every method whose Options have them.
+DEFAULT_AUGMENT = {"digits": "digits", "colour_digits": "digits", "cifar10": "small", "stl10": "simclr"}  # else simclr
+GPU_OPTIONS = {"hidden_dim": 512, "out_dim": 128}  # real datasets (cifar10, stl10, folder)
+DATASET_NOTES = {"augment": "by --dataset: digits on digits/colour_digits, small on cifar10, simclr on stl10/folder",
+                 "hidden_dim": "512 on cifar10/stl10/folder", "out_dim": "128 on cifar10/stl10/folder"}
+OPTION_DEST = "method_option:"  # namespace attributes of the generated flags (popped into `method_options`)
 
 EPILOG = """\
 examples:
   CPU (a laptop, minutes): SimCLR on the embedded digits with a small CNN
     %(prog)s --dataset digits
-  CPU, another method, a shorter run:
-    %(prog)s --method rotation --dataset digits --epochs 4
+  CPU, another method, a shorter run, one of its options:
+    %(prog)s --method vicreg --dataset digits --epochs 4 --variance-weight 0
+  a method's own options (generated from its Options dataclass), with their types and defaults:
+    %(prog)s --method vicreg --help
   GPU (one GPU): SimCLR on CIFAR-10 with a ResNet-18, 100 epochs, batch 512, mixed precision
     %(prog)s --dataset cifar10 --download
-  several GPUs (SimCLR only): torchrun --nproc_per_node 4 -m ssl_helpers.cli --dataset cifar10 --download
+  several GPUs (any method): %(prog)s --method byol --dataset cifar10 --devices 4
+    or: torchrun --nproc_per_node 4 -m ssl_helpers.cli --method byol --dataset cifar10 --download
 
 Defaults by dataset: digits -> the method's CPU recipe (small CNN, its epochs, batch and lr);
 cifar10/stl10/folder -> resnet18_cifar width 64, 100 epochs, batch 512. The checkpoint goes to
@@ -67,14 +97,195 @@ def _method_names() -> list:
     return method_names()
 
 
-def build_parser(prog: str = "ssl-pretrain", method: Optional[str] = None) -> argparse.ArgumentParser:
-    """The argument parser; `method` fixes the default of `--method` (`ssl-simclr`: "simclr")."""
-    from .augment import PRESETS
+def method_recipe(name: str) -> tuple:
+    """`(recipe, image_size)`: the method's CPU-tier `pretrain` defaults (epochs, batch_size, lr, ...) and the image
+    size it trains at on the digits. The one place the command line reads the registry's metadata."""
+    from . import methods
 
+    # the registry's MethodSpec (`method_spec`) where it exists, else the Method class's attributes
+    spec = methods.method_spec(name) if hasattr(methods, "method_spec") else methods.method_class(name)
+    return dict(spec.recipe), spec.image_size
+
+
+# -- flags generated from a method's Options dataclass ------------------------------------------------------
+
+
+@dataclasses.dataclass
+class OptionFlag:
+    """How one field of a method's `Options` dataclass reaches the command line."""
+
+    field: str             # the option's name: the keyword of `make_method(name, **options)`
+    flag: str | None    # its flag, e.g. "--variance-weight"; None when the command line has no type for it
+    type_name: str         # the field's type as the help prints it
+    kwargs: dict           # `add_argument`'s keywords (type, nargs, choices, action, metavar, help)
+
+    @property
+    def flags(self) -> set:
+        """Every spelling of the flag (`--no-...` too for a bool)."""
+        if self.flag is None:
+            return set()
+        if self.kwargs.get("action") is argparse.BooleanOptionalAction:
+            return {self.flag, "--no-" + self.flag[2:]}
+        return {self.flag}
+
+
+def _type_name(tp) -> str:
+    return tp.__name__ if isinstance(tp, type) else str(tp).replace("typing.", "").replace("NoneType", "None")
+
+
+def _without_none(tp):
+    """`(X, True)` for `Optional[X]` (`X | None`), else `(tp, False)`."""
+    if typing.get_origin(tp) in (typing.Union, getattr(types, "UnionType", typing.Union)):  # X | None: 3.10+
+        rest = [arg for arg in typing.get_args(tp) if arg is not type(None)]
+        if len(rest) == 1 and len(rest) < len(typing.get_args(tp)):
+            return rest[0], True
+    return tp, False
+
+
+def _or_none(convert):
+    """`convert`, with the word `none` giving None (for an `Optional` field); argparse's errors keep its name."""
+
+    def parse(text: str):
+        return None if text.lower() == "none" else convert(text)
+
+    parse.__name__ = convert.__name__
+    parse.__wrapped__ = convert
+    return parse
+
+
+def _default(field: dataclasses.Field):
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return dataclasses.MISSING
+
+
+def _argparse_kwargs(field: dataclasses.Field, tp) -> dict | None:
+    """`add_argument`'s keywords for a field of type `tp`, or None when the command line has no type for it."""
+    base, optional = _without_none(tp)
+    default = _default(field)
+    if base is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if base in (int, float, str):
+        return {"type": _or_none(base) if optional else base, "metavar": base.__name__.upper()}
+    if typing.get_origin(base) is typing.Literal:
+        values = typing.get_args(base)
+        if values and len({type(value) for value in values}) == 1 and type(values[0]) in (int, float, str):
+            return {"type": type(values[0]), "choices": list(values)}
+        return None
+    if base is tuple or typing.get_origin(base) is tuple:
+        items = typing.get_args(base)
+        if len(items) == 2 and items[1] is Ellipsis:
+            item, nargs = items[0], "+"
+        elif items and all(arg is items[0] for arg in items):
+            item, nargs = items[0], len(items)
+        elif not items and isinstance(default, tuple) and default and len({type(v) for v in default}) == 1:
+            item, nargs = type(default[0]), "+"  # a bare `tuple`: the type of its default's items
+        else:
+            return None
+        if item not in (int, float, str):
+            return None
+        return {"type": _or_none(item) if optional else item, "nargs": nargs, "metavar": item.__name__.upper()}
+    if isinstance(default, str):  # a type argparse cannot express (Any, an Augment or a name): the preset's name
+        if field.name == "augment":
+            from .augment import PRESETS
+
+            return {"type": str, "choices": sorted(PRESETS)}
+        return {"type": str, "metavar": "NAME"}
+    return None
+
+
+def _by_name(field: dataclasses.Field, tp) -> bool:
+    """Whether the command line gives this field by name (a type it cannot express, a str default)."""
+    base = _without_none(tp)[0]
+    return (base not in (bool, int, float, str, tuple) and typing.get_origin(base) not in (tuple, typing.Literal)
+            and isinstance(_default(field), str))
+
+
+def _help(field: dataclasses.Field, type_name: str, kwargs: dict | None) -> str:
+    """The field's `metadata["help"]` (else its name), then its type, its default and how to set it."""
+    text = field.metadata.get("help") or field.name.replace("_", " ")
+    default = _default(field)
+    shown = "required" if default is dataclasses.MISSING else f"default: {default!r}"
+    if kwargs is not None and getattr(kwargs.get("type"), "__wrapped__", None):
+        shown += "; 'none' for None"
+    settable = kwargs is not None
+    if field.name in DATASET_NOTES:
+        shown += f"; {DATASET_NOTES[field.name]}"
+    if not settable:
+        shown += f"; no flag: set it with --option {field.name}=VALUE, a Python literal"
+    return f"{' '.join(str(text).split())} ({type_name}, {shown})".replace("%", "%%")
+
+
+def method_flags(name: str, taken: frozenset = frozenset()) -> list[OptionFlag]:
+    """One `OptionFlag` per field of `method_class(name).Options`, in field order.
+
+    The flag is `--field-name`; where that is one of the common flags (`taken`, e.g. a method's `seed` and the
+    run's `--seed`) it is `--<method>-field-name`. Help: the field's `metadata["help"]` (else its name), its type,
+    its default.
+    """
+    from .methods import method_class
+
+    options = method_class(name).Options
+    try:
+        hints = typing.get_type_hints(options)
+    except (NameError, TypeError):  # an annotation that does not resolve: the field's own (maybe a string)
+        hints = {}
+    flags = []
+    for field in dataclasses.fields(options):
+        tp = hints.get(field.name, field.type)
+        kwargs = _argparse_kwargs(field, tp)
+        choices = field.metadata.get("choices")
+        if kwargs is not None and choices and kwargs.get("type") in (int, float, str):
+            kwargs = {"type": kwargs["type"], "choices": list(choices)}  # the option's own choices
+        type_name = _type_name(tp)
+        if kwargs is not None and _by_name(field, tp):
+            type_name += ": a preset name" if field.name == "augment" else ": a name"
+        flag = None
+        if kwargs is not None:
+            flag = "--" + field.name.replace("_", "-")
+            spellings = {flag, "--no-" + flag[2:]} if kwargs.get("action") else {flag}
+            if spellings & taken:
+                flag = f"--{name}-{field.name}".replace("_", "-")
+            kwargs["help"] = _help(field, type_name, kwargs)
+        flags.append(OptionFlag(field.name, flag, type_name,
+                                kwargs if kwargs is not None else {"help": _help(field, type_name, None)}))
+    return flags
+
+
+def _add_method_options(p: argparse.ArgumentParser, name: str) -> None:
+    """The group of `name`'s own flags, generated from its Options dataclass."""
+    from .methods import method_class
+
+    flags = method_flags(name, p.common_flags)
+    text = (f"Generated from the fields of {method_class(name).Options.__name__} (`--method NAME --help` lists "
+            f"another method's); unset, a field keeps its default.")
+    if not flags:
+        text = f"The {name} method has no options."
+    skipped = [flag for flag in flags if flag.flag is None]
+    if skipped:
+        text += (" No flag for " + ", ".join(f"{flag.field} ({flag.type_name})" for flag in skipped)
+                 + ": the command line has no type for it; set it with --option NAME=VALUE (a Python literal).")
+    group = p.add_argument_group(f"options of the {name} method", textwrap.fill(text, 100))
+    for flag in flags:
+        if flag.flag is not None:
+            group.add_argument(flag.flag, dest=OPTION_DEST + flag.field, default=argparse.SUPPRESS, **flag.kwargs)
+
+
+# -- the parser ---------------------------------------------------------------------------------------------
+
+
+def build_parser(prog: str = "ssl-pretrain", method: str | None = None,
+                 default: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser: the common flags, then the flags of `method` (default simclr), generated from its
+    `Options` dataclass. `default`: the default of `--method` (default `method`; `ssl-simclr`: "simclr")."""
+    method = method or default or DEFAULT_METHOD
     p = argparse.ArgumentParser(prog=prog, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
-                                description="Self-supervised pre-training of any course method, on one device "
-                                            "or several (torchrun, SimCLR).")
-    p.add_argument("--method", default=method or "simclr", choices=_method_names(),
+                                description="Self-supervised pre-training of any course method, on one device or "
+                                            "several (--devices, torchrun).\n`--method NAME --help` lists that "
+                                            "method's own options.")
+    p.add_argument("--method", default=default or method, choices=_method_names(),
                    help="the registered method to train (default: %(default)s)")
     p.add_argument("--dataset", default="digits", choices=DATASET_CHOICES, help="default: %(default)s")
     p.add_argument("--data-root", default=None, help="where cifar10/stl10 live (required for 'folder')")
@@ -95,12 +306,9 @@ def build_parser(prog: str = "ssl-pretrain", method: Optional[str] = None) -> ar
     p.add_argument("--weight-decay", type=float, default=None, help="default: digits the method's recipe, else 1e-4")
     p.add_argument("--warmup-epochs", type=int, default=None,
                    help="default: digits the method's recipe, else 10 if epochs >= 50, else 0")
-    p.add_argument("--temperature", type=float, default=None, help="SimCLR's NT-Xent temperature (default 0.5)")
-    p.add_argument("--augment", default=None, choices=sorted(PRESETS), help="SimCLR's preset (default by dataset)")
-    p.add_argument("--hidden-dim", type=int, default=None, help="projection head (SimCLR)")
-    p.add_argument("--out-dim", type=int, default=None, help="projection output (SimCLR)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="another option of the method's constructor, e.g. --option mask_ratio=0.75 (repeatable)")
+                   help="any option of the method's constructor as a Python literal, e.g. --option "
+                        "patch_sizes=(2,4) (repeatable; for the options without a flag)")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     p.add_argument("--no-amp", action="store_true", help="turn off mixed precision (bf16, or float16 on GPUs "
                                                         "before compute capability 8.0) + channels-last on CUDA")
@@ -114,6 +322,9 @@ def build_parser(prog: str = "ssl-pretrain", method: Optional[str] = None) -> ar
     p.add_argument("--out", default=None, help="checkpoint path (default: checkpoints/<method>_<dataset>.pt)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing checkpoint at --out")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.common_flags = frozenset(flag for action in p._actions for flag in action.option_strings)
+    if method in _method_names():
+        _add_method_options(p, method)
     return p
 
 
@@ -122,32 +333,70 @@ def _prog() -> str:
     return name if name.startswith("ssl-") else "ssl-pretrain"
 
 
-def _method_options(p: argparse.ArgumentParser, args) -> dict:
-    """The method constructor's options from --temperature/--augment/... and --option KEY=VALUE."""
-    from .methods import method_class
+def _chosen_method(argv: Sequence[str] | None, prog: str, default: str | None) -> str:
+    """The first stage: `--method` alone (its flags depend on it); everything else waits for the second."""
+    first = argparse.ArgumentParser(prog=prog, add_help=False)
+    first.add_argument("--method", default=default or DEFAULT_METHOD)
+    known, _ = first.parse_known_args(sys.argv[1:] if argv is None else list(argv))
+    return known.method
 
-    cls = method_class(args.method)
-    accepted = {field.name for field in dataclasses.fields(cls.Options)}
-    options = {}
-    for key, flag in METHOD_FLAGS.items():
-        value = getattr(args, key)
-        if value is not None:
-            if key not in accepted:
-                p.error(f"argument {flag}: the {args.method} method has no {key!r} option "
-                        f"(its options: {', '.join(sorted(accepted)) or 'none'})")
-            options[key] = value
+
+def _unrecognized(p: argparse.ArgumentParser, method: str, extras: list) -> None:
+    """A usage error for arguments the chosen method's parser does not know, naming the methods that have them."""
+    for extra in extras:
+        flag = extra.split("=", 1)[0]
+        owners = {name: option for name in _method_names() for option in method_flags(name, p.common_flags)
+                  if flag.startswith("--") and flag in option.flags}
+        if owners:
+            mine = [option.field for option in method_flags(method, p.common_flags)]
+            p.error(f"argument {flag}: the {method} method has no {next(iter(owners.values())).field!r} option "
+                    f"(its options: {', '.join(mine) or 'none'}); {flag} is an option of {', '.join(owners)}")
+    p.error(f"unrecognized arguments: {' '.join(extras)}")
+
+
+def _method_options(p: argparse.ArgumentParser, args) -> dict:
+    """The options given for the method's constructor: its generated flags and `--option KEY=VALUE`."""
+    flags = {option.field: option for option in method_flags(args.method, p.common_flags)}
+    given = {}
+    for dest in sorted(dest for dest in vars(args) if dest.startswith(OPTION_DEST)):
+        value = vars(args).pop(dest)
+        if isinstance(value, list):  # several values: a tuple, or None (`--patch-sizes none`)
+            value = None if None in value else tuple(value)
+        given[dest[len(OPTION_DEST):]] = value
+    by_flag = set(given)
     for item in args.option:
         key, sep, text = item.partition("=")
         if not sep or not key:
             p.error(f"argument --option: expected KEY=VALUE, got {item!r}")
-        if key not in accepted:
+        if key not in flags:
             p.error(f"argument --option: the {args.method} method has no {key!r} option "
-                    f"(its options: {', '.join(sorted(accepted)) or 'none'})")
+                    f"(its options: {', '.join(flags) or 'none'})")
+        if key in by_flag:
+            p.error(f"argument --option: {key} is also given by {flags[key].flag}; give it once")
         try:
-            options[key] = ast.literal_eval(text)
+            given[key] = ast.literal_eval(text)
         except (ValueError, SyntaxError):
-            options[key] = text  # a plain word, e.g. a preset name
-    return options
+            given[key] = text  # a plain word, e.g. a preset name
+    return given
+
+
+def _check_method_options(p: argparse.ArgumentParser, method: str, options: dict) -> None:
+    """The method's `Options` check the values (as `make_method` would); a rejection names the flag."""
+    from .methods import method_class
+
+    try:
+        method_class(method).Options(**options)
+    except (TypeError, ValueError) as error:
+        message = " ".join(str(error).split())
+        named = []
+        for option in method_flags(method, p.common_flags):
+            found = re.search(rf"(?<!\w){re.escape(option.field)}(?!\w)", message)
+            if found:
+                named.append((option.field not in options, found.start(), option))
+        if not named:
+            p.error(f"the {method} method's options: {message}")
+        option = min(named, key=lambda item: item[:2])[2]  # a given option first, then the first named
+        p.error(f"argument {option.flag or '--option'}: {message}")
 
 
 def _check_device(p: argparse.ArgumentParser, name: str) -> None:
@@ -173,28 +422,32 @@ def _check_device(p: argparse.ArgumentParser, name: str) -> None:
         p.error(f"argument --device: {name!r} is not supported (expected auto, cpu, cuda, cuda:N or mps)")
 
 
-def parse_args(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None,
-               method: Optional[str] = None) -> argparse.Namespace:
-    """Parse and check `argv`, fill the dataset's defaults; any bad value exits with a one-line usage error.
+def parse_args(argv: Sequence[str] | None = None, prog: str | None = None,
+               method: str | None = None) -> argparse.Namespace:
+    """Parse and check `argv` in two stages (`--method`, then the common flags and that method's own), fill the
+    dataset's defaults; any bad value exits with a one-line usage error. `method`: the default of `--method`.
 
-    Adds `method_options` (for the method's constructor) and `out` (the checkpoint path) to the namespace.
+    Adds `method_options` (for `make_method(args.method, **args.method_options)`) and `out` (the checkpoint path)
+    to the namespace.
     """
     from .methods import method_class
     from .train import default_checkpoint_dir
 
-    p = build_parser(prog or _prog(), method)
-    args = p.parse_args(argv)
+    prog = prog or _prog()
+    p = build_parser(prog, _chosen_method(argv, prog, method), default=method or DEFAULT_METHOD)
+    args, extras = p.parse_known_args(argv)
+    if extras:
+        _unrecognized(p, args.method, extras)
     args.prog = p.prog
+    given = _method_options(p, args)
     for flag, value, low in [("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 2),
                              ("--width", args.width, 1), ("--image-size", args.image_size, 4),
-                             ("--limit", args.limit, 2), ("--hidden-dim", args.hidden_dim, 1),
-                             ("--out-dim", args.out_dim, 1), ("--monitor", args.monitor, 0),
+                             ("--limit", args.limit, 2), ("--monitor", args.monitor, 0),
                              ("--warmup-epochs", args.warmup_epochs, 0)]:
         if value is not None and value < low:
             p.error(f"argument {flag}: must be at least {low}, got {value}")
-    for flag, value in [("--temperature", args.temperature), ("--lr", args.lr)]:
-        if value is not None and not value > 0:
-            p.error(f"argument {flag}: must be greater than 0, got {value}")
+    if args.lr is not None and not args.lr > 0:
+        p.error(f"argument --lr: must be greater than 0, got {args.lr}")
     if args.weight_decay is not None and args.weight_decay < 0:
         p.error(f"argument --weight-decay: must be at least 0, got {args.weight_decay}")
     if args.dataset == "folder" and not args.data_root:
@@ -210,14 +463,13 @@ def parse_args(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None,
     world = max(world, (args.devices or 1) * args.num_nodes)
 
     # Defaults that fit the dataset: the method's CPU recipe on the digits, the GPU recipe otherwise.
-    cls = method_class(args.method)
     warmup_given = args.warmup_epochs is not None
     if args.dataset in EMBEDDED:
-        recipe = dict(cls.recipe)
+        recipe, image_size = method_recipe(args.method)
         args.epochs = args.epochs or recipe.get("epochs", 8)
         args.batch_size = args.batch_size or recipe.get("batch_size", 128)
         args.lr = args.lr or recipe.get("lr")
-        args.image_size = args.image_size or cls.image_size
+        args.image_size = args.image_size or image_size
         for key in ("optimizer", "weight_decay", "warmup_epochs"):
             if getattr(args, key) is None and key in recipe:
                 setattr(args, key, recipe[key])
@@ -226,9 +478,6 @@ def parse_args(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None,
     else:
         args.epochs = args.epochs or GPU_DEFAULTS["epochs"]
         args.batch_size = args.batch_size or GPU_DEFAULTS["batch_size"]
-        if args.method == "simclr":
-            args.hidden_dim = args.hidden_dim or GPU_DEFAULTS["hidden_dim"]
-            args.out_dim = args.out_dim or GPU_DEFAULTS["out_dim"]
     if args.lr is None:
         args.lr = 1e-3 * args.batch_size / 256
     args.optimizer = args.optimizer or "adamw"
@@ -243,9 +492,13 @@ def parse_args(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None,
         args.monitor = 5000
     if args.batch_size % world:
         p.error(f"argument --batch-size: {args.batch_size} must be divisible by the {world} processes")
-    if args.method == "simclr" and args.augment is None:
-        args.augment = DEFAULT_AUGMENT.get(args.dataset, "simclr")
-    args.method_options = _method_options(p, args)
+
+    # The method's options: the dataset's defaults (for a method that has the option), then the flags given.
+    fields = {field.name for field in dataclasses.fields(method_class(args.method).Options)}
+    by_dataset = {"augment": DEFAULT_AUGMENT.get(args.dataset, "simclr"),
+                  **(GPU_OPTIONS if args.dataset not in EMBEDDED else {})}
+    args.method_options = {k: v for k, v in by_dataset.items() if k in fields} | given
+    _check_method_options(p, args.method, args.method_options)
 
     args.out = Path(args.out) if args.out else default_checkpoint_dir() / f"{args.method}_{args.dataset}.pt"
     if args.out.is_dir():
@@ -329,8 +582,8 @@ def _settings(args, world: int) -> dict:
     return settings | {"world_size": world, "method_options": dict(args.method_options)}
 
 
-def train_from_args(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None,
-                    method: Optional[str] = None) -> dict:
+def train_from_args(argv: Sequence[str] | None = None, prog: str | None = None,
+                    method: str | None = None) -> dict:
     """Parse `argv`, train, save (rank 0).
 
     Returns {"history", "method", "encoder", "checkpoint" (rank 0)}.
@@ -361,9 +614,9 @@ def train_from_args(argv: Optional[Sequence[str]] = None, prog: Optional[str] = 
     distributed = {}
     if world > 1:
         local = int(os.environ.get("LOCAL_WORLD_SIZE", args.devices or world // args.num_nodes))
-        distributed = dict(devices=local, num_nodes=args.num_nodes, strategy=args.strategy or "ddp")
+        distributed = {"devices": local, "num_nodes": args.num_nodes, "strategy": args.strategy or "ddp"}
     elif args.strategy:
-        distributed = dict(strategy=args.strategy)
+        distributed = {"strategy": args.strategy}
     encoder, history = pretrain(trained, images, encoder=encoder, monitor=monitor, epochs=args.epochs,
                                 batch_size=args.batch_size // world, lr=args.lr, weight_decay=args.weight_decay,
                                 optimizer=args.optimizer, warmup_epochs=args.warmup_epochs, seed=args.seed,
@@ -382,12 +635,12 @@ def train_from_args(argv: Optional[Sequence[str]] = None, prog: Optional[str] = 
     return result
 
 
-def main(argv: Optional[Sequence[str]] = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     """The `ssl-pretrain` entry point (`--method`, default simclr)."""
     train_from_args(argv)
 
 
-def main_simclr(argv: Optional[Sequence[str]] = None) -> None:
+def main_simclr(argv: Sequence[str] | None = None) -> None:
     """The `ssl-simclr` entry point: `ssl-pretrain` with `--method simclr` as the default."""
     train_from_args(argv, prog="ssl-simclr", method="simclr")
 
