@@ -56,7 +56,7 @@ def _masking(encoders, data):
     """8 test digits through the grey-patch CNN, at its own mask ratio and patch size (the picture says which
     patch sizes it was trained on)."""
     method, encoder = encoders["masked"]
-    images = data("digits", method.image_size).images[:8]
+    images = data("digits", method.spec.image_size).images[:8]
     return _explorer("ssl_helpers.widgets.masking:MaskExplorer")(method, encoder, images,
                                                                   mask_ratio=method.mask_ratio,
                                                                   patch_size=method.patch_size)
@@ -72,7 +72,7 @@ def _distances(encoders, data):
     import torch
 
     method, encoder = encoders["simclr"]
-    images = data(method.data, method.image_size).images[:8]
+    images = data(method.spec.data, method.spec.image_size).images[:8]
     generator = torch.Generator().manual_seed(0)
     view_a, view_b = method.augment(images, generator), method.augment(images, generator)
     with torch.no_grad():
@@ -95,7 +95,7 @@ def _neighbours(encoders, data):
     from .models import ResizeInput, build_encoder
 
     train, test = load_dataset("digits", image_size=16)
-    trained = {name: encoder if method.image_size == 16 else ResizeInput(encoder, method.image_size)
+    trained = {name: encoder if method.spec.image_size == 16 else ResizeInput(encoder, method.spec.image_size)
                for name, (method, encoder) in encoders.items()}
     with torch.random.fork_rng():  # a fixed random encoder, same architecture as SimCLR's
         torch.manual_seed(0)
@@ -126,7 +126,7 @@ def find_encoder(name: str, course_dir, demo_dir, epochs: Optional[int] = None, 
     """`(method, encoder, source)` for method `name`: the course's checkpoint `course_dir/<name>.pt`, else the
     demo's quick stand-in `demo_dir/<name>.pt`, else a quick stand-in trained now (`load_or_pretrain`, a progress
     bar, `epochs` default the method's `quick_epochs`) and saved to `demo_dir` for next time."""
-    from .methods import load_method, load_or_pretrain, method_class, save_method
+    from .methods import load_method, load_or_pretrain, method_spec, save_method
     from .train import CheckpointError
 
     for folder, kind in ((course_dir, "course checkpoint"), (demo_dir, "quick stand-in")):
@@ -138,7 +138,7 @@ def find_encoder(name: str, course_dir, demo_dir, epochs: Optional[int] = None, 
             except CheckpointError as error:  # an old or foreign file: say so, try the next source
                 print(f"skipping {path}: {error}")
     print(f"{name}: no checkpoint in {course_dir} or {demo_dir}: training a quick stand-in, once "
-          f"(run notebook {method_class(name).notebook} for the full encoder)", flush=True)
+          f"(run notebook {method_spec(name).notebook} for the full encoder)", flush=True)
     method, encoder, info = load_or_pretrain(name, path=Path(demo_dir) / f"{name}.pt", epochs=epochs,
                                              progress=progress, verbose=False)
     saved = save_method(method, Path(demo_dir) / f"{name}.pt", extra={"quick": True, **info["extra"]})

@@ -153,14 +153,14 @@ def recorded_results(checkpoint_dir=None, names: Optional[Sequence[str]] = None,
     """
     import torch
 
-    from .methods import method_class
+    from .methods import method_spec
     from .methods.training import shipped_path
 
     folder = Path(checkpoint_dir or default_checkpoint_dir())
     rows = []
     for name in (names or method_names()):
-        cls = method_class(name)
-        row = {"method": name, "title": cls.title, "family": cls.family, "notebook": cls.notebook,
+        spec = method_spec(name)
+        row = {"method": name, "title": spec.title, "family": spec.family, "notebook": spec.notebook,
                "source": "missing"}
         payload = None
         for path, source in ((folder / f"{name}.pt", "saved"), (shipped_path(name), "shipped")):

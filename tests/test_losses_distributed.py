@@ -42,18 +42,18 @@ def _worker(rank, port, out_dir):
         result = {}
 
         a, b = z_a[mine].clone().requires_grad_(True), z_b[mine].clone().requires_grad_(True)
-        loss = nt_xent(a, b, TEMPERATURE)                         # gathers by default: a group is initialised
+        loss = nt_xent(a, b, TEMPERATURE, gather=True)            # the views of both processes
         loss.backward()
         result.update(loss=loss.item(), grad_a=a.grad, grad_b=b.grad,
                       local_loss=nt_xent(z_a[mine], z_b[mine], TEMPERATURE, gather=False).item())
 
         ddp = torch.nn.parallel.DistributedDataParallel(model)
         out = ddp(torch.cat([x_a[mine], x_b[mine]]))
-        nt_xent(out, temperature=TEMPERATURE).backward()          # the stacked (2n, D) form
+        nt_xent(out, temperature=TEMPERATURE, gather=True).backward()  # the stacked (2n, D) form
         result.update(weight_grad=model.weight.grad, bias_grad=model.bias.grad)
 
         try:                                                       # unequal batches: a clear error everywhere
-            nt_xent(torch.randn(2 + rank, DIM), torch.randn(2 + rank, DIM), TEMPERATURE)
+            nt_xent(torch.randn(2 + rank, DIM), torch.randn(2 + rank, DIM), TEMPERATURE, gather=True)
         except ValueError as error:
             result["unequal_error"] = str(error)
         torch.save(result, os.path.join(out_dir, f"rank{rank}.pt"))

@@ -1,8 +1,9 @@
 """Any method under DDP: 2 CPU processes on gloo, each holding half of a global batch of fixed images.
 
 Each process runs the method's own `step` (its `training_step`) on its half, with the views fixed (a deterministic
-augmentation: the images, then mirrored) and the method in eval mode (BatchNorm on running statistics, so an
-image's embedding does not depend on the batch it is in). Averaged as DistributedDataParallel averages gradients,
+augmentation: the images, then mirrored), the method in eval mode (BatchNorm on running statistics, so an
+image's embedding does not depend on the batch it is in) and attached to a DDP `lightning.Trainer` of the two
+processes (`method.distributed()`: NT-Xent gathers only under such a Trainer, never by itself). Averaged as DistributedDataParallel averages gradients,
 the processes must compute what one process computes on the whole batch:
 
 1. SimCLR (contrastive: NT-Xent gathers the views of every process): each process's loss IS the single-process
@@ -61,6 +62,17 @@ def built(name: str):
     return method.eval()
 
 
+def under_ddp(method):
+    """The method attached to a `lightning.Trainer` of the WORLD processes (DDP), as `fit` attaches it."""
+    import lightning
+
+    method.trainer = lightning.Trainer(accelerator="cpu", devices=WORLD, strategy="ddp", logger=False,
+                                       enable_checkpointing=False, enable_progress_bar=False,
+                                       enable_model_summary=False)
+    assert method.distributed()
+    return method
+
+
 def loss_and_gradients(method, batch) -> dict:
     """The method's own step on `batch`: its loss and the gradient of every trained parameter."""
     method.zero_grad(set_to_none=True)
@@ -78,7 +90,7 @@ def _worker(rank, port, out_dir):
     dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=timedelta(seconds=TIMEOUT_S))
     try:
         x = images()[mine(rank)]
-        result = {name: loss_and_gradients(built(name), x) for name in LOSS_METHODS}
+        result = {name: loss_and_gradients(under_ddp(built(name)), x) for name in LOSS_METHODS}
 
         moco = built("moco")
         loss = moco.step(x)

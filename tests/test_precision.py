@@ -130,7 +130,7 @@ def test_every_method_trains_under_mixed_precision(name, digits):
 
     method = make_method(name)
     images = digits[0].images[:48]
-    if images.shape[-1] != method.image_size:
-        images = F.interpolate(images, size=(method.image_size, method.image_size), mode="bilinear")
+    if images.shape[-1] != method.spec.image_size:
+        images = F.interpolate(images, size=(method.spec.image_size, method.spec.image_size), mode="bilinear")
     _, history = pretrain(method, images, epochs=1, batch_size=16, width=4, progress=False, precision="bfloat16")
     assert torch.isfinite(torch.tensor(history["loss"].tolist())).all()

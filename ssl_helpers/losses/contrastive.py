@@ -186,7 +186,7 @@ def _split_stacked(z: torch.Tensor):
 
 
 def nt_xent(z_a: torch.Tensor, z_b: torch.Tensor | None = None, temperature: float = 0.5, *,
-            gather: bool | None = None) -> torch.Tensor:
+            gather: bool = False) -> torch.Tensor:
     """NT-Xent, SimCLR's normalized temperature-scaled cross-entropy (Chen et al. 2020, eq. 1).
 
         z = [z_a; z_b]: (2N, D),   s_ij = z_i . z_j / (|z_i| |z_j|)
@@ -200,9 +200,10 @@ def nt_xent(z_a: torch.Tensor, z_b: torch.Tensor | None = None, temperature: flo
     z_a, z_b: (N, D), row n of each is a view of input n, N >= 2. Alternatively pass the stacked (2N, D)
     `z_a = [z_a; z_b]` with `z_b=None`. temperature T > 0.
 
-    Across processes (`torch.distributed`, any backend): with `gather=True`, or with `gather=None` (default)
-    when a process group with more than one process is initialised, the views of every process are gathered
-    (gradients flow back through the gather) so that each process's rows see the negatives of all W processes.
+    Across processes (`torch.distributed`, any backend): with `gather=True` (never by default: a caller says
+    when its batch is one process's share, e.g. SimCLR when a Trainer runs it under DDP) the views of every
+    process in the initialised process group are gathered (gradients flow back through the gather) so that each
+    process's rows see the negatives of all W processes.
     The returned value is then the single-process loss on the concatenated batch (rank 0's pairs first, then
     rank 1's, ...), identical on every process. Its gradient with respect to this process's embeddings is W
     times the gradient of that loss, so that DistributedDataParallel, which averages gradients over the W
@@ -212,7 +213,9 @@ def nt_xent(z_a: torch.Tensor, z_b: torch.Tensor | None = None, temperature: flo
     if z_b is None:
         z_a, z_b = _split_stacked(z_a)
     z_a, z_b, temperature = _check_views(z_a, z_b, temperature)
-    world, rank = distributed_world() if gather is not False else (1, 0)
+    if not isinstance(gather, bool):
+        raise TypeError(f"gather must be True or False, got {gather!r}")
+    world, rank = distributed_world() if gather else (1, 0)
     if gather and world == 1 and not _distributed_ready():
         raise ValueError("gather=True needs an initialised torch.distributed process group")
     if world == 1:

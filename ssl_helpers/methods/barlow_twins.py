@@ -11,6 +11,7 @@ import dataclasses
 import torch
 
 from ..losses import barlow_twins_loss
+from .options import option
 from .two_view import TwoViewMethod, TwoViewOptions
 
 __all__ = ["BarlowTwinsMethod", "BarlowTwinsOptions"]
@@ -18,15 +19,13 @@ __all__ = ["BarlowTwinsMethod", "BarlowTwinsOptions"]
 
 @dataclasses.dataclass
 class BarlowTwinsOptions(TwoViewOptions):
-    offdiag_weight: float = 0.05
+    offdiag_weight: float = option(0.05, help="lambda, the off-diagonal terms' weight (0: no redundancy reduction)")
 
 
 class BarlowTwinsMethod(TwoViewMethod):
     """Barlow Twins. Head: projector g."""
 
     name = "barlow_twins"
-    title = "Barlow Twins"
-    recipe = dict(epochs=20, batch_size=64, lr=2e-3)
     Options = BarlowTwinsOptions
 
     def make_modules(self, image_shape):

@@ -9,15 +9,14 @@ with every checkpoint through `save_hyperparameters`). Its `training_step` is th
     loss = method.step(images)                           # one training step's loss on clean images (N, C, H, W)
     encoder, history = pretrain(method, images)          # lightning.Trainer, like every other training
 
-Momentum targets and queues update in `on_train_batch_end` (Lightning's hook after each optimiser step). Random
-draws (views, masks, corruptions) come from `method.generator`, seeded per run and restored on resume.
+Momentum targets update in `on_train_batch_end` (Lightning's hook after each optimiser step; `MomentumTargets`).
+Random draws (views, masks, corruptions) come from `method.generator`, seeded per run and restored on resume.
 Adding a method: one file with a `Method` subclass (an `Options` dataclass, `make_head`, `training_step`), one
-line in `ssl_helpers/methods/__init__.py`'s `REGISTRY`.
+`MethodSpec` in `ssl_helpers/methods/__init__.py`'s `REGISTRY` (its title, family, notebook, data, recipe, ...).
 """
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import ClassVar, Optional
 
 import lightning as L
@@ -25,54 +24,67 @@ import torch
 from torch import nn
 
 from ..train import Schedule, run_steps
+from .options import NoOptions
 
-__all__ = ["Method", "NoOptions"]
+__all__ = ["Method", "NoOptions", "NOT_BUILT"]
+
+NOT_BUILT = ("the {name} method has no encoder and head yet: call method.build(image_shape) or train it with "
+             "ssl_helpers.methods.pretrain first")
+"""What a method that is used before it is built says (`Method.check_built`)."""
 
 
-@dataclasses.dataclass
-class NoOptions:
-    """A method without options."""
+class _Spec:
+    """`Method.spec`: the class's registry `MethodSpec`, found by its `name` (on the class and on instances)."""
+
+    def __get__(self, method, cls):
+        from . import REGISTRY
+
+        if cls.name not in REGISTRY:  # an AttributeError, so that hasattr and inspect see no spec
+            raise AttributeError(f"{cls.__name__} (name {cls.name!r}) has no spec: add a MethodSpec for it to "
+                                 f"ssl_helpers/methods/__init__.py's REGISTRY")
+        return REGISTRY[cls.name]
+
+
+class _FromSpec:
+    """A read-only view of one field of the method's spec (`Method.spec`), on the class and on its instances, so
+    that `method_class(name).recipe` and `method.image_size` read as they did when these were class attributes."""
+
+    def __set_name__(self, owner, name):
+        self.field = name
+
+    def __get__(self, method, cls):
+        return getattr(cls.spec, self.field)
 
 
 class Method(L.LightningModule):
     """A self-supervised pre-training method (see the module docstring).
 
-    Class attributes describe it for the registry, the notebooks and the leaderboard:
-        name          registry key and checkpoint file name (`<checkpoint dir>/<name>.pt`)
-        title         how tables print it
-        family        "self-prediction", "contrastive", "non-contrastive" or "representation-prediction"
-        notebook      the notebook that teaches it (e.g. "06_simclr")
-        data          the embedded dataset its CPU tier trains on ("digits" or "colour_digits")
-        image_size    the image size its CPU tier trains at (px)
-        recipe        `pretrain` defaults for the CPU tier (epochs, batch_size, lr, ...)
-        quick_epochs  epochs of the quick stand-in a later notebook trains when the checkpoint is missing
+    What training needs is on the class:
+        name          its registry key (checkpoint file name `<checkpoint dir>/<name>.pt`; links it to its spec)
+        Options       the dataclass of the method's options (a `MethodOptions`); `method.options` is an instance
         generator_on_device  draw the method's random numbers on the training device (batched GPU
                       augmentation) rather than on a CPU generator (corruptions that must repeat anywhere)
         saved_before  {option: value} for options added after checkpoints were first saved: a checkpoint
-                      without the option was trained with that value (not with today's default)
-        Options       the dataclass of the method's options; `method.options` is an instance of it
+                      without the option was trained with that value (not with today's default); `load_method`
+                      reads it
+    How the course presents and schedules it is its `MethodSpec` in the registry, `method.spec` (also on the
+    class): title, family, notebook, data, image_size, recipe (the CPU tier's `pretrain` defaults), quick_epochs,
+    each readable as `method.<field>` too.
     """
 
     name = "method"
-    title = ""
-    family = ""
-    notebook = ""
-    data = "digits"
-    image_size = 16
-    recipe: ClassVar[dict] = dict(epochs=8, batch_size=128, lr=2e-3)
-    quick_epochs = 4
     generator_on_device = False
     saved_before: ClassVar[dict] = {}
     Options: ClassVar[type] = NoOptions
 
-    def __init_subclass__(cls, **kwargs):
-        """Every `training_step` and `predict` a subclass defines first checks that the method is built
-        (`check_built`), so that calling one too early says what to do rather than failing deep inside."""
-        super().__init_subclass__(**kwargs)
-        for hook in ("training_step", "predict"):
-            function = cls.__dict__.get(hook)
-            if callable(function) and not getattr(function, "checks_built", False):
-                setattr(cls, hook, _after_check_built(function))
+    spec = _Spec()
+    title = _FromSpec()
+    family = _FromSpec()
+    notebook = _FromSpec()
+    data = _FromSpec()
+    image_size = _FromSpec()
+    recipe = _FromSpec()
+    quick_epochs = _FromSpec()
 
     def __init__(self, **options):
         super().__init__()
@@ -81,7 +93,7 @@ class Method(L.LightningModule):
         self.encoder: Optional[nn.Module] = None
         self.head: Optional[nn.Module] = None
         self.image_shape: Optional[tuple] = None
-        self.schedule = Schedule(**{k: v for k, v in self.recipe.items() if k in Schedule.__dataclass_fields__})
+        self.schedule = Schedule(**{k: v for k, v in self.spec.recipe.items() if k in Schedule.__dataclass_fields__})
         self.generator = torch.Generator().manual_seed(0)
 
     # -- building -------------------------------------------------------------------------------------------
@@ -115,8 +127,17 @@ class Method(L.LightningModule):
     def check_built(self) -> None:
         """Raise a RuntimeError that says what to do when the method has no encoder and head yet."""
         if self.encoder is None or self.head is None:
-            raise RuntimeError(f"the {self.name} method has no encoder and head yet: call "
-                               f"method.build(image_shape) or train it with ssl_helpers.methods.pretrain first")
+            raise RuntimeError(NOT_BUILT.format(name=self.name))
+
+    def setup(self, stage: str) -> None:
+        """Lightning's first hook of a run: a method the Trainer is given unbuilt says what to do."""
+        self.check_built()
+
+    def distributed(self) -> bool:
+        """Whether a Trainer is training this method in several processes (DDP): losses whose negatives come
+        from the whole global batch (NT-Xent) gather the other processes' views then. Outside a Trainer: False."""
+        trainer = self._trainer
+        return trainer is not None and int(getattr(trainer, "world_size", 1)) > 1
 
     def step(self, images: torch.Tensor) -> torch.Tensor:
         """One training step's scalar loss on a batch of clean images (N, C, H, W) (outside a Trainer too)."""
@@ -130,14 +151,3 @@ class Method(L.LightningModule):
         options = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(self.options).items())
         return f"{type(self).__name__}({options})"
 
-
-def _after_check_built(function):
-    """`function` (a method's `training_step` or `predict`), calling `self.check_built()` first."""
-
-    @functools.wraps(function)
-    def checked(self, *args, **kwargs):
-        self.check_built()
-        return function(self, *args, **kwargs)
-
-    checked.checks_built = True
-    return checked

@@ -18,9 +18,6 @@ class ColorizationTask(ReconstructionTask):
     """
 
     name = "colorization"
-    title = "colorization"
-    notebook = "04_obscured_and_perturbed"
-    data = "colour_digits"
 
     def corrupt(self, images, generator=None) -> Corrupted:
         return Corrupted(rgb_to_grayscale(check_images(images), channels=3), images, None)

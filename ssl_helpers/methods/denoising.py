@@ -6,22 +6,21 @@ import dataclasses
 
 from ..pretext.base import Corrupted, check_images
 from ..pretext.perturbed import check_noise_level, noisy_images
+from .options import MethodOptions, option
 from .pretext_task import ReconstructionTask
 
 __all__ = ["DenoisingTask", "DenoisingOptions"]
 
 
 @dataclasses.dataclass
-class DenoisingOptions:
+class DenoisingOptions(MethodOptions):
     """noise_level: the standard deviation of the Gaussian noise added, in [0, 1]; shared_channels: one noise value
     per pixel, added to every channel (a grey image stays grey: no free "make it grey" cue), instead of one per
     channel."""
 
-    noise_level: float = 0.3
-    shared_channels: bool = False
-
-    def __post_init__(self):
-        check_noise_level(self.noise_level)
+    noise_level: float = option(0.3, check=lambda name, value: check_noise_level(value),
+                                help="standard deviation of the Gaussian noise added, in [0, 1]")
+    shared_channels: bool = option(False, help="one noise value per pixel for every channel (grey stays grey)")
 
 
 class DenoisingTask(ReconstructionTask):
@@ -31,8 +30,6 @@ class DenoisingTask(ReconstructionTask):
     inputs set to 0), the ancestor of masked autoencoding; `shared_channels` adds the same noise to R, G and B."""
 
     name = "denoising"
-    title = "denoising"
-    notebook = "04_obscured_and_perturbed"
 
     Options = DenoisingOptions
     noise_level = property(lambda self: self.options.noise_level)

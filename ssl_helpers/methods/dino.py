@@ -14,9 +14,9 @@ uniform distribution) and sharpening (a low teacher temperature T_t < T_s: confi
 prototype takes over). Options `centering=False` and `teacher_temperature=student_temperature` switch them off.
 
 Simplified from the paper, for CPU-sized runs: the course's SmallCNN on 12 px digits (the paper: ViTs at 224 px),
-K = 256 prototypes (65,536), 4 local crops at 6 px (6-10 at 96 px), a constant teacher momentum and teacher
-temperature (the paper ramps the momentum from 0.996 to 1 and warms T_t up from 0.04 to 0.07), no gradient
-clipping and no freezing of the last layer in the first epoch.
+K = 256 prototypes (65,536), 4 local crops at 6 px (6-10 at 96 px), a constant teacher momentum by default (the
+paper ramps it from 0.996 to 1: `momentum_schedule="cosine"`) and a constant teacher temperature (the paper warms
+T_t up from 0.04 to 0.07), no gradient clipping and no freezing of the last layer in the first epoch.
 """
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ from torch import nn
 from ..augment import multi_crop, preset
 from ..losses import dino_loss, largest_prototype_share, teacher_entropy, update_center
 from .base import Method
-from .two_view import BEYOND_IMAGE_SIZE, frozen_copy, momentum_update, restore_augment
+from .momentum import MomentumTargets, frozen_copy, momentum_option, momentum_schedule_option
+from .options import MethodOptions, non_negative_int, option, positive_int, positive_number, unit_interval
+from .two_view import restore_augment
 
 __all__ = ["DINOMethod", "DINOOptions", "PrototypeHead", "RunningCenter"]
 
@@ -73,62 +75,43 @@ class RunningCenter(nn.Module):
 
 
 @dataclasses.dataclass
-class DINOOptions:
+class DINOOptions(MethodOptions):
     """prototypes K, hidden_dim and bottleneck_dim of the head (head_batch_norm: BatchNorm in its MLP); the temperatures T_s and T_t; centering and
     center_momentum; momentum m of the teacher; multi-crop: global_crops at the image size with global_scale (area
     fraction), local_crops at local_size px with local_scale; augment: the preset (or `Augment`) both start from."""
 
-    prototypes: int = 256
-    hidden_dim: int = 128
-    bottleneck_dim: int = 64
-    head_batch_norm: bool = True
-    student_temperature: float = 0.1
-    teacher_temperature: float = 0.04
-    centering: bool = True
-    center_momentum: float = 0.9
-    momentum: float = 0.99
-    global_crops: int = 2
-    local_crops: int = 4
-    local_size: int = 6
-    global_scale: Tuple[float, float] = (0.4, 1.0)
-    local_scale: Tuple[float, float] = (0.2, 0.5)
-    augment: Any = "digits"
+    prototypes: int = option(256, check=positive_int, help="K, the number of prototypes (the head's outputs)")
+    hidden_dim: int = option(128, check=positive_int, help="hidden width of the head's MLP")
+    bottleneck_dim: int = option(64, check=positive_int,
+                                 help="width of the l2-normalised bottleneck before the prototypes")
+    head_batch_norm: bool = option(True, help="BatchNorm in the head's MLP (the paper's choice for convnets)")
+    student_temperature: float = option(0.1, check=positive_number, help="T_s, the student's softmax temperature")
+    teacher_temperature: float = option(0.04, check=positive_number,
+                                        help="T_t, the teacher's softmax temperature (below T_s: sharpening)")
+    centering: bool = option(True, help="subtract the running center c from the teacher's logits")
+    center_momentum: float = option(0.9, check=unit_interval, help="momentum of the center's moving average")
+    momentum: float = momentum_option(0.99, "teacher")
+    momentum_schedule: str = momentum_schedule_option()
+    global_crops: int = option(2, check=positive_int, help="global crops per image, at the image size")
+    local_crops: int = option(4, check=non_negative_int, help="local crops per image, at local_size px")
+    local_size: int = option(6, check=positive_int, help="side of the local crops (px)")
+    global_scale: Tuple[float, float] = option((0.4, 1.0), convert=tuple,
+                                               help="area fraction (min, max) of the global crops")
+    local_scale: Tuple[float, float] = option((0.2, 0.5), convert=tuple,
+                                              help="area fraction (min, max) of the local crops")
+    augment: Any = option("digits", convert=restore_augment,
+                          help="the crops' augmentation: a preset name of ssl_helpers.augment (or an Augment)")
 
-    def __post_init__(self):
-        self.augment = restore_augment(self.augment)
-        self.global_scale, self.local_scale = tuple(self.global_scale), tuple(self.local_scale)
-        for name in ("prototypes", "hidden_dim", "bottleneck_dim", "global_crops", "local_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if isinstance(self.local_crops, bool) or not isinstance(self.local_crops, int) or self.local_crops < 0:
-            raise ValueError(f"local_crops must be a non-negative integer, got {self.local_crops!r}")
+    def check_together(self):
         if self.global_crops + self.local_crops < 2:
             raise ValueError("DINO needs at least 2 views (a view is never compared with itself)")
-        for name in ("student_temperature", "teacher_temperature"):
-            if not float(getattr(self, name)) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
-        for name in ("center_momentum", "momentum"):
-            if not 0.0 <= float(getattr(self, name)) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
 
 
-class DINOMethod(Method):
+class DINOMethod(MomentumTargets, Method):
     """DINO. Head: `projector` g (a `PrototypeHead`), the teacher `target_encoder` f_t and `target_projector` g_t
     (frozen copies moved by `momentum_update`), and `center` (a `RunningCenter`)."""
 
     name = "dino"
-    title = "DINO"
-    family = "representation-prediction"
-    notebook = "08_predicting_representations"
-    data = "digits"
-    image_size = BEYOND_IMAGE_SIZE
-    # CPU tier: the paper's temperatures, center momentum and BatchNorm head for convnets; K, the crops and the
-    # momentum scaled down for 10 epochs of 20 steps. NOT tuned on the validation split: the few short runs tried while
-    # writing notebook 8 (local crops at 6 or 8 px, K = 64 or 256, momentum 0.98-0.996, lr 2e-3 or 4e-3) were
-    # scored on the test split and differed by about the spread of the label draws, except T_t = 0.06 (worse)
-    recipe = dict(epochs=10, batch_size=64, lr=2e-3, weight_decay=0.04)
-    quick_epochs = 5
     generator_on_device = True
     Options = DINOOptions
 
@@ -146,6 +129,9 @@ class DINOMethod(Method):
         return nn.ModuleDict({"projector": projector, "target_encoder": frozen_copy(self.encoder),
                               "target_projector": frozen_copy(projector),
                               "center": RunningCenter(o.prototypes, o.center_momentum)})
+
+    def momentum_pairs(self):
+        return [(self.head["target_encoder"], self.encoder), (self.head["target_projector"], self.head["projector"])]
 
     def views(self, images: torch.Tensor) -> list:
         """The multi-crop views of `images`: global_crops (N, C, S, S), then local_crops (N, C, s, s)."""
@@ -190,7 +176,3 @@ class DINOMethod(Method):
         return {"teacher entropy": float(teacher_entropy(teacher, center, o.teacher_temperature)),
                 "largest prototype share": float(largest_prototype_share(teacher, center, o.teacher_temperature)),
                 "log K": math.log(o.prototypes)}
-
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        momentum_update(self.head["target_encoder"], self.encoder, self.options.momentum)
-        momentum_update(self.head["target_projector"], self.head["projector"], self.options.momentum)

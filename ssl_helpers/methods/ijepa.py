@@ -14,7 +14,8 @@ The encoders are the course's `ViTEncoder` (the MAE's, `ssl_helpers/mae.py`); th
 is the context encoder, mean-pooled over all tokens of a full image (the paper evaluates the target encoder; with
 the momentum near 1 the two are close, and notebook 08 prints both).
 
-Simplified from the paper, for CPU-sized runs: a constant momentum (the paper ramps it from 0.996 to 1), a tiny
+Simplified from the paper, for CPU-sized runs: a constant momentum by default (the paper ramps it from 0.996 to 1,
+linearly; `momentum_schedule="cosine"` ramps it too), a tiny
 ViT (dim 64, depth 4) on 12 px digits with 2 px patches (a 6 x 6 grid of tokens, where the paper has 14 x 14 or
 16 x 16), a predictor of depth 2 and width 32 (the paper: depth 12, width 384), the squared error of the paper's
 equation (the authors' code uses smooth L1), and the context tokens each image keeps drawn at random when the
@@ -31,8 +32,9 @@ from torch import nn
 from ..losses import ijepa_loss
 from ..models import _blocks, gather_tokens, sincos_positions  # gather_tokens: importable from here too
 from ..pretext.blocks import multi_block_masks
+from .momentum import MomentumTargets, frozen_copy, momentum_option, momentum_schedule_option
+from .options import MethodOptions, float_tuple, option, positive_int
 from .vit import ViTMethod
-from .two_view import frozen_copy, momentum_update
 
 __all__ = ["IJEPAMethod", "IJEPAOptions", "IJEPAPredictor", "gather_tokens"]
 
@@ -71,35 +73,29 @@ class IJEPAPredictor(nn.Module):
 
 
 @dataclasses.dataclass
-class IJEPAOptions:
+class IJEPAOptions(MethodOptions):
     """patch_size (px); depth and heads of the ViT (its width is 2 * width); predictor_dim and predictor_depth;
     momentum m of the target encoder; the multi-block masks: num_targets blocks at target_scale (fraction of the
     tokens) with target_aspect (height / width), one square context block at context_scale, min_context tokens."""
 
-    patch_size: int = 2
-    depth: int = 4
-    heads: int = 4
-    predictor_dim: int = 32
-    predictor_depth: int = 2
-    momentum: float = 0.996
-    num_targets: int = 4
-    target_scale: Tuple[float, float] = (0.15, 0.2)
-    target_aspect: Tuple[float, float] = (0.75, 1.5)
-    context_scale: Tuple[float, float] = (0.85, 1.0)
-    min_context: int = 4
-
-    def __post_init__(self):
-        for name in ("target_scale", "target_aspect", "context_scale"):
-            setattr(self, name, tuple(float(v) for v in getattr(self, name)))
-        if not 0.0 <= float(self.momentum) <= 1.0:
-            raise ValueError(f"momentum must be in [0, 1], got {self.momentum}")
-        for name in ("patch_size", "depth", "heads", "predictor_dim", "predictor_depth", "num_targets", "min_context"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    patch_size: int = option(2, check=positive_int, help="side of the ViT's patches (px)")
+    depth: int = option(4, check=positive_int, help="transformer blocks of the encoder")
+    heads: int = option(4, check=positive_int, help="attention heads of the encoder and the predictor")
+    predictor_dim: int = option(32, check=positive_int, help="width of the predictor")
+    predictor_depth: int = option(2, check=positive_int, help="transformer blocks of the predictor")
+    momentum: float = momentum_option(0.996, "target encoder")
+    momentum_schedule: str = momentum_schedule_option()
+    num_targets: int = option(4, check=positive_int, help="M, the target blocks predicted per image")
+    target_scale: Tuple[float, float] = option((0.15, 0.2), convert=float_tuple,
+                                               help="fraction (min, max) of the tokens in each target block")
+    target_aspect: Tuple[float, float] = option((0.75, 1.5), convert=float_tuple,
+                                                help="aspect ratio (min, max), height / width, of the target blocks")
+    context_scale: Tuple[float, float] = option((0.85, 1.0), convert=float_tuple,
+                                                help="fraction (min, max) of the tokens in the context block")
+    min_context: int = option(4, check=positive_int, help="the fewest context tokens an image keeps")
 
 
-class IJEPAMethod(ViTMethod):
+class IJEPAMethod(MomentumTargets, ViTMethod):
     """I-JEPA: a context block, M target blocks, a predictor in representation space, an EMA target encoder.
 
     Head: `predictor` (an `IJEPAPredictor`) and `target_encoder` (a frozen copy of the encoder, moved by
@@ -107,17 +103,6 @@ class IJEPAMethod(ViTMethod):
     """
 
     name = "ijepa"
-    title = "I-JEPA (ViT)"
-    family = "representation-prediction"
-    notebook = "08_predicting_representations"
-    data = "digits"
-    image_size = 12
-    # CPU tier: the paper's peak learning rate, starting weight decay and starting momentum (0.996, in the options),
-    # sized to notebook 8's time budget. At this size and budget it does not learn beyond a random ViT: neither with
-    # 20 epochs, learning rates 1e-4 to 2e-3, momentum 0.99 to 0.999, a wider predictor, nor 16 px / 4 px patches
-    # (short runs tried while writing notebook 8, probed on the test split; the notebook shows why)
-    recipe = dict(epochs=6, batch_size=64, lr=1e-3, weight_decay=0.04, warmup_epochs=1)
-    quick_epochs = 4
     generator_on_device = True
     Options = IJEPAOptions
 
@@ -127,6 +112,9 @@ class IJEPAMethod(ViTMethod):
         predictor = IJEPAPredictor(encoder.out_dim, encoder.grid, dim=o.predictor_dim, depth=o.predictor_depth,
                                    heads=o.heads)
         return nn.ModuleDict({"predictor": predictor, "target_encoder": frozen_copy(encoder)})
+
+    def momentum_pairs(self):
+        return [(self.head["target_encoder"], self.encoder)]
 
     def masks(self, n: int):
         """This step's `BlockMasks` for n images, drawn from `self.generator`."""
@@ -145,6 +133,3 @@ class IJEPAMethod(ViTMethod):
         s_x = self.encoder.forward_visible(images, context_ids)     # the context tokens only
         s_hat = self.head["predictor"](s_x, context_ids, target_ids)
         return ijepa_loss(s_hat.flatten(1, 2).float(), s_y.flatten(1, 2).float())
-
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        momentum_update(self.head["target_encoder"], self.encoder, self.options.momentum)

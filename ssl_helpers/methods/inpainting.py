@@ -6,29 +6,24 @@ import dataclasses
 
 from ..pretext.base import Corrupted
 from ..pretext.obscured import hide_box
+from .options import MethodOptions, option, positive_int
 from .pretext_task import ReconstructionTask
 
 __all__ = ["InpaintingTask", "InpaintingOptions"]
 
 
 @dataclasses.dataclass
-class InpaintingOptions:
+class InpaintingOptions(MethodOptions):
     """box_size: the side of the hidden square (px); fill: its grey."""
 
-    box_size: int = 8
-    fill: float = 0.5
-
-    def __post_init__(self):
-        if isinstance(self.box_size, bool) or not isinstance(self.box_size, int) or self.box_size < 1:
-            raise ValueError(f"box_size must be a positive integer, got {self.box_size!r}")
+    box_size: int = option(8, check=positive_int, help="side of the hidden square (px)")
+    fill: float = option(0.5, help="the grey the hidden square is filled with")
 
 
 class InpaintingTask(ReconstructionTask):
     """Paint a hidden box back. corrupt: images -> (images with a grey box, images, box mask)."""
 
     name = "inpainting"
-    title = "inpainting"
-    notebook = "04_obscured_and_perturbed"
 
     Options = InpaintingOptions
     box_size = property(lambda self: self.options.box_size)

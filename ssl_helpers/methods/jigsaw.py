@@ -7,18 +7,19 @@ from typing import Optional
 
 from ..pretext.augmented import jigsaw_permutations, random_jigsaw
 from ..pretext.base import Corrupted
+from .options import MethodOptions, option
 from .pretext_task import ClassificationTask
 
 __all__ = ["JigsawTask", "JigsawOptions"]
 
 
 @dataclasses.dataclass
-class JigsawOptions:
+class JigsawOptions(MethodOptions):
     """grid x grid tiles; count permutations in the fixed set (None: all grid^2! of them), chosen with seed."""
 
-    grid: int = 2
-    count: Optional[int] = None
-    seed: int = 0
+    grid: int = option(2, help="tiles per side: grid x grid tiles")
+    count: Optional[int] = option(None, help="permutations in the fixed set (None: all grid^2! of them)")
+    seed: int = option(0, help="seed of the choice of the permutations")
 
 
 class JigsawTask(ClassificationTask):
@@ -26,8 +27,6 @@ class JigsawTask(ClassificationTask):
     set of permutations and predict which one (cross-entropy over the set)."""
 
     name = "jigsaw"
-    title = "jigsaw"
-    notebook = "03_augmented_rotation_jigsaw"
 
     Options = JigsawOptions
 

@@ -15,27 +15,29 @@ import torch
 from torch import nn
 
 from ..mae import MAEDecoder, mae_forward, patchify, unpatchify
+from .options import MethodOptions, option
 from .vit import ViTMethod
 
 __all__ = ["MAEMethod", "MAEOptions"]
 
 
+def _mask_ratio(name: str, value) -> None:
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value}")
+
+
 @dataclasses.dataclass
-class MAEOptions:
+class MAEOptions(MethodOptions):
     """mask_ratio in [0, 1); patch_size (px); norm_pix: each patch's target normalised by its own mean and standard
     deviation; depth and heads of the encoder; decoder_dim and decoder_depth of the decoder."""
 
-    mask_ratio: float = 0.75
-    patch_size: int = 4
-    norm_pix: bool = True
-    depth: int = 4
-    heads: int = 4
-    decoder_dim: int = 64
-    decoder_depth: int = 1
-
-    def __post_init__(self):
-        if not 0.0 <= self.mask_ratio < 1.0:
-            raise ValueError(f"mask_ratio must be in [0, 1), got {self.mask_ratio}")
+    mask_ratio: float = option(0.75, check=_mask_ratio, help="fraction of the patches hidden, in [0, 1)")
+    patch_size: int = option(4, help="side of the ViT's patches (px)")
+    norm_pix: bool = option(True, help="predict each patch normalised by its own mean and standard deviation")
+    depth: int = option(4, help="transformer blocks of the encoder")
+    heads: int = option(4, help="attention heads of the encoder and the decoder")
+    decoder_dim: int = option(64, help="width of the decoder")
+    decoder_depth: int = option(1, help="transformer blocks of the decoder")
 
 
 class MAEMethod(ViTMethod):
@@ -47,14 +49,6 @@ class MAEMethod(ViTMethod):
     """
 
     name = "mae"
-    title = "MAE (ViT)"
-    family = "self-prediction"
-    notebook = "02_masked_autoencoding"
-    data = "digits"
-    image_size = 16
-    # CPU tier, chosen on the validation split by scripts/tune_mae.py (with mask_ratio=0.5 on 16-token digits)
-    recipe = dict(epochs=60, batch_size=32, lr=2e-3, weight_decay=0.05, warmup_epochs=5)
-    quick_epochs = 20
     Options = MAEOptions
 
     def make_head(self, image_shape) -> nn.Module:

@@ -9,29 +9,39 @@ import torch
 
 from ..pretext.base import Corrupted
 from ..pretext.masked import PATCH_SIZES, check_mask_options, mask_patches
+from .options import MethodOptions, option
 from .pretext_task import ReconstructionTask
 
 __all__ = ["MaskedTask", "MaskedOptions"]
 
 
+def _mask_ratio(name: str, value) -> None:
+    check_mask_options(value, 1)
+
+
+def _patch_size(name: str, value) -> None:
+    check_mask_options(0.5, value)
+
+
+def _patch_sizes(name: str, value) -> None:
+    if value is not None:
+        if not value:
+            raise ValueError("patch_sizes must hold at least one patch size, got an empty sequence")
+        for size in value:
+            _patch_size(name, size)
+
+
 @dataclasses.dataclass
-class MaskedOptions:
+class MaskedOptions(MethodOptions):
     """mask_ratio in (0, 1); patch_size (px) used when nothing else is asked; fill, the grey of hidden pixels;
     patch_sizes, the sizes drawn per batch during training (None: always `patch_size`)."""
 
-    mask_ratio: float = 0.5
-    patch_size: int = 4
-    fill: float = 0.5
-    patch_sizes: Optional[tuple] = PATCH_SIZES
-
-    def __post_init__(self):
-        check_mask_options(self.mask_ratio, self.patch_size)
-        if self.patch_sizes is not None:
-            self.patch_sizes = tuple(self.patch_sizes)
-            if not self.patch_sizes:
-                raise ValueError("patch_sizes must hold at least one patch size, got an empty sequence")
-            for size in self.patch_sizes:
-                check_mask_options(self.mask_ratio, size)
+    mask_ratio: float = option(0.5, check=_mask_ratio, help="fraction of the patches hidden, in (0, 1)")
+    patch_size: int = option(4, check=_patch_size, help="side of the hidden patches (px) when nothing else is asked")
+    fill: float = option(0.5, help="the grey the hidden pixels are filled with")
+    patch_sizes: Optional[tuple] = option(PATCH_SIZES, check=_patch_sizes,
+                                          convert=lambda sizes: None if sizes is None else tuple(sizes),
+                                          help="patch sizes drawn per batch in training (None: always patch_size)")
 
 
 class MaskedTask(ReconstructionTask):
@@ -41,14 +51,10 @@ class MaskedTask(ReconstructionTask):
     the step's generator), so one model knows every size. Default `PATCH_SIZES` = (1, 2, 4, 8), the sizes the
     mask explorer's slider offers on 16 px digits (each divides 16 and 32); None: always `patch_size`.
     `patch_size` stays the size used when nothing else is asked (figures, `corrupt` without a draw).
-    Recipe: 16 epochs (each size gets a quarter of the batches; 8 epochs were enough for one size).
+    Recipe (its `MethodSpec`): 16 epochs (each size gets a quarter of the batches; 8 were enough for one size).
     """
 
     name = "masked"
-    title = "masked autoencoding (CNN)"
-    notebook = "02_masked_autoencoding"
-    recipe = dict(epochs=16, batch_size=128, lr=2e-3)
-    quick_epochs = 8
     saved_before = {"patch_sizes": None}  # checkpoints from before patch_sizes existed: one fixed patch size
 
     Options = MaskedOptions

@@ -1,31 +1,35 @@
 """MoCo v2 (He et al. 2020; Chen et al. 2020): a momentum encoder makes the keys, a queue keeps the last K of them.
 
     q = g(f(v)),  k = g_t(f_t(v'))  (momentum copies f_t, g_t; no gradient),  L = moco_loss(q, k, queue, T)
-    after each step: f_t, g_t <- m (f_t, g_t) + (1 - m) (f, g);  queue <- the batch's keys (first in, first out)
+    then: queue <- the batch's keys (first in, first out);  after each step: f_t, g_t <- m (f_t, g_t) + (1 - m) (f, g)
 
 The number of negatives is the queue size K, not the batch size: MoCo works with small batches. Here the loss is
 symmetrised (each view is once the query, once the key), and both views' keys are queued. In a DDP run the keys
-of every process are gathered before they are queued, so every process holds the same queue.
+of every process are gathered before they are queued, so every process holds the same queue. The keys are queued
+in `training_step` once the loss is computed (against a copy of the queue, as MoCo's code does), so nothing is
+kept between hooks; the momentum update is `MomentumTargets`'s, after the optimiser step.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
 from ..losses import distributed_world, moco_loss
-from .two_view import KeyQueue, TwoViewMethod, TwoViewOptions, frozen_copy, momentum_update
+from .momentum import MomentumTargets, frozen_copy, momentum_option, momentum_schedule_option
+from .options import option, positive_int, positive_number
+from .two_view import KeyQueue, TwoViewMethod, TwoViewOptions
 
 __all__ = ["MoCoMethod", "MoCoOptions", "gather_keys"]
 
 
 @dataclasses.dataclass
 class MoCoOptions(TwoViewOptions):
-    queue_size: int = 1024
-    momentum: float = 0.99
-    temperature: float = 0.2
+    queue_size: int = option(1024, check=positive_int, help="K, the number of keys the queue keeps (the negatives)")
+    momentum: float = momentum_option(0.99, "key encoder")
+    momentum_schedule: str = momentum_schedule_option()
+    temperature: float = option(0.2, check=positive_number, help="temperature T of the InfoNCE loss")
 
 
 def gather_keys(keys: torch.Tensor) -> torch.Tensor:
@@ -38,18 +42,11 @@ def gather_keys(keys: torch.Tensor) -> torch.Tensor:
     return torch.cat(gathered)
 
 
-class MoCoMethod(TwoViewMethod):
+class MoCoMethod(MomentumTargets, TwoViewMethod):
     """MoCo v2. Head: projector g, target_encoder f_t, target_projector g_t (momentum copies), queue (`KeyQueue`)."""
 
     name = "moco"
-    title = "MoCo v2"
-    family = "contrastive"
-    recipe = dict(epochs=20, batch_size=64, lr=2e-3)
     Options = MoCoOptions
-
-    def __init__(self, **options):
-        super().__init__(**options)
-        self._keys: Optional[torch.Tensor] = None
 
     def make_modules(self, image_shape):
         o = self.options
@@ -58,20 +55,16 @@ class MoCoMethod(TwoViewMethod):
                 "target_projector": frozen_copy(projector),
                 "queue": KeyQueue(o.queue_size, o.out_dim, torch.Generator().manual_seed(0))}
 
+    def momentum_pairs(self):
+        return [(self.head["target_encoder"], self.encoder), (self.head["target_projector"], self.head["projector"])]
+
     def training_step(self, batch, batch_idx):
         (images,), head, n = batch, self.head, len(batch[0])
         views = self.views(images)
         q = head["projector"](self.encoder(views)).float()
         with torch.no_grad():
             k = head["target_projector"](head["target_encoder"](views)).float()
-        queue, t = head["queue"].keys, self.options.temperature
-        self._keys = k
-        return (moco_loss(q[:n], k[n:], queue, t) + moco_loss(q[n:], k[:n], queue, t)) / 2
-
-    def on_train_batch_end(self, outputs, batch, batch_idx):
-        m = self.options.momentum
-        momentum_update(self.head["target_encoder"], self.encoder, m)
-        momentum_update(self.head["target_projector"], self.head["projector"], m)
-        if self._keys is not None:
-            self.head["queue"].enqueue(gather_keys(F.normalize(self._keys, dim=1)))
-            self._keys = None
+        queue, t = head["queue"].keys.clone(), self.options.temperature  # a copy: the keys are queued below
+        loss = (moco_loss(q[:n], k[n:], queue, t) + moco_loss(q[n:], k[:n], queue, t)) / 2
+        head["queue"].enqueue(gather_keys(F.normalize(k, dim=1)))  # the next step's negatives (no gradient)
+        return loss

@@ -28,9 +28,6 @@ class PretextTask(Method):
     `training_step` chains them."""
 
     name = "pretext"
-    family = "self-prediction"
-    data = "digits"  # the embedded dataset the course trains this task on
-    recipe = dict(epochs=8, batch_size=128, lr=2e-3)
 
     def corrupt(self, images: torch.Tensor, generator: Optional[torch.Generator] = None) -> Corrupted:
         raise NotImplementedError

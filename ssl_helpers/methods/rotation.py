@@ -13,8 +13,6 @@ class RotationTask(ClassificationTask):
     """Gidaris et al. (2018): rotate by 0/90/180/270 degrees, predict which (4 classes, cross-entropy)."""
 
     name = "rotation"
-    title = "rotation"
-    notebook = "03_augmented_rotation_jigsaw"
     num_classes = 4
 
     def corrupt(self, images, generator=None) -> Corrupted:

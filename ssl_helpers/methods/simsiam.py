@@ -13,6 +13,7 @@ from torch import nn
 
 from ..losses import negative_cosine
 from ..models import ProjectionHead
+from .options import option
 from .two_view import TwoViewMethod, TwoViewOptions
 
 __all__ = ["SimSiamMethod", "SimSiamOptions"]
@@ -20,16 +21,14 @@ __all__ = ["SimSiamMethod", "SimSiamOptions"]
 
 @dataclasses.dataclass
 class SimSiamOptions(TwoViewOptions):
-    stop_gradient: bool = True
-    predictor: bool = True
+    stop_gradient: bool = option(True, help="no gradient through the target z (False: the ablation, it collapses)")
+    predictor: bool = option(True, help="train the predictor q (False: the ablation)")
 
 
 class SimSiamMethod(TwoViewMethod):
     """SimSiam. Head: projector g and predictor q (or none)."""
 
     name = "simsiam"
-    title = "SimSiam"
-    recipe = dict(epochs=20, batch_size=64, lr=2e-3)
     Options = SimSiamOptions
 
     def make_modules(self, image_shape):

@@ -32,15 +32,35 @@ transfer notebook's main leaderboard compares these."""
 
 RECIPE_KEYS = ("batch_size", "lr", "weight_decay", "warmup_epochs")
 """The schedule fields a checkpoint's `extra` may record; `pretrain_like` reuses them (absent ones: the method's
-`recipe`)."""
+recipe in its `MethodSpec`)."""
 
 TRAINER_OPTIONS = ("precision", "checkpoint", "estimate", "devices", "strategy", "num_nodes", "drop_last")
 
 
-def _make(method) -> Method:
+def _make(method, **options) -> Method:
     from . import make_method
 
-    return make_method(method)
+    return make_method(method, **options)
+
+
+def _split_options(method: Union[str, Method], options: dict):
+    """`pretrain`'s keyword options -> (the method's options, the schedule's and the Trainer's options)."""
+    from . import method_class
+
+    cls = method_class(method) if isinstance(method, str) else type(method)
+    method_fields = set(cls.Options.__dataclass_fields__)
+    run_fields = {"epochs", "batch_size", *Schedule.__dataclass_fields__, *TRAINER_OPTIONS}
+    unknown = set(options) - method_fields - run_fields
+    if unknown:
+        raise ValueError(f"unknown pretrain options {sorted(unknown)}; expected the {cls.name} method's options "
+                         f"({', '.join(cls.Options.__dataclass_fields__) or 'none'}), the schedule's (epochs, "
+                         f"batch_size, {', '.join(Schedule.__dataclass_fields__)}) or the Trainer's "
+                         f"({', '.join(TRAINER_OPTIONS)})")
+    method_options = {k: v for k, v in options.items() if k in method_fields and k not in run_fields}
+    if method_options and not isinstance(method, str):
+        raise ValueError(f"method options {sorted(method_options)} can only be given with a method name, not with "
+                         f"a method object: make_method({cls.name!r}, ...) or pretrain({cls.name!r}, ...)")
+    return method_options, {k: v for k, v in options.items() if k not in method_options}
 
 
 def pretrain(method: Union[str, Method], train_images, *, encoder: Optional[nn.Module] = None,
@@ -50,8 +70,10 @@ def pretrain(method: Union[str, Method], train_images, *, encoder: Optional[nn.M
     """Build the method (`encoder`, default `method.make_encoder`, and a new head) and train it with the course's
     `lightning.Trainer` (`ssl_helpers.train.train_module`).
 
-    train_images: (N, C, H, W) tensor or an `ImageSet` (its labels are not used). `epochs`, `batch_size`, `lr`
-    default to `method.recipe`; the other `Schedule` fields (optimizer, warmup_epochs, weight_decay, schedule) and
+    method: a `Method`, or a registered name; with a name, the method's options can be given here by name too
+    (`pretrain("simclr", images, temperature=0.2)`). train_images: (N, C, H, W) tensor or an `ImageSet` (its labels
+    are not used). `epochs`, `batch_size`, `lr` default to the method's recipe (`method.spec.recipe`); the other
+    `Schedule` fields (optimizer, warmup_epochs, weight_decay, schedule) and
     the Trainer's options pass through: `precision` ("auto": bf16 or float16 + gradient scaler by GPU),
     `checkpoint=folder` (saved every epoch; a second call resumes after the last saved epoch, the method's
     generator restored too), `estimate=True` (prints the estimated time), `devices`/`strategy`/`num_nodes` (DDP:
@@ -62,18 +84,15 @@ def pretrain(method: Union[str, Method], train_images, *, encoder: Optional[nn.M
     cosine kNN accuracy of the frozen encoder (labels only watch, they never train).
     Returns `(encoder, history)`; the trained method keeps both (`method.encoder`, `method.head`).
     """
-    method = _make(method)
+    method_options, run_options = _split_options(method, options)
+    method = _make(method, **method_options)
     images = getattr(train_images, "images", train_images)
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
         raise ValueError("train_images must be an ImageSet or a tensor of shape (N, C, H, W)")
-    recipe = {**method.recipe, **options}
+    recipe = {**method.spec.recipe, **run_options}
     recipe.update({k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr).items() if v is not None})
     trainer_options = {k: recipe.pop(k) for k in TRAINER_OPTIONS if k in recipe}
     run_epochs, run_batch = recipe.pop("epochs"), recipe.pop("batch_size")
-    unknown = set(recipe) - set(Schedule.__dataclass_fields__)
-    if unknown:
-        raise ValueError(f"unknown pretrain options {sorted(unknown)}; expected epochs, batch_size, "
-                         f"{', '.join(Schedule.__dataclass_fields__)} or {', '.join(TRAINER_OPTIONS)}")
     method.schedule = Schedule(**recipe)
     device = pick_device(device) if not isinstance(device, torch.device) else device
     with torch.random.fork_rng(devices=[]):
@@ -99,7 +118,7 @@ def pretrain(method: Union[str, Method], train_images, *, encoder: Optional[nn.M
                 "options": repr(method), "parameters": sum(p.numel() for p in method.parameters())}
     history = train_module(method, (images,), epochs=run_epochs, batch_size=run_batch, seed=seed, device=device,
                            generators=(method.generator,), settings=settings, on_epoch_end=epoch_end,
-                           progress=progress, desc=method.title or method.name, **trainer_options)
+                           progress=progress, desc=method.spec.title or method.name, **trainer_options)
     return method.encoder, history
 
 
@@ -146,7 +165,7 @@ def shipped_score(method: Method, encoder: nn.Module) -> float:
     from ..data import load_dataset
     from ..evaluate import knn_monitor
 
-    train, test = load_dataset(method.data, image_size=method.image_size)
+    train, test = load_dataset(method.spec.data, image_size=method.spec.image_size)
     return knn_monitor(encoder, train, test, device="cpu")
 
 
@@ -159,8 +178,9 @@ def load_or_pretrain(name: str, path=None, epochs: Optional[int] = None, seed: i
     `info["shipped"]` when it is the package's, and `info["extra"]["image_size"]` is the size it was trained at.
     A checkpoint that exists but does not load is an error (`CheckpointError`), never silently replaced.
     """
-    from . import make_method
+    from . import make_method, method_spec
 
+    spec = method_spec(name)
     path = Path(path) if path is not None else default_checkpoint_dir() / f"{name}.pt"
     if path.is_file():
         method, encoder, info = load_method(name, path, device)
@@ -168,21 +188,21 @@ def load_or_pretrain(name: str, path=None, epochs: Optional[int] = None, seed: i
     if shipped and shipped_path(name).is_file():
         if verbose:
             print(f"No checkpoint at {path}: using the course's {name} checkpoint shipped with ssl_helpers "
-                  f"(run notebook {make_method(name).notebook} to train your own).")
+                  f"(run notebook {spec.notebook} to train your own).")
         method, encoder, info = load_method(name, shipped_path(name), device)
         return method, encoder, {**info, "shipped": True}
     from ..data import load_dataset
 
     method = make_method(name)
-    epochs = epochs or method.quick_epochs
+    epochs = epochs or spec.quick_epochs
     if verbose:
         print(f"No checkpoint at {path}: pre-training a quick {name} encoder ({epochs} epochs on "
-              f"{method.data} at {method.image_size} px) instead. Run notebook {method.notebook} for the full one.")
-    train, _ = load_dataset(method.data, image_size=method.image_size)
+              f"{spec.data} at {spec.image_size} px) instead. Run notebook {spec.notebook} for the full one.")
+    train, _ = load_dataset(spec.data, image_size=spec.image_size)
     encoder, history = pretrain(method, train.images, epochs=epochs, seed=seed, device=device, progress=progress)
     info = {"config": dict(encoder.config), "method": name, "metrics": {}, "quick": True, "shipped": False,
             "path": None,
-            "extra": {"epochs": epochs, "image_size": method.image_size,
+            "extra": {"epochs": epochs, "image_size": spec.image_size,
                       "final_loss": float(history["loss"].iloc[-1])}}
     return method, encoder.eval(), info
 
@@ -191,7 +211,7 @@ def pretrain_like(name: str, info: dict, train_images, epochs: int, *, seed: int
                   progress: bool = True, **trainer_options):
     """Pre-train method `name` again, from new random weights, with the recipe its checkpoint recorded (`info`
     from `load_method`/`load_or_pretrain`): the same encoder architecture (`info["config"]`), the method's options,
-    and the batch size, learning rate and schedule of `RECIPE_KEYS` where recorded, else the method's `recipe`; for
+    and the batch size, learning rate and schedule of `RECIPE_KEYS` where recorded, else the method's recipe; for
     `epochs` epochs: the same method at another budget. train_images: (N, C, H, W) at the size the checkpoint was
     trained at. Returns `(method, history)`."""
     from ..models import build_encoder
@@ -213,7 +233,9 @@ def pretrain_like(name: str, info: dict, train_images, epochs: int, *, seed: int
 def recipe_used(name: str, info: dict) -> dict:
     """The batch size, learning rate and schedule `pretrain_like` trains method `name` with, given `info`."""
     extra = info.get("extra") or {}
-    recipe = {**dataclasses.asdict(Schedule()), **_make(name).recipe}
+    from . import method_spec
+
+    recipe = {**dataclasses.asdict(Schedule()), **method_spec(name).recipe}
     return {key: extra.get(key, recipe.get(key)) for key in RECIPE_KEYS}
 
 
@@ -226,7 +248,9 @@ def train_at_budget(name: str, info: dict, epochs: int, *, data: Optional[str] =
     from ..data import load_dataset
 
     extra = info.get("extra") or {}
-    data = data or extra.get("data") or _make(name).data
+    from . import method_spec
+
+    data = data or extra.get("data") or method_spec(name).data
     train, _ = load_dataset(data, image_size=int(extra["image_size"]), **(data_options or {}))
     if verbose:
         print(f"pre-training {name} for {epochs} epochs with its notebook's recipe "

@@ -1,15 +1,14 @@
-"""What the methods of notebook 07 (MoCo, BYOL, SimSiam, Barlow Twins, VICReg) share.
+"""What the two-view methods (SimCLR, and notebook 07's MoCo, BYOL, SimSiam, Barlow Twins, VICReg) share.
 
 - `TwoViewMethod`: a `Method` that draws two augmented views of each batch (`ssl_helpers.augment.preset`, on the
   training device) and keeps its trainable modules in an `nn.ModuleDict` head (projector, predictor, momentum
   target, queue: whatever it has), so `save_method` stores all of them. `TwoViewOptions`: the options they share.
-- `momentum_update`: the exponential moving average of a target network, theta_t <- m theta_t + (1 - m) theta_o.
-- `frozen_copy`: a target network that starts as a copy of the online one and is never trained by gradients.
+- `momentum_update`, `frozen_copy` (from `methods/momentum.py`, with `MomentumTargets`): the exponential moving
+  average of a target network, theta_t <- m theta_t + (1 - m) theta_o, and a target never trained by gradients.
 - `KeyQueue`: MoCo's first-in first-out queue of the last K keys, a buffer saved with the head.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
 from typing import Any, Optional
 
@@ -17,6 +16,8 @@ import torch
 from torch import nn
 
 from .base import Method
+from .momentum import frozen_copy, momentum_update  # importable from here too (in __all__)
+from .options import MethodOptions, option, positive_int
 
 __all__ = ["TwoViewMethod", "TwoViewOptions", "augment_for", "restore_augment", "two_views", "momentum_update", "frozen_copy", "KeyQueue",
            "BEYOND_IMAGE_SIZE"]
@@ -45,32 +46,6 @@ def two_views(augment, images: torch.Tensor, generator: Optional[torch.Generator
     """Two independently augmented views of a batch, stacked: images (N, C, H, W) -> (2N, C, size, size), rows
     [t(x_1..x_N); t'(x_1..x_N)] (both drawn from `generator`, first view first)."""
     return torch.cat([augment(images, generator), augment(images, generator)])
-
-
-@torch.no_grad()
-def momentum_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
-    """theta_target <- m theta_target + (1 - m) theta_online for every parameter, in place (BYOL eq. 1, MoCo eq. 2).
-
-    Buffers (BatchNorm's running statistics) are copied from the online network. target and online must have the
-    same architecture. momentum m in [0, 1]: 1 keeps the target fixed, 0 copies the online network.
-    """
-    if not 0.0 <= float(momentum) <= 1.0:
-        raise ValueError(f"momentum must be in [0, 1], got {momentum}")
-    target_params, online_params = list(target.parameters()), list(online.parameters())
-    if [p.shape for p in target_params] != [p.shape for p in online_params]:
-        raise ValueError("target and online must have the same architecture (the same parameter shapes)")
-    for t, o in zip(target_params, online_params):
-        t.mul_(momentum).add_(o.detach(), alpha=1.0 - momentum)
-    for t, o in zip(target.buffers(), online.buffers()):
-        t.copy_(o)
-
-
-def frozen_copy(module: nn.Module) -> nn.Module:
-    """A deep copy of `module` whose parameters do not require gradients (a momentum target)."""
-    target = copy.deepcopy(module)
-    for p in target.parameters():
-        p.requires_grad_(False)
-    return target
 
 
 class KeyQueue(nn.Module):
@@ -104,41 +79,33 @@ class KeyQueue(nn.Module):
 
 
 @dataclasses.dataclass
-class TwoViewOptions:
+class TwoViewOptions(MethodOptions):
     """Options every two-view method takes: `augment` (a preset name of `ssl_helpers.augment`, views at the image
     size, or an `Augment`), `hidden_dim` and `out_dim` of the projector."""
 
-    augment: Any = "digits"
-    hidden_dim: int = 128
-    out_dim: int = 64
-
-    def __post_init__(self):
-        self.augment = restore_augment(self.augment)
-        for name in ("hidden_dim", "out_dim"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    augment: Any = option("digits", convert=restore_augment,
+                          help="the views' augmentation: a preset name of ssl_helpers.augment (or an Augment)")
+    hidden_dim: int = option(128, check=positive_int, help="hidden width of the projection head")
+    out_dim: int = option(64, check=positive_int, help="output dimension of the projection head (the embedding)")
 
 
 class TwoViewMethod(Method):
-    """Base of the two-view methods: two views per image, a head that is an `nn.ModuleDict`.
+    """Base of the two-view methods: two views per image, drawn on the training device.
 
-    Subclasses implement `make_modules(image_shape) -> dict of modules` and `training_step`.
+    Subclasses implement `make_modules(image_shape)` and `training_step`. `make_modules` returns a dict of modules
+    (the head is then an `nn.ModuleDict` of them) or one module (the head itself, e.g. SimCLR's projection head).
     """
 
-    family = "non-contrastive"
-    notebook = "07_beyond_negatives"
-    image_size = BEYOND_IMAGE_SIZE
-    quick_epochs = 10
     generator_on_device = True
     Options = TwoViewOptions
 
-    def make_modules(self, image_shape) -> dict:
+    def make_modules(self, image_shape):
         raise NotImplementedError
 
     def make_head(self, image_shape) -> nn.Module:
         self.augment = augment_for(self.options.augment, image_shape[-1])
-        return nn.ModuleDict(self.make_modules(image_shape))
+        modules = self.make_modules(image_shape)
+        return modules if isinstance(modules, nn.Module) else nn.ModuleDict(modules)
 
     def projector(self) -> nn.Module:
         """g: the projection head, h (N, encoder.out_dim) -> z (N, out_dim)."""

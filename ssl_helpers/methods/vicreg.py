@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..losses import vicreg_loss
+from .options import option
 from .two_view import TwoViewMethod, TwoViewOptions
 
 __all__ = ["VICRegMethod", "VICRegOptions"]
@@ -16,17 +17,15 @@ __all__ = ["VICRegMethod", "VICRegOptions"]
 
 @dataclasses.dataclass
 class VICRegOptions(TwoViewOptions):
-    invariance_weight: float = 25.0
-    variance_weight: float = 25.0
-    covariance_weight: float = 1.0
+    invariance_weight: float = option(25.0, help="lambda, the weight of the invariance (mean squared distance) term")
+    variance_weight: float = option(25.0, help="mu, the weight of the variance term (0: the ablation without it)")
+    covariance_weight: float = option(1.0, help="nu, the weight of the covariance term")
 
 
 class VICRegMethod(TwoViewMethod):
     """VICReg. Head: projector g."""
 
     name = "vicreg"
-    title = "VICReg"
-    recipe = dict(epochs=20, batch_size=64, lr=2e-3)
     Options = VICRegOptions
 
     def make_modules(self, image_shape):
