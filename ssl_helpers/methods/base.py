@@ -12,21 +12,25 @@ with every checkpoint through `save_hyperparameters`). Its `training_step` is th
 Momentum targets update in `on_train_batch_end` (Lightning's hook after each optimiser step; `MomentumTargets`).
 Random draws (views, masks, corruptions) come from `method.generator`, seeded per run and restored on resume.
 Adding a method: one file with a `Method` subclass (an `Options` dataclass, `make_head`, `training_step`), one
-`MethodSpec` in `ssl_helpers/methods/__init__.py`'s `REGISTRY` (its title, family, notebook, data, recipe, ...).
+`MethodSpec` in `ssl_helpers/methods/registry.py`'s `REGISTRY` (its title, family, notebook, data, recipe, ...).
+`method_class(name)` and `make_method(name, **options)`: a registered method's class and a new instance by name.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar, Optional
+import importlib
+from typing import ClassVar, Optional, Union
 
 import lightning as L
 import torch
 from torch import nn
 
+from ..models import SmallCNN
 from ..train import Schedule, run_steps
 from .options import NoOptions
+from .registry import REGISTRY, method_spec
 
-__all__ = ["Method", "NoOptions", "NOT_BUILT"]
+__all__ = ["Method", "NoOptions", "NOT_BUILT", "method_class", "make_method"]
 
 NOT_BUILT = ("the {name} method has no encoder and head yet: call method.build(image_shape) or train it with "
              "ssl_helpers.methods.pretrain first")
@@ -37,11 +41,9 @@ class _Spec:
     """`Method.spec`: the class's registry `MethodSpec`, found by its `name` (on the class and on instances)."""
 
     def __get__(self, method, cls):
-        from . import REGISTRY
-
         if cls.name not in REGISTRY:  # an AttributeError, so that hasattr and inspect see no spec
             raise AttributeError(f"{cls.__name__} (name {cls.name!r}) has no spec: add a MethodSpec for it to "
-                                 f"ssl_helpers/methods/__init__.py's REGISTRY")
+                                 f"ssl_helpers/methods/registry.py's REGISTRY")
         return REGISTRY[cls.name]
 
 
@@ -101,8 +103,6 @@ class Method(L.LightningModule):
     def make_encoder(self, image_shape, width: int = 32) -> nn.Module:
         """The encoder this method trains by default on images of `image_shape` (C, H, W): the course's
         `SmallCNN`. Methods with their own architecture (e.g. a ViT) override it."""
-        from ..models import SmallCNN
-
         return SmallCNN(in_channels=image_shape[0], width=width)
 
     def make_head(self, image_shape) -> nn.Module:
@@ -151,3 +151,21 @@ class Method(L.LightningModule):
         options = ", ".join(f"{k}={v!r}" for k, v in dataclasses.asdict(self.options).items())
         return f"{type(self).__name__}({options})"
 
+
+def method_class(name: str) -> type:
+    """The `Method` subclass registered under `name` (its module imported on first use)."""
+    path = method_spec(name).path
+    module, _, attribute = path.partition(":")
+    cls = getattr(importlib.import_module(module), attribute)
+    if not (isinstance(cls, type) and issubclass(cls, Method)) or cls.name != name:
+        raise TypeError(f"REGISTRY[{name!r}] = {path!r} is not a Method subclass named {name!r}")
+    return cls
+
+
+def make_method(name: Union[str, Method], **options) -> Method:
+    """A method by name with its options (e.g. `make_method("masked", mask_ratio=0.75)`); a method passes through."""
+    if isinstance(name, Method):
+        if options:
+            raise ValueError("options can only be given with a method name, not with a method object")
+        return name
+    return method_class(name)(**options)

@@ -18,6 +18,7 @@ from typing import List, Tuple
 import torch
 from torch import nn
 
+from ..train import run_steps
 from .options import option, unit_interval
 
 __all__ = ["MomentumTargets", "momentum_update", "frozen_copy", "scheduled_momentum", "MOMENTUM_SCHEDULES",
@@ -90,8 +91,6 @@ class MomentumTargets:
         trainer = self._trainer
         if trainer is None:
             return scheduled_momentum(o.momentum, o.momentum_schedule, 0, 1)
-        from ..train import run_steps
-
         # Lightning counts the optimiser step before this hook: global_step - 1 is the step just taken
         return scheduled_momentum(o.momentum, o.momentum_schedule, trainer.global_step - 1, run_steps(self)[0])
 

@@ -13,7 +13,7 @@ import dataclasses
 from torch import nn
 
 from ..losses import nt_xent
-from . import method_spec
+from .registry import method_spec
 from .options import option, positive_number
 from .two_view import TwoViewMethod, TwoViewOptions
 

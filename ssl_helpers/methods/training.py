@@ -14,9 +14,13 @@ from typing import Optional, Union
 import torch
 from torch import nn
 
+from ..data import load_dataset
+from ..evaluate import knn_monitor
+from ..models import build_encoder
 from ..train import Schedule, CheckpointError, default_checkpoint_dir, load_checkpoint, pick_device, save_checkpoint
 from ..train import process_rank, train_module
-from .base import Method
+from .base import Method, make_method, method_class
+from .registry import method_spec
 
 __all__ = ["pretrain", "save_method", "load_method", "load_or_pretrain", "shipped_path", "shipped_score",
            "SHIPPED_DIR", "EQUAL_BUDGET_DIR", "RECIPE_KEYS", "pretrain_like", "recipe_used", "train_at_budget",
@@ -38,15 +42,11 @@ TRAINER_OPTIONS = ("precision", "checkpoint", "estimate", "devices", "strategy",
 
 
 def _make(method, **options) -> Method:
-    from . import make_method
-
     return make_method(method, **options)
 
 
 def _split_options(method: Union[str, Method], options: dict):
     """`pretrain`'s keyword options -> (the method's options, the schedule's and the Trainer's options)."""
-    from . import method_class
-
     cls = method_class(method) if isinstance(method, str) else type(method)
     method_fields = set(cls.Options.__dataclass_fields__)
     run_fields = {"epochs", "batch_size", *Schedule.__dataclass_fields__, *TRAINER_OPTIONS}
@@ -107,8 +107,6 @@ def pretrain(method: Union[str, Method], train_images, *, encoder: Optional[nn.M
     def epoch_end(epoch):
         row = {}
         if monitor is not None:
-            from ..evaluate import knn_monitor
-
             row["knn"] = knn_monitor(method.encoder, *monitor, device=device)
         if on_epoch_end is not None:
             row.update(on_epoch_end(epoch) or {})
@@ -138,8 +136,6 @@ def save_method(method: Method, path=None, metrics: Optional[dict] = None, extra
 
 def load_method(name: str, path=None, device="cpu"):
     """Load what `save_method` wrote: returns `(method with its encoder and head, encoder, info)`, in eval mode."""
-    from . import make_method, method_class
-
     path = Path(path) if path is not None else default_checkpoint_dir() / f"{name}.pt"
     encoder, info = load_checkpoint(path, device=device)
     extra = info.get("extra") or {}
@@ -162,9 +158,6 @@ def shipped_path(name: str) -> Path:
 def shipped_score(method: Method, encoder: nn.Module) -> float:
     """The figure a shipped checkpoint records and its test reproduces: the cosine kNN accuracy (k = 20, every
     train label) of the frozen encoder on the method's embedded data at its image size."""
-    from ..data import load_dataset
-    from ..evaluate import knn_monitor
-
     train, test = load_dataset(method.spec.data, image_size=method.spec.image_size)
     return knn_monitor(encoder, train, test, device="cpu")
 
@@ -178,8 +171,6 @@ def load_or_pretrain(name: str, path=None, epochs: Optional[int] = None, seed: i
     `info["shipped"]` when it is the package's, and `info["extra"]["image_size"]` is the size it was trained at.
     A checkpoint that exists but does not load is an error (`CheckpointError`), never silently replaced.
     """
-    from . import make_method, method_spec
-
     spec = method_spec(name)
     path = Path(path) if path is not None else default_checkpoint_dir() / f"{name}.pt"
     if path.is_file():
@@ -191,8 +182,6 @@ def load_or_pretrain(name: str, path=None, epochs: Optional[int] = None, seed: i
                   f"(run notebook {spec.notebook} to train your own).")
         method, encoder, info = load_method(name, shipped_path(name), device)
         return method, encoder, {**info, "shipped": True}
-    from ..data import load_dataset
-
     method = make_method(name)
     epochs = epochs or spec.quick_epochs
     if verbose:
@@ -214,9 +203,6 @@ def pretrain_like(name: str, info: dict, train_images, epochs: int, *, seed: int
     and the batch size, learning rate and schedule of `RECIPE_KEYS` where recorded, else the method's recipe; for
     `epochs` epochs: the same method at another budget. train_images: (N, C, H, W) at the size the checkpoint was
     trained at. Returns `(method, history)`."""
-    from ..models import build_encoder
-    from . import make_method, method_class
-
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
     extra = info.get("extra") or {}
@@ -233,8 +219,6 @@ def pretrain_like(name: str, info: dict, train_images, epochs: int, *, seed: int
 def recipe_used(name: str, info: dict) -> dict:
     """The batch size, learning rate and schedule `pretrain_like` trains method `name` with, given `info`."""
     extra = info.get("extra") or {}
-    from . import method_spec
-
     recipe = {**dataclasses.asdict(Schedule()), **method_spec(name).recipe}
     return {key: extra.get(key, recipe.get(key)) for key in RECIPE_KEYS}
 
@@ -245,11 +229,7 @@ def train_at_budget(name: str, info: dict, epochs: int, *, data: Optional[str] =
     """`pretrain_like` on the dataset `data` (with `data_options`; by default the one `info["extra"]` records) at
     the image size `info["extra"]` records, timed. Returns `(method, extra)`: the trained method and what to save
     with it (`save_method(method, path, extra=extra)`): epochs, data, training seconds, final loss and the recipe."""
-    from ..data import load_dataset
-
     extra = info.get("extra") or {}
-    from . import method_spec
-
     data = data or extra.get("data") or method_spec(name).data
     train, _ = load_dataset(data, image_size=int(extra["image_size"]), **(data_options or {}))
     if verbose:

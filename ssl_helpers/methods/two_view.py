@@ -15,6 +15,8 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
+from ..augment import Augment, preset
+from ..models import ProjectionHead
 from .base import Method
 from .momentum import frozen_copy, momentum_update  # importable from here too (in __all__)
 from .options import MethodOptions, option, positive_int
@@ -28,16 +30,12 @@ BEYOND_IMAGE_SIZE = 12
 
 def augment_for(augment, image_size: int):
     """The `Augment` a two-view method uses: `augment` itself, or the preset of that name at `image_size` px."""
-    from ..augment import preset
-
     return preset(augment, int(image_size)) if isinstance(augment, str) else augment
 
 
 def restore_augment(augment):
     """An `augment` option as saved in a checkpoint (a preset name, or an `Augment`'s fields) -> the option."""
     if isinstance(augment, dict):
-        from ..augment import Augment
-
         return Augment(**{k: tuple(v) if isinstance(v, list) else v for k, v in augment.items()})
     return augment
 
@@ -109,8 +107,6 @@ class TwoViewMethod(Method):
 
     def projector(self) -> nn.Module:
         """g: the projection head, h (N, encoder.out_dim) -> z (N, out_dim)."""
-        from ..models import ProjectionHead
-
         return ProjectionHead(self.encoder.out_dim, self.options.hidden_dim, self.options.out_dim)
 
     def views(self, images: torch.Tensor) -> torch.Tensor:
