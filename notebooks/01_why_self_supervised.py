@@ -204,8 +204,8 @@ if SCRATCH_TUNED is not None:
 
 # %%
 import time
-from ssl_helpers.evaluate import baseline_table, summarize
-from ssl_helpers.protocol import baseline_summary
+from ssl_helpers.evaluate import summarize
+from ssl_helpers.protocol import baseline_summary, baseline_table
 
 started = time.perf_counter()
 baselines, tuning = baseline_table(fit, validation, test, ENCODER, shots=SHOTS, seeds=SEEDS,

@@ -63,11 +63,12 @@ from ssl_helpers.data import load_dataset
 from ssl_helpers.evaluate import summarize
 from ssl_helpers.plots import plot_label_efficiency
 from ssl_helpers.train import seed_everything, set_cpu_threads
-from ssl_helpers.config import pretext_tier, run_options
+from ssl_helpers.config import run_options
+from ssl_helpers.tiers import pretext_tier
 from ssl_helpers import pretext
 from ssl_helpers.methods import pretrain, save_method
 
-# the two tiers (ssl_helpers.config.pretext_tier): digits + small CNN on the CPU, or CIFAR-10 + ResNet-18 on the GPU
+# the two tiers (ssl_helpers.tiers.pretext_tier): digits + small CNN on the CPU, or CIFAR-10 + ResNet-18 on the GPU
 DATA, OPTIONS, EPOCHS, DEVICE, make_encoder = pretext_tier(FULL_RUN, cpu_epochs=6, gpu_epochs=100 if LONGER_RUN else 30, tasks=2)
 SHOTS, SEEDS = (1, 5, 10), 5  # the course protocol: linear probe with 1, 5, 10 labels per class, 5 draws
 set_cpu_threads()  # PyTorch's default thread count; on a busy shared machine, set SSL_THREADS=1 (help(set_cpu_threads))

@@ -48,6 +48,14 @@ from pathlib import Path
 
 import torch
 
+from . import methods
+from .augment import PRESETS
+from .data import DatasetUnavailableError, load_dataset
+from .losses import distributed_world
+from .methods import Method, make_method, method_class, method_names, save_method
+from .models import build_encoder
+from .train import default_checkpoint_dir, pick_device, process_rank
+
 __all__ = [
     "OptionFlag",
     "build_parser",
@@ -92,16 +100,12 @@ checkpoints/<method>_<dataset>.pt ($SSL_CHECKPOINTS) unless --out; an existing o
 
 
 def _method_names() -> list:
-    from .methods import method_names
-
     return method_names()
 
 
 def method_recipe(name: str) -> tuple:
     """`(recipe, image_size)`: the method's CPU-tier `pretrain` defaults (epochs, batch_size, lr, ...) and the image
     size it trains at on the digits. The one place the command line reads the registry's metadata."""
-    from . import methods
-
     # the registry's MethodSpec (`method_spec`) where it exists, else the Method class's attributes
     spec = methods.method_spec(name) if hasattr(methods, "method_spec") else methods.method_class(name)
     return dict(spec.recipe), spec.image_size
@@ -189,8 +193,6 @@ def _argparse_kwargs(field: dataclasses.Field, tp) -> dict | None:
         return {"type": _or_none(item) if optional else item, "nargs": nargs, "metavar": item.__name__.upper()}
     if isinstance(default, str):  # a type argparse cannot express (Any, an Augment or a name): the preset's name
         if field.name == "augment":
-            from .augment import PRESETS
-
             return {"type": str, "choices": sorted(PRESETS)}
         return {"type": str, "metavar": "NAME"}
     return None
@@ -225,8 +227,6 @@ def method_flags(name: str, taken: frozenset = frozenset()) -> list[OptionFlag]:
     run's `--seed`) it is `--<method>-field-name`. Help: the field's `metadata["help"]` (else its name), its type,
     its default.
     """
-    from .methods import method_class
-
     options = method_class(name).Options
     try:
         hints = typing.get_type_hints(options)
@@ -256,8 +256,6 @@ def method_flags(name: str, taken: frozenset = frozenset()) -> list[OptionFlag]:
 
 def _add_method_options(p: argparse.ArgumentParser, name: str) -> None:
     """The group of `name`'s own flags, generated from its Options dataclass."""
-    from .methods import method_class
-
     flags = method_flags(name, p.common_flags)
     text = (f"Generated from the fields of {method_class(name).Options.__name__} (`--method NAME --help` lists "
             f"another method's); unset, a field keeps its default.")
@@ -382,8 +380,6 @@ def _method_options(p: argparse.ArgumentParser, args) -> dict:
 
 def _check_method_options(p: argparse.ArgumentParser, method: str, options: dict) -> None:
     """The method's `Options` check the values (as `make_method` would); a rejection names the flag."""
-    from .methods import method_class
-
     try:
         method_class(method).Options(**options)
     except (TypeError, ValueError) as error:
@@ -430,9 +426,6 @@ def parse_args(argv: Sequence[str] | None = None, prog: str | None = None,
     Adds `method_options` (for `make_method(args.method, **args.method_options)`) and `out` (the checkpoint path)
     to the namespace.
     """
-    from .methods import method_class
-    from .train import default_checkpoint_dir
-
     prog = prog or _prog()
     p = build_parser(prog, _chosen_method(argv, prog, method), default=method or DEFAULT_METHOD)
     args, extras = p.parse_known_args(argv)
@@ -518,9 +511,6 @@ def init_distributed(device: str = "auto"):
 
     Under torchrun (WORLD_SIZE > 1): NCCL with one GPU per process (`cuda:LOCAL_RANK`), or gloo on the CPU.
     """
-    from .losses import distributed_world
-    from .train import pick_device, process_rank
-
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1 or "RANK" not in os.environ:  # one process, or a process Lightning launched (it joins the group)
         return 1, process_rank(), pick_device(device)
@@ -541,8 +531,6 @@ def _load(args, world: int, rank: int):
 
     A dataset that is missing or cannot be downloaded is a one-line usage error.
     """
-    from .data import DatasetUnavailableError, load_dataset
-
     options = {"image_size": args.image_size}
     if args.dataset in ("cifar10", "stl10"):
         options.update(root=args.data_root, download=args.download)
@@ -563,9 +551,6 @@ def _load(args, world: int, rank: int):
 
 def _encoder(args, method, image_shape):
     """--arch if given; else the method's own encoder on the digits, a CIFAR ResNet-18 on real datasets."""
-    from .methods import Method
-    from .models import build_encoder
-
     arch = args.arch
     if arch is None and (args.dataset in EMBEDDED or type(method).make_encoder is not Method.make_encoder):
         return method.make_encoder(image_shape, width=args.width or 32)
@@ -588,8 +573,6 @@ def train_from_args(argv: Sequence[str] | None = None, prog: str | None = None,
 
     Returns {"history", "method", "encoder", "checkpoint" (rank 0)}.
     """
-    from .methods import make_method, pretrain, save_method
-
     args = parse_args(argv, prog, method)
     world, rank, device = init_distributed(args.device)
     world = max(world, (args.devices or 1) * args.num_nodes)  # --devices: Lightning launches the other processes
@@ -617,7 +600,7 @@ def train_from_args(argv: Sequence[str] | None = None, prog: str | None = None,
         distributed = {"devices": local, "num_nodes": args.num_nodes, "strategy": args.strategy or "ddp"}
     elif args.strategy:
         distributed = {"strategy": args.strategy}
-    encoder, history = pretrain(trained, images, encoder=encoder, monitor=monitor, epochs=args.epochs,
+    encoder, history = methods.pretrain(trained, images, encoder=encoder, monitor=monitor, epochs=args.epochs,
                                 batch_size=args.batch_size // world, lr=args.lr, weight_decay=args.weight_decay,
                                 optimizer=args.optimizer, warmup_epochs=args.warmup_epochs, seed=args.seed,
                                 device=device, progress=progress, precision="auto" if amp else "float32",

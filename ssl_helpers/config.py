@@ -28,9 +28,9 @@ import dataclasses
 import os
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, Mapping, NamedTuple, Optional
+from typing import Mapping, Optional
 
-__all__ = ["Settings", "settings", "Tier", "pretext_tier", "SMOKE_VARIABLE", "SMOKE_LIMITS", "smoke",
+__all__ = ["Settings", "settings", "SMOKE_VARIABLE", "SMOKE_LIMITS", "smoke",
            "full_run_settings", "run_options", "resume_path", "H200_SIMCLR_IMAGES_PER_SECOND", "T4_OVER_H200",
            "t4_images_per_second", "t4_minutes"]
 
@@ -158,37 +158,3 @@ def t4_minutes(epochs: int, images: int = 50_000, relative_cost: float = 1.0) ->
     minutes = epochs * images / (29,200 * 65 / 990 / relative_cost) / 60. The training step only: evaluation and
     data loading come on top."""
     return epochs * images / t4_images_per_second(relative_cost) / 60
-
-
-class Tier(NamedTuple):
-    """What a self-prediction notebook trains on: dataset name, `load_dataset` options, epochs per task, device, and
-    a function that builds a fresh encoder."""
-
-    data: str
-    options: dict
-    epochs: int
-    device: object
-    make_encoder: Callable
-
-
-def pretext_tier(full_run: bool, *, cpu_epochs: int, gpu_epochs: int, tasks: int = 1) -> Tier:
-    """The two tiers of the self-prediction notebooks (03, 04) in one place.
-
-    CPU tier (`full_run` False): the embedded digits at 16 px, `SmallCNN(width=32)`, `cpu_epochs`, the CPU.
-    Full run: CIFAR-10 at 32 px (downloaded), `ResNet18Cifar`, `gpu_epochs` (both capped under `SSL_SMOKE=1`), the
-    device `pick_device()` finds; it prints the course's T4 estimate for `tasks` trainings of one view per image
-    (about half a SimCLR step per image; an estimate, not a measurement).
-    """
-    import torch
-
-    from .models import ResNet18Cifar, SmallCNN
-    from .train import pick_device
-
-    if not full_run:
-        return Tier("digits", dict(image_size=16), cpu_epochs, torch.device("cpu"), lambda: SmallCNN(width=32))
-    full = full_run_settings(epochs=gpu_epochs, width=64)
-    print(f"course estimate on a T4 (not a measurement): "
-          f"{t4_minutes(tasks * full['epochs'], relative_cost=0.5):.0f} min of training steps "
-          f"({tasks} task(s) x {full['epochs']} epochs each)")
-    return Tier("cifar10", dict(image_size=32, download=True), full["epochs"], pick_device(),
-                lambda: ResNet18Cifar(width=full["width"]))

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .augment import LUMA
 from .config import settings
 
 __all__ = [
@@ -269,8 +270,6 @@ def colourise(grey: torch.Tensor, seed: int = 0, min_contrast: float = 0.3):
     if not 0.0 <= min_contrast < 0.9:
         raise ValueError(f"min_contrast must be in [0, 0.9), got {min_contrast}")
     generator = torch.Generator().manual_seed(seed)
-    from .augment import LUMA
-
     luma = torch.tensor(LUMA)
     n = grey.shape[0]
     foreground = torch.rand(n, 3, generator=generator)

@@ -10,12 +10,14 @@
    compare two rows over their shared draws and call a difference within its spread a tie.
 
 The whole protocol, with every setting chosen on a validation split among the same number of candidates for every
-row, fine-tuning and the baselines, is `ssl_helpers.protocol.run_protocol`; `baseline_table` runs it for the
-baselines: logistic regression on raw pixels, a randomly initialised encoder, and the same encoder trained
-supervised from scratch on the same few labels.
+row, fine-tuning and the baselines, is `ssl_helpers.protocol.run_protocol`; `ssl_helpers.protocol.baseline_table`
+runs it for the baselines: logistic regression on raw pixels, a randomly initialised encoder, and the same encoder
+trained supervised from scratch on the same few labels. The fine-tuning pieces it shares with `train_classifier`
+(`Standardize`, `freeze_batchnorm`, the LP-FT network) live here; the protocol imports this module, never the reverse.
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Dict, Iterable, NamedTuple, Optional, Sequence, Tuple, Union
 
@@ -44,9 +46,10 @@ __all__ = [
     "knn_monitor",
     "label_efficiency",
     "evaluate_encoder",
+    "Standardize",
+    "freeze_batchnorm",
     "train_classifier",
     "end_to_end_table",
-    "baseline_table",
     "summarize",
     "TUNING_SHOTS",
     "tune_on_validation",
@@ -268,6 +271,41 @@ def evaluate_encoder(encoder: nn.Module, train: ImageSet, test: ImageSet, name: 
     return label_efficiency(features, train.labels, test.labels, shots, seeds, probes)
 
 
+class Standardize(nn.Module):
+    """z = (h - mean) / std with fixed statistics (the frozen features of all of fit): the probe's input scaling,
+    kept inside the fine-tuned network so that it starts exactly as the tuned probe."""
+
+    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
+        super().__init__()
+        self.register_buffer("mean", mean.detach().float().clone())
+        self.register_buffer("std", std.detach().float().clone())
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return (h - self.mean) / self.std
+
+
+def freeze_batchnorm(module: nn.Module) -> nn.Module:
+    """Put every BatchNorm layer of `module` in eval mode: its running statistics are used and not updated
+    (a few labelled images per batch would otherwise replace the statistics learnt on all the unlabelled data)."""
+    for layer in module.modules():
+        if isinstance(layer, nn.modules.batchnorm._BatchNorm):
+            layer.eval()
+    return module
+
+
+def _lp_ft_model(encoder: nn.Module, probe, mean: torch.Tensor, std: torch.Tensor) -> nn.Sequential:
+    """encoder (a fresh copy) -> Standardize(mean, std) -> Linear set to the probe: at step 0 it predicts exactly
+    what the tuned probe predicts."""
+    weight, bias, classes = probe
+    if not torch.equal(classes, torch.arange(len(classes))):
+        raise ValueError("fine-tuning needs every class 0..K-1 in the labelled draw")
+    head = nn.Linear(weight.shape[0], weight.shape[1])
+    with torch.no_grad():
+        head.weight.copy_(weight.T.float())
+        head.bias.copy_(bias.float())
+    return nn.Sequential(copy.deepcopy(encoder).cpu(), Standardize(mean.flatten(), std.flatten()), head)
+
+
 def train_classifier(encoder: nn.Module, train: ImageSet, test: ImageSet, subset: torch.Tensor,
                      steps: int = 100, batch_size: int = 32, lr: float = 3e-3, encoder_lr: Optional[float] = None,
                      probe_first: bool = False, probe_C: float = 0.1, seed: int = 0, device=None) -> float:
@@ -289,8 +327,6 @@ def train_classifier(encoder: nn.Module, train: ImageSet, test: ImageSet, subset
     images, labels = train.images[subset], train.labels[subset]
     frozen_batchnorm = None
     if probe_first:
-        from .protocol import _lp_ft_model
-
         features = embed(encoder, train.images, device=device)
         mean, std = features.mean(0, keepdim=True), features.std(0, keepdim=True).clamp_min(1e-6)
         probe = fit_linear_probe((features[subset] - mean) / std, labels, probe_C)
@@ -307,8 +343,6 @@ def train_classifier(encoder: nn.Module, train: ImageSet, test: ImageSet, subset
 
     def loss_fn(batch):
         if frozen_batchnorm is not None:
-            from .protocol import freeze_batchnorm
-
             freeze_batchnorm(frozen_batchnorm)
         x, y = batch
         return F.cross_entropy(model(x), y)
@@ -340,27 +374,6 @@ def end_to_end_table(make_encoder, train: ImageSet, test: ImageSet, name: str, s
             score = train_classifier(make_encoder(), train, test, subset, seed=seed, **train_options)
             rows.append({"method": name, "probe": probe, "labels_per_class": shot, "seed": seed, "accuracy": score})
     return pd.DataFrame(rows)
-
-
-def baseline_table(fit_split: ImageSet, validation: ImageSet, test: ImageSet, encoder_config: dict,
-                   shots: Sequence = SHOTS, seeds: Union[int, Iterable] = 5,
-                   scratch_tuned: Optional[pd.DataFrame] = None, device=None):
-    """The three baselines through the course's protocol (`ssl_helpers.protocol.run_protocol`): returns its
-    `ProtocolResult` (`table`: tidy test scores as `label_efficiency`'s; `tuning`: every candidate on validation).
-
-    - "pixels": logistic regression on raw pixels (probe "linear");
-    - "random encoder": the encoder with random weights (seed 0), frozen (probes "linear" and "knn");
-    - "from scratch": the encoder trained on the labeled subset only (probe "end-to-end").
-    fit_split, validation: `validation_split(train)`; labels are drawn from fit_split, every setting (C, k, learning
-    rate and steps) is chosen on validation among the protocol's candidates, the test split is scored once.
-    scratch_tuned: the from-scratch tuning shipped with the package (`protocol.load_tuning("from_scratch_cnn")`),
-    so that only the chosen setting is trained here; None tunes it here.
-    """
-    from .protocol import run_protocol
-
-    return run_protocol({}, fit_split, validation, test, shots=shots, seeds=seeds,
-                        random_encoders={"random encoder": encoder_config}, scratch={"from scratch": encoder_config},
-                        tuned=scratch_tuned, device=device)
 
 
 TUNING_SHOTS = (1, 5, 10)

@@ -21,6 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
+from .data import load_dataset
+from .methods import load_method, load_or_pretrain, method_spec, save_method
+from .models import ResizeInput, build_encoder
+from .train import CheckpointError
+from .widgets.distances import default_anchor
+
 __all__ = ["Section", "SECTIONS", "section_methods", "find_encoder", "prepare", "build_section", "lecture_page",
            "main"]
 
@@ -77,9 +83,7 @@ def _distances(encoders, data):
     view_a, view_b = method.augment(images, generator), method.augment(images, generator)
     with torch.no_grad():
         z_a, z_b = method.head(encoder(view_a)), method.head(encoder(view_b))
-    temperature = getattr(method.options, "temperature", 0.5)
-    from .widgets.distances import default_anchor  # an anchor with a hard negative: low T raises its loss
-
+    temperature = getattr(method.options, "temperature", 0.5)  # the anchor has a hard negative: low T raises its loss
     return _explorer("ssl_helpers.widgets.distances:DistanceExplorer")(view_a, view_b, z_a, z_b,
                                                                         anchor=default_anchor(z_a, z_b),
                                                                         temperature=temperature)
@@ -90,9 +94,6 @@ def _neighbours(encoders, data):
     SimCLR (each embedded once; an encoder trained at another size sees the digits resized to it)."""
     import torch
     from torch import nn
-
-    from .data import load_dataset
-    from .models import ResizeInput, build_encoder
 
     train, test = load_dataset("digits", image_size=16)
     trained = {name: encoder if method.spec.image_size == 16 else ResizeInput(encoder, method.spec.image_size)
@@ -126,9 +127,6 @@ def find_encoder(name: str, course_dir, demo_dir, epochs: Optional[int] = None, 
     """`(method, encoder, source)` for method `name`: the course's checkpoint `course_dir/<name>.pt`, else the
     demo's quick stand-in `demo_dir/<name>.pt`, else a quick stand-in trained now (`load_or_pretrain`, a progress
     bar, `epochs` default the method's `quick_epochs`) and saved to `demo_dir` for next time."""
-    from .methods import load_method, load_or_pretrain, method_spec, save_method
-    from .train import CheckpointError
-
     for folder, kind in ((course_dir, "course checkpoint"), (demo_dir, "quick stand-in")):
         path = Path(folder) / f"{name}.pt" if folder is not None else None
         if path is not None and path.is_file():
@@ -192,8 +190,6 @@ def lecture_page(course_dir="../notebooks/checkpoints", demo_dir="checkpoints",
     `find_encoder`. The defaults are the paths as seen from `demo/lecture.ipynb`."""
     import ipywidgets as W
     import torch
-
-    from .data import load_dataset
 
     torch.set_num_threads(1)  # the explorers redraw a few small images: one thread answers fastest
     encoders = {}

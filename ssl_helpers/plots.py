@@ -65,7 +65,7 @@ def plot_label_efficiency(table: pd.DataFrame, ax=None, title: str = "Label effi
                           probes: Optional[Sequence[str]] = None):
     """Accuracy against labels per class, one line per (method, probe), mean with a band of +- 1 std.
 
-    `table` is the tidy table of `ssl_helpers.evaluate.label_efficiency` / `baseline_table`. "all" is drawn
+    `table` is the tidy table of `ssl_helpers.evaluate.label_efficiency` / `protocol.baseline_table`. "all" is drawn
     at the number of labels per class it stands for on a log axis, labelled "all".
     """
     if ax is None:

@@ -24,12 +24,11 @@ weights kept); only the chosen one is scored on test.
 """
 from __future__ import annotations
 
-import copy
 import json
 import math
 import time
 from pathlib import Path
-from typing import Dict, List, NamedTuple, Optional, Sequence, Union
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -39,7 +38,8 @@ from torch import nn
 
 from .data import ImageSet, labeled_subset
 from .config import smoke
-from .evaluate import PROBE_CS, embed, fit_linear_probe, knn_accuracy, probe_predict
+from .evaluate import (PROBE_CS, SHOTS, Standardize, _lp_ft_model, embed, fit_linear_probe, freeze_batchnorm,
+                       knn_accuracy, probe_predict)
 from .models import LinearClassifier, build_encoder
 from .train import fit as train_fit
 from .train import pick_device
@@ -47,7 +47,7 @@ from .train import pick_device
 __all__ = ["CANDIDATES", "SEEDS", "PROBE_CS", "KNN_KS", "FINE_TUNE_LR", "FINE_TUNE_WARMUP", "FINE_TUNE_STEPS",
            "FINE_TUNE_GRID", "SCRATCH_GRID", "VIT_SCRATCH_GRID", "BATCH_SIZE", "draws", "random_encoder",
            "random_encoder_name",
-           "Standardize", "freeze_batchnorm", "ProtocolResult", "run_protocol", "scratch_grid_for",
+           "Standardize", "freeze_batchnorm", "ProtocolResult", "run_protocol", "scratch_grid_for", "baseline_table",
            "load_tuning", "save_tuning", "load_results", "save_results", "budget", "budget_text", "BASELINES",
            "baseline_summary"]
 
@@ -102,28 +102,6 @@ def random_encoder_name(config: dict) -> str:
     inner = config.get("encoder", config) if config.get("arch") == "resize_input" else config
     name = "random ViT" if inner.get("arch") == "vit" else "random encoder"
     return f"{name} ({config['size']} px)" if config.get("arch") == "resize_input" else name
-
-
-class Standardize(nn.Module):
-    """z = (h - mean) / std with fixed statistics (the frozen features of all of fit): the probe's input scaling,
-    kept inside the fine-tuned network so that it starts exactly as the tuned probe."""
-
-    def __init__(self, mean: torch.Tensor, std: torch.Tensor):
-        super().__init__()
-        self.register_buffer("mean", mean.detach().float().clone())
-        self.register_buffer("std", std.detach().float().clone())
-
-    def forward(self, h: torch.Tensor) -> torch.Tensor:
-        return (h - self.mean) / self.std
-
-
-def freeze_batchnorm(module: nn.Module) -> nn.Module:
-    """Put every BatchNorm layer of `module` in eval mode: its running statistics are used and not updated
-    (a few labelled images per batch would otherwise replace the statistics learnt on all the unlabelled data)."""
-    for layer in module.modules():
-        if isinstance(layer, nn.modules.batchnorm._BatchNorm):
-            layer.eval()
-    return module
 
 
 def _setting_text(setting: dict) -> str:
@@ -362,19 +340,6 @@ def _per_draw_validation(chosen: dict, validation_h: torch.Tensor, labels: torch
             for seed, (probe, mean, std) in chosen.items()}
 
 
-def _lp_ft_model(encoder: nn.Module, probe, mean: torch.Tensor, std: torch.Tensor) -> nn.Sequential:
-    """encoder (a fresh copy) -> Standardize(mean, std) -> Linear set to the probe: at step 0 it predicts exactly
-    what the tuned probe predicts."""
-    weight, bias, classes = probe
-    if not torch.equal(classes, torch.arange(len(classes))):
-        raise ValueError("fine-tuning needs every class 0..K-1 in the labelled draw")
-    head = nn.Linear(weight.shape[0], weight.shape[1])
-    with torch.no_grad():
-        head.weight.copy_(weight.T.float())
-        head.bias.copy_(bias.float())
-    return nn.Sequential(copy.deepcopy(encoder).cpu(), Standardize(mean.flatten(), std.flatten()), head)
-
-
 def _scratch_model(config: dict, num_classes: int, seed: int) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -395,6 +360,25 @@ def _index_tuning(tuned: Optional[pd.DataFrame]) -> dict:
                                   "chosen"]].to_dict("records")]
         index[(method, probe, shot)] = (records, json.loads(rows[rows["chosen"]]["setting"].iloc[0]))
     return index
+
+
+def baseline_table(fit_split: ImageSet, validation: ImageSet, test: ImageSet, encoder_config: dict,
+                   shots: Sequence = SHOTS, seeds: Union[int, Iterable] = 5,
+                   scratch_tuned: Optional[pd.DataFrame] = None, device=None):
+    """The three baselines through the course's protocol (`ssl_helpers.protocol.run_protocol`): returns its
+    `ProtocolResult` (`table`: tidy test scores as `label_efficiency`'s; `tuning`: every candidate on validation).
+
+    - "pixels": logistic regression on raw pixels (probe "linear");
+    - "random encoder": the encoder with random weights (seed 0), frozen (probes "linear" and "knn");
+    - "from scratch": the encoder trained on the labeled subset only (probe "end-to-end").
+    fit_split, validation: `validation_split(train)`; labels are drawn from fit_split, every setting (C, k, learning
+    rate and steps) is chosen on validation among the protocol's candidates, the test split is scored once.
+    scratch_tuned: the from-scratch tuning shipped with the package (`protocol.load_tuning("from_scratch_cnn")`),
+    so that only the chosen setting is trained here; None tunes it here.
+    """
+    return run_protocol({}, fit_split, validation, test, shots=shots, seeds=seeds,
+                        random_encoders={"random encoder": encoder_config}, scratch={"from scratch": encoder_config},
+                        tuned=scratch_tuned, device=device)
 
 
 def save_tuning(tuning: pd.DataFrame, name: str) -> Path:

@@ -21,9 +21,10 @@ from torch import nn
 
 from .data import ImageSet
 from .evaluate import mean_accuracy
-from .methods import load_or_pretrain, method_names
-from .methods.training import load_or_pretrain_like
+from .methods import load_or_pretrain, method_names, method_spec
+from .methods.training import load_or_pretrain_like, shipped_path
 from .models import ResizeInput
+from .protocol import run_protocol
 from .train import default_checkpoint_dir
 
 __all__ = ["course_encoders", "load_course_encoder", "load_equal_budget_encoder", "protocol_table", "leaderboard",
@@ -88,8 +89,6 @@ def protocol_table(encoders: Dict[str, nn.Module], fit: ImageSet, validation: Im
     setting is trained); raw pixels ("pixels", "linear"); and `random_encoders` {name: config}, frozen random
     encoders probed like the others. `tuning` holds every candidate's mean validation accuracy and "chosen".
     """
-    from .protocol import run_protocol
-
     names = list(encoders) if fine_tune == "all" else list(fine_tune)
     scratch = {"from scratch": scratch_config} if scratch_config is not None else {}
     result = run_protocol(encoders, fit, validation, test, shots=shots, seeds=seeds, pixels=pixels,
@@ -152,9 +151,6 @@ def recorded_results(checkpoint_dir=None, names: Optional[Sequence[str]] = None,
     wall time of the pre-training; NaN when not recorded) and epochs.
     """
     import torch
-
-    from .methods import method_spec
-    from .methods.training import shipped_path
 
     folder = Path(checkpoint_dir or default_checkpoint_dir())
     rows = []

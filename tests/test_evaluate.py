@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from ssl_helpers.data import labeled_subset, validation_split
-from ssl_helpers.evaluate import (baseline_table, chosen_setting, embed, embedding_diagnostics, knn_accuracy,
-                                  label_efficiency, linear_probe_accuracy, mean_accuracy, standardize, summarize,
-                                  train_classifier, tune_on_validation, tuning_grid)
+from ssl_helpers.evaluate import (chosen_setting, embed, embedding_diagnostics, knn_accuracy, label_efficiency,
+                                  linear_probe_accuracy, mean_accuracy, standardize, summarize, train_classifier,
+                                  tune_on_validation, tuning_grid)
 from ssl_helpers.models import SmallCNN, build_encoder
-from ssl_helpers.protocol import SCRATCH_GRID
+from ssl_helpers.protocol import SCRATCH_GRID, baseline_table
 
 
 def clusters(n_per_class=20, num_classes=3, dim=5, spread=0.1, seed=0):

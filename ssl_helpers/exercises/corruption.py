@@ -15,6 +15,8 @@ import torch
 from torch import nn
 
 from ssl_helpers.losses import masked_mse as _course_masked_mse
+from ssl_helpers.models import SmallCNN
+from ssl_helpers.pretext import ConvDecoder, box_mask
 from ssl_helpers.pretext import noisy_images as _course_noisy
 
 from .base import Exercise, Mistake, seeded_module, train_steps
@@ -206,7 +208,6 @@ def _loss_cases():
         return make
 
     def boxes():                        # the notebook's masks: one square box per image, 3 channels
-        from ssl_helpers.pretext import box_mask
         gen = torch.Generator().manual_seed(3)
         prediction, target = torch.rand(3, 3, 6, 6, generator=gen), torch.rand(3, 3, 6, 6, generator=gen)
         return prediction, target, box_mask(3, (6, 6), 3, gen)
@@ -313,7 +314,6 @@ def _small_painter(channels: int) -> nn.Module:
 def _inpainting_cases():
     def case(n, channels, size, box, seed):
         def make():
-            from ssl_helpers.pretext import box_mask
             network = seeded_module(lambda: _small_painter(channels), seed)
             images = torch.rand(n, channels, size, size, generator=torch.Generator().manual_seed(seed))
             mask = box_mask(n, (size, size), box, torch.Generator().manual_seed(seed + 1))
@@ -328,8 +328,6 @@ class _Painter(nn.Module):
 
     def __init__(self, channels: int, size: int):
         super().__init__()
-        from ssl_helpers.models import SmallCNN
-        from ssl_helpers.pretext import ConvDecoder
         self.encoder = SmallCNN(channels, width=8)
         scale = size // self.encoder.feature_maps(torch.zeros(1, channels, size, size)).shape[-1]
         self.decoder = ConvDecoder(self.encoder.out_dim, channels, upsample=scale, hidden=32)
@@ -341,7 +339,6 @@ class _Painter(nn.Module):
 def _inpainting_demo(fn, images, steps: int = 30) -> str:
     """A fresh small inpainter trained for `steps` Adam steps with `fn` on 64 of `images` (CPU), a new box each
     step."""
-    from ssl_helpers.pretext import box_mask
     images = images[:64].float().cpu()
     size = images.shape[-1]
     network = seeded_module(lambda: _Painter(images.shape[1], size), 0)

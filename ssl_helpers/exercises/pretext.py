@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssl_helpers.models import SmallCNN
 from ssl_helpers.pretext import all_rotations as _course_rotations
 from ssl_helpers.pretext import shuffle_tiles as _course_shuffle
 
@@ -322,7 +323,6 @@ def _rotation_step_diagnose(args, got, want):
 
 def _rotation_demo(fn, images, steps: int = 30) -> str:
     """A fresh small CNN and linear head trained for `steps` Adam steps with `fn` on 32 of `images` (CPU)."""
-    from ssl_helpers.models import SmallCNN
     images = images[:32].float().cpu()
     encoder = seeded_module(lambda: SmallCNN(images.shape[1], width=8), 0)
     head = seeded_module(lambda: nn.Linear(encoder.out_dim, 4), 1)

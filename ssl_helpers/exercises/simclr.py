@@ -20,6 +20,7 @@ from torch import nn
 from ssl_helpers.augment import crop_boxes_from_uniforms
 from ssl_helpers.evaluate import partner_accuracy as _course_partner_accuracy
 from ssl_helpers.losses import nt_xent as _course_nt_xent
+from ssl_helpers.models import ProjectionHead, SmallCNN
 
 from .base import Exercise, Mistake, seeded_module, train_steps
 
@@ -473,7 +474,6 @@ def _views_drawn(fn):
 def _simclr_demo(fn, images, augment, temperature: float = 0.5, steps: int = 30) -> str:
     """A fresh small CNN and projection head trained for `steps` Adam steps with `fn` on 64 of `images` (CPU),
     then the partner accuracy of two fresh views of them."""
-    from ssl_helpers.models import ProjectionHead, SmallCNN
     images = images[:64].float().cpu()
     encoder = seeded_module(lambda: SmallCNN(images.shape[1], width=8), 0)
     head = seeded_module(lambda: ProjectionHead(encoder.out_dim, 64, 32), 1)

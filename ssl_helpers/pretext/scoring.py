@@ -5,6 +5,7 @@ import pandas as pd
 
 from ..data import validation_split
 from ..evaluate import mean_accuracy, paired_difference
+from ..protocol import run_protocol
 
 __all__ = ["score_against_baselines", "compare_to_baselines"]
 
@@ -20,8 +21,6 @@ def score_against_baselines(encoders: dict, train, test, shots=(1, 5, 10), seeds
     `ssl_helpers.evaluate.label_efficiency` (method, probe, labels_per_class, seed, accuracy). The baselines'
     numbers are the ones every notebook prints for them.
     """
-    from ..protocol import run_protocol
-
     if not encoders:
         raise ValueError("encoders must name at least one encoder, e.g. {'masked': encoder}")
     fit, validation = validation_split(train)

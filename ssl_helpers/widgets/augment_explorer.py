@@ -19,6 +19,8 @@ import numpy as np
 import torch
 
 from ..augment import PRESETS, Augment, preset
+from ..data import load_dataset
+from ..methods.simclr import SimCLRMethod
 from .common import (CONTROL_STYLE, MIN_TEXT_PX, Explorer, array_to_png, caption_html, check_choice, check_range,
                      control_layout, font, image_to_uint8, one_thread, png_image)
 
@@ -59,8 +61,6 @@ def recipe_augment(recipe: Union[None, str, Augment] = None, size: int = DIGIT_S
     if isinstance(recipe, Augment):
         return recipe.with_(size=size)
     if recipe is None:
-        from ..methods.simclr import SimCLRMethod
-
         recipe = SimCLRMethod().options.augment
     check_choice("recipe", recipe, sorted(PRESETS))
     return preset(recipe, size)
@@ -69,8 +69,6 @@ def recipe_augment(recipe: Union[None, str, Augment] = None, size: int = DIGIT_S
 @lru_cache(maxsize=None)
 def digit_images(colour: bool = False, size: int = DIGIT_SIZE, split: str = "train") -> torch.Tensor:
     """The digits of one split of the fixed split, (N, 3, size, size), loaded once per setting."""
-    from ..data import load_dataset
-
     train, test = load_dataset("colour_digits" if colour else "digits", image_size=size)
     return (train if split == "train" else test).images
 

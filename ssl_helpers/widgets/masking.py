@@ -22,6 +22,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
+from ..methods.mae import MAEMethod
 from ..pretext.figures import predictions
 from .common import (CONTROL_STYLE, MIN_TEXT_PX, Explorer, array_to_png, caption_html, caption_markup, check_choice,
                      check_range, control_layout, font, image_to_uint8, one_thread, png_image)
@@ -45,8 +46,6 @@ def patch_sizes(size: int) -> list:
 
 def is_mae(task) -> bool:
     """Whether `task` is the course's MAE (a ViT that sees only the visible patches), not a pretext task."""
-    from ..methods.mae import MAEMethod
-
     return isinstance(task, MAEMethod)
 
 
