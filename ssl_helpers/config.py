@@ -30,14 +30,18 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping, Optional
 
-__all__ = ["Settings", "settings", "SMOKE_VARIABLE", "SMOKE_LIMITS", "smoke",
+__all__ = ["Settings", "settings", "SMOKE_VARIABLE", "SMOKE_LIMITS", "smoke", "smoke_seeds",
            "full_run_settings", "run_options", "resume_path", "H200_SIMCLR_IMAGES_PER_SECOND", "T4_OVER_H200",
            "t4_images_per_second", "t4_minutes"]
 
 SMOKE_VARIABLE = "SSL_SMOKE"
-SMOKE_LIMITS = {"epochs": 2, "steps": 2, "batch_size": 32, "width": 8, "warmup_epochs": 1, "seeds": 2}
+SMOKE_LIMITS = {"epochs": 2, "steps": 2, "batch_size": 32, "width": 8, "warmup_epochs": 1, "seeds": 2,
+                "batches_per_epoch": 4}
 """The largest value each size takes under `SSL_SMOKE=1` (two epochs: notebooks show epoch 0, 1, 2 snapshots;
-`seeds`: draws of each labeled subset)."""
+`seeds`: draws of each labeled subset). Besides the FULL_RUN recipes that `full_run_settings` caps, every training
+of the course's Trainer is capped too (`train.train_module`: at most `epochs` epochs of `batches_per_epoch` batches;
+4 x 2 = 8 steps, enough for the time estimate's warm-up and timed steps), and the protocol draws at most `seeds`
+labelled subsets (`protocol.draws`): under the smoke test, every line still runs, each training only a few steps."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +117,13 @@ T4_OVER_H200 = 65 / 990
 def smoke() -> bool:
     """True when `SSL_SMOKE` is set to anything but "", "0", "false" or "no" (`settings().smoke`)."""
     return settings().smoke
+
+
+def smoke_seeds(seeds: list) -> list:
+    """The seeds of the labelled draws to score: `seeds`, or under `SSL_SMOKE=1` its first `SMOKE_LIMITS["seeds"]`
+    (`protocol.draws`, `evaluate.label_efficiency`)."""
+    current = settings()
+    return list(seeds)[:current.smoke_limits["seeds"]] if current.smoke else list(seeds)
 
 
 def full_run_settings(**sizes) -> dict:

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import ImageSet, labeled_subset
-from .config import smoke
+from .config import smoke, smoke_seeds
 from .evaluate import (PROBE_CS, SHOTS, Standardize, _lp_ft_model, embed, fit_linear_probe, freeze_batchnorm,
                        knn_accuracy, probe_predict)
 from .models import LinearClassifier, build_encoder
@@ -81,8 +81,9 @@ TUNING_DIR = Path(__file__).resolve().parent / "tuning"
 def draws(labels: torch.Tensor, labels_per_class, seeds: Union[int, Sequence[int]] = SEEDS) -> List[tuple]:
     """The protocol's labelled draws: [(seed, indices into `labels`)], k per class (`labeled_subset`).
 
-    labels: the fit split's labels (never validation or test). With all labels there is one draw (seed 0)."""
-    seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
+    labels: the fit split's labels (never validation or test). With all labels there is one draw (seed 0).
+    Under `SSL_SMOKE=1` (the FULL_RUN smoke test) only the first `SMOKE_LIMITS["seeds"]` seeds are drawn."""
+    seeds = smoke_seeds(range(seeds) if isinstance(seeds, int) else seeds)
     if labels_per_class == "all" or labels_per_class is None:
         return [(seeds[0], labeled_subset(labels, "all"))]
     return [(seed, labeled_subset(labels, labels_per_class, seed)) for seed in seeds]

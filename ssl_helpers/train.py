@@ -493,7 +493,8 @@ def quiet_lightning():
 
 def make_trainer(*, epochs: int, device: torch.device, precision: str = "auto", run_dir=None,
                  callbacks: Sequence = (), progress: bool = True, desc: str = "training", estimate: bool = False,
-                 devices=None, strategy: str = "auto", num_nodes: int = 1) -> L.Trainer:
+                 devices=None, strategy: str = "auto", num_nodes: int = 1,
+                 batches_per_epoch: Optional[int] = None) -> L.Trainer:
     """The course's one `lightning.Trainer`, set up once for every training (pre-training, fine-tuning, baselines).
 
     precision: `pick_precision` decides ("auto": bf16 on CUDA >= 8.0, float16 with a gradient scaler below,
@@ -504,6 +505,7 @@ def make_trainer(*, epochs: int, device: torch.device, precision: str = "auto", 
         or SLURM as Lightning documents); default: the one `device`.
     progress: one bar over the epochs (also off with `SSL_PROGRESS=0` in the environment: `config.settings`);
     estimate: print the estimated time of the run from its first timed steps.
+    batches_per_epoch: at most this many batches per epoch (Lightning's `limit_train_batches`); None: every batch.
     Lightning's start-up lines are not shown while the Trainer is built (`quiet_lightning`); run it inside
     `with quiet_lightning():` for the same during `fit`, as `train_module` does.
     """
@@ -529,7 +531,8 @@ def make_trainer(*, epochs: int, device: torch.device, precision: str = "auto", 
                          num_nodes=num_nodes, precision=pick_precision(device, precision).lightning,
                          callbacks=callbacks, logger=logger, enable_checkpointing=run_dir is not None,
                          enable_progress_bar=show_bar, enable_model_summary=False, num_sanity_val_steps=0,
-                         limit_val_batches=0, log_every_n_steps=1, use_distributed_sampler=False,
+                         limit_train_batches=batches_per_epoch, limit_val_batches=0, log_every_n_steps=1,
+                         use_distributed_sampler=False,
                          deterministic=False)
 
 
@@ -558,9 +561,15 @@ def train_module(module: L.LightningModule, tensors: Sequence[torch.Tensor], *, 
         run with other `settings` is an error, never silently reused.
     Returns the history: one row per epoch with `epoch`, `loss` (mean over the epoch), `lr`, `seconds` and
     whatever `on_epoch_end(epoch)` returned (called with the module in eval mode).
+    Under `SSL_SMOKE=1` (the FULL_RUN smoke test, `config.settings`) every run is capped at
+    `SMOKE_LIMITS["epochs"]` epochs of `SMOKE_LIMITS["batches_per_epoch"]` batches: the same code, a few steps.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs}")
+    smoke = config.settings()
+    batches_per_epoch = smoke.smoke_limits["batches_per_epoch"] if smoke.smoke else None
+    if smoke.smoke:
+        epochs = min(epochs, smoke.smoke_limits["epochs"])
     device = pick_device(device) if not isinstance(device, torch.device) else device
     shuffle = torch.Generator().manual_seed(seed)
     per_node = devices if isinstance(devices, int) else 1
@@ -576,7 +585,7 @@ def train_module(module: L.LightningModule, tensors: Sequence[torch.Tensor], *, 
     resume = run_dir is not None and (run_dir / "last.ckpt").is_file()
     trainer = make_trainer(epochs=epochs, device=device, precision=precision, run_dir=run_dir, callbacks=[state],
                            progress=progress, desc=desc, estimate=estimate, devices=devices, strategy=strategy,
-                           num_nodes=num_nodes)
+                           num_nodes=num_nodes, batches_per_epoch=batches_per_epoch)
     if resume and (progress or estimate):
         print(f"resuming from {run_dir / 'last.ckpt'}")
     devices_to_fork = [device] if device.type == "cuda" else []
