@@ -215,3 +215,14 @@ def test_the_ablations_of_notebook_07_build_and_step(name, options):
     method, encoder, x = built(name, **options)
     loss = method.step(x)
     assert loss.ndim == 0 and torch.isfinite(loss)
+
+
+def test_moco_gathers_keys_only_when_asked():
+    """`gather_keys` gathers the processes' keys only with gather=True (MoCo asks under a DDP Trainer), as
+    `nt_xent`; without a process group there is nothing to gather, and gather must be a bool."""
+    from ssl_helpers.methods.moco import gather_keys
+
+    keys = torch.randn(4, 3)
+    assert gather_keys(keys) is keys and gather_keys(keys, True) is keys
+    with pytest.raises(TypeError, match="gather must be True or False"):
+        gather_keys(keys, None)

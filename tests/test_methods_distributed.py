@@ -92,7 +92,7 @@ def _worker(rank, port, out_dir):
         x = images()[mine(rank)]
         result = {name: loss_and_gradients(under_ddp(built(name)), x) for name in LOSS_METHODS}
 
-        moco = built("moco")
+        moco = under_ddp(built("moco"))  # gathers its keys only under a DDP Trainer (`Method.distributed`)
         loss = moco.step(x)
         moco.on_train_batch_end(loss, (x,), 0)  # after the optimiser step: momentum update, keys queued
         result["queue"] = {"keys": moco.head["queue"].keys.clone(), "pointer": int(moco.head["queue"].pointer)}

@@ -32,10 +32,13 @@ class MoCoOptions(TwoViewOptions):
     temperature: float = option(0.2, check=positive_number, help="temperature T of the InfoNCE loss")
 
 
-def gather_keys(keys: torch.Tensor) -> torch.Tensor:
-    """keys (B, D) of this process -> (world * B, D), every process's keys in rank order (no gradient)."""
+def gather_keys(keys: torch.Tensor, gather: bool = False) -> torch.Tensor:
+    """keys (B, D) of this process -> with `gather`, (world * B, D): every process's keys in rank order (no
+    gradient); without it (the default, as `nt_xent`'s), `keys` unchanged."""
+    if not isinstance(gather, bool):
+        raise TypeError(f"gather must be True or False, got {gather!r}")
     world, _ = distributed_world()
-    if world == 1:
+    if not gather or world == 1:
         return keys
     gathered = [torch.empty_like(keys) for _ in range(world)]
     torch.distributed.all_gather(gathered, keys.contiguous())
@@ -66,5 +69,5 @@ class MoCoMethod(MomentumTargets, TwoViewMethod):
             k = head["target_projector"](head["target_encoder"](views)).float()
         queue, t = head["queue"].keys.clone(), self.options.temperature  # a copy: the keys are queued below
         loss = (moco_loss(q[:n], k[n:], queue, t) + moco_loss(q[n:], k[:n], queue, t)) / 2
-        head["queue"].enqueue(gather_keys(F.normalize(k, dim=1)))  # the next step's negatives (no gradient)
+        head["queue"].enqueue(gather_keys(F.normalize(k, dim=1), self.distributed()))  # the next step's negatives (no gradient)
         return loss
