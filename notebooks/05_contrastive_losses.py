@@ -57,7 +57,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 from torch import nn
-from ssl_helpers.train import fit, pick_device, seed_everything
+from ssl_helpers.train import fit, pick_device, seed_everything, set_cpu_threads
 from ssl_helpers.config import full_run_settings
 
 if FULL_RUN:
@@ -70,7 +70,7 @@ TEMPERATURE = 0.2   # InfoNCE / NT-Xent
 MARGIN = 1.0        # pair and triplet losses
 VIEWS = 4           # views drawn per training image, once, and shared by all three losses
 DEVICE = pick_device() if FULL_RUN else torch.device("cpu")
-torch.set_num_threads(1)  # the CPU-tier models are tiny: one thread is about as fast, and far faster on a busy machine
+set_cpu_threads(1)  # the one notebook pinned to one thread: its results were computed so (help(set_cpu_threads))
 seed_everything(0)
 print("device:", DEVICE.type)
 

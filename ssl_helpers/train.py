@@ -76,6 +76,9 @@ def set_cpu_threads(threads: Optional[int] = None) -> int:
       against 1.5 s). On a busy shared machine, set `SSL_THREADS=1` (see `config.settings`) or call
       `set_cpu_threads(1)`: there every small op waits for its partner thread whenever the operating system
       deschedules it (measured under load: 10 SimCLR epochs took 14 s with one thread and 115 s with two).
+    - One exception: notebook 05 calls `set_cpu_threads(1)`, because its committed results were computed on one
+      thread and a thread count changes float sums, and so its trained embeddings; it moves to the default count
+      when it is next re-executed for new results.
     - Tests, benchmarks and timing scripts pin one thread explicitly (`set_cpu_threads(1)` or
       `torch.set_num_threads(1)`), so that they run alike on a busy machine and their timings compare.
       The exercises' checks and the explorers' redraws run their few tiny ops on one thread and put the count
