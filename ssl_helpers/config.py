@@ -38,10 +38,12 @@ SMOKE_VARIABLE = "SSL_SMOKE"
 SMOKE_LIMITS = {"epochs": 2, "steps": 2, "batch_size": 32, "width": 8, "warmup_epochs": 1, "seeds": 2,
                 "batches_per_epoch": 4}
 """The largest value each size takes under `SSL_SMOKE=1` (two epochs: notebooks show epoch 0, 1, 2 snapshots;
-`seeds`: draws of each labeled subset). Besides the FULL_RUN recipes that `full_run_settings` caps, every training
-of the course's Trainer is capped too (`train.train_module`: at most `epochs` epochs of `batches_per_epoch` batches;
-4 x 2 = 8 steps, enough for the time estimate's warm-up and timed steps), and the protocol draws at most `seeds`
-labelled subsets (`protocol.draws`): under the smoke test, every line still runs, each training only a few steps."""
+`seeds`: draws of each labeled subset). Besides the FULL_RUN recipes that `full_run_settings` caps, every
+pre-training is capped too (`methods.pretrain`: at most `epochs` epochs of `batches_per_epoch` batches; 2 x 4 = 8
+steps, enough for the time estimate's warm-up and timed steps), and the protocol draws at most `seeds` labelled
+subsets (`smoke_seeds`): under the smoke test every line still runs, each training only a few steps. Fine-tuning and
+training from scratch keep their step counts (the protocol reads the model at given steps); the protocol shortens
+them itself under the smoke test."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -552,7 +552,8 @@ def train_module(module: L.LightningModule, tensors: Sequence[torch.Tensor], *, 
                  generators: Sequence[torch.Generator] = (), settings: Optional[dict] = None,
                  on_epoch_end: Optional[Callable[[int], dict]] = None, progress: bool = True,
                  desc: str = "training", drop_last: bool = True, estimate: bool = False, devices=None,
-                 strategy: str = "auto", num_nodes: int = 1) -> pd.DataFrame:
+                 strategy: str = "auto", num_nodes: int = 1,
+                 batches_per_epoch: Optional[int] = None) -> pd.DataFrame:
     """Train a LightningModule on shuffled minibatches of in-memory `tensors` with `make_trainer`'s Trainer.
 
     tensors: tensors with the same first dimension N, e.g. `(images,)`; each step gets the batch as a tuple.
@@ -564,15 +565,10 @@ def train_module(module: L.LightningModule, tensors: Sequence[torch.Tensor], *, 
         run with other `settings` is an error, never silently reused.
     Returns the history: one row per epoch with `epoch`, `loss` (mean over the epoch), `lr`, `seconds` and
     whatever `on_epoch_end(epoch)` returned (called with the module in eval mode).
-    Under `SSL_SMOKE=1` (the FULL_RUN smoke test, `config.settings`) every run is capped at
-    `SMOKE_LIMITS["epochs"]` epochs of `SMOKE_LIMITS["batches_per_epoch"]` batches: the same code, a few steps.
+    batches_per_epoch: at most this many batches per epoch (None: all; `pretrain` caps it under `SSL_SMOKE=1`).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be a positive integer, got {epochs}")
-    smoke = config.settings()
-    batches_per_epoch = smoke.smoke_limits["batches_per_epoch"] if smoke.smoke else None
-    if smoke.smoke:
-        epochs = min(epochs, smoke.smoke_limits["epochs"])
     device = pick_device(device) if not isinstance(device, torch.device) else device
     shuffle = torch.Generator().manual_seed(seed)
     per_node = devices if isinstance(devices, int) else 1

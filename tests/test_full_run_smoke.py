@@ -192,3 +192,26 @@ def test_gpu_check_script_runs_on_the_cpu(capsys):
     assert result["precision"] == "float32" and result["grad_scaler"] is False
     assert result["images_per_second"] > 0 and result["resume_max_loss_difference"] == 0.0
     assert '"course_t4_estimate_minutes"' in capsys.readouterr().out
+
+
+def test_smoke_caps_every_pretraining_and_the_draws(monkeypatch, digits):
+    """Under SSL_SMOKE=1 a pre-training runs at most SMOKE_LIMITS' epochs of its batches_per_epoch batches (the same
+    code, a few steps) and the protocol draws its first SMOKE_LIMITS["seeds"] labelled subsets; unset, neither."""
+    from ssl_helpers.config import SMOKE_LIMITS, smoke_seeds
+    from ssl_helpers.methods import make_method, pretrain
+    from ssl_helpers.protocol import draws
+
+    train = digits[0]
+    images = train.images[:320]
+    monkeypatch.setenv("SSL_SMOKE", "1")
+    method = make_method("rotation")
+    _, history = pretrain(method, images, epochs=5, batch_size=16, progress=False)
+    assert len(history) == SMOKE_LIMITS["epochs"]
+    assert method.trainer.global_step == SMOKE_LIMITS["epochs"] * SMOKE_LIMITS["batches_per_epoch"]
+    assert [seed for seed, _ in draws(train.labels, 1, 5)] == list(range(SMOKE_LIMITS["seeds"]))
+    assert smoke_seeds([7, 8, 9]) == [7, 8, 9][:SMOKE_LIMITS["seeds"]]
+    monkeypatch.setenv("SSL_SMOKE", "0")
+    method = make_method("rotation")
+    _, history = pretrain(method, images, epochs=3, batch_size=16, progress=False)
+    assert len(history) == 3 and method.trainer.global_step == 3 * (320 // 16)
+    assert len(draws(train.labels, 1, 5)) == 5

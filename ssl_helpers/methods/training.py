@@ -14,6 +14,7 @@ from typing import Optional, Union
 import torch
 from torch import nn
 
+from .. import config
 from ..data import load_dataset
 from ..evaluate import knn_monitor
 from ..models import build_encoder
@@ -93,6 +94,10 @@ def pretrain(method: Union[str, Method], train_images, *, encoder: Optional[nn.M
     recipe.update({k: v for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr).items() if v is not None})
     trainer_options = {k: recipe.pop(k) for k in TRAINER_OPTIONS if k in recipe}
     run_epochs, run_batch = recipe.pop("epochs"), recipe.pop("batch_size")
+    limits = config.settings()
+    if limits.smoke:  # the FULL_RUN smoke test (SSL_SMOKE=1): every pre-training the same code, a few steps
+        run_epochs = min(run_epochs, limits.smoke_limits["epochs"])
+        trainer_options["batches_per_epoch"] = limits.smoke_limits["batches_per_epoch"]
     method.schedule = Schedule(**recipe)
     device = pick_device(device) if not isinstance(device, torch.device) else device
     with torch.random.fork_rng(devices=[]):
