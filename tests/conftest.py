@@ -1,4 +1,5 @@
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,24 @@ torch.set_num_threads(1)
 # test_full_run_smoke.py. The slowest cell measured took 356 s on a loaded 2-core machine; 1200 s keeps every
 # cell at most a third of its limit there, so a slow machine is not mistaken for a hung kernel.
 NOTEBOOK_CELL_TIMEOUT_S = 1200
+
+
+def execute_notebook(nb, cwd, label: str) -> float:
+    """Run the notebook `nb` top to bottom in a fresh `python3` kernel whose working directory is `cwd` (its outputs
+    are stored in `nb`); a cell that raises fails the test with the end of its traceback, naming `label`. Returns
+    the wall time in seconds. The one way the tests execute a course notebook (test_notebooks.py,
+    test_full_run_smoke.py)."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    client = NotebookClient(nb, timeout=NOTEBOOK_CELL_TIMEOUT_S, kernel_name="python3",
+                            resources={"metadata": {"path": str(cwd)}})
+    started = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        pytest.fail(f"{label} failed:\n{str(error)[-3000:]}")
+    return time.perf_counter() - started
 
 
 def pytest_configure(config):

@@ -11,16 +11,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import time
 from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
-from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
-
-from conftest import NOTEBOOK_CELL_TIMEOUT_S
+from conftest import execute_notebook
 from test_real_datasets import write_fake_cifar10
 
 pytestmark = pytest.mark.notebook
@@ -85,14 +81,8 @@ def test_every_notebook_has_a_full_run_switch():
 def test_full_run_branch_executes(path, smoke_environment):
     nb = with_full_run(path)
     nb.cells.append(nbformat.v4.new_code_cell(CHECK_CELL))
-    client = NotebookClient(nb, timeout=NOTEBOOK_CELL_TIMEOUT_S, kernel_name="python3",
-                            resources={"metadata": {"path": str(smoke_environment / "work")}})
-    started = time.perf_counter()
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        pytest.fail(f"{path.name} with FULL_RUN = True (SSL_SMOKE=1) failed:\n{str(error)[-3000:]}")
-    WALL_TIMES[path.stem] = time.perf_counter() - started
+    WALL_TIMES[path.stem] = execute_notebook(nb, smoke_environment / "work",
+                                             f"{path.name} with FULL_RUN = True (SSL_SMOKE=1)")
     check = json.loads(re.search(r"SMOKE_CHECK (.*)", text_of(nb.cells.pop())).group(1))
     assert check["full_run"] is True
     assert any(name.startswith("cifar10/") for name in check["datasets"]), (
