@@ -6,7 +6,7 @@
     python3 course.py test --quick   # only the fast tier: unit, loss, method, exercise tests (minutes)
 
 `test --quick` runs pytest on tests/ with `-m "not notebook and not browser and not slow"`: no notebook is
-executed (nbval's cells, solved notebooks, the FULL_RUN smoke run), no browser is started, no single slow test
+executed (the shipped-and-solved run of each notebook, the FULL_RUN smoke run), no browser is started, no slow test
 runs (the markers are registered in pyproject.toml). Use it in your own edit-and-test loop; run the full `test`,
 which adds every notebook and the real-browser tests, before you push.
 
@@ -153,9 +153,9 @@ QUICK_MARKERS = "not notebook and not browser and not slow"
 
 
 def quick_pytest_args(extra: list[str]) -> list[str]:
-    """pytest's arguments for `test --quick` followed by the `extra` ones: tests/ (not notebooks/, so nbval collects
-    no course notebook) unless `extra` names test files or folders itself, without the tiers marked `notebook`,
-    `browser` and `slow` (the test modules mark themselves; tests/conftest.py marks nbval's cells)."""
+    """pytest's arguments for `test --quick` followed by the `extra` ones: tests/ unless `extra` names test files or
+    folders itself, without the tiers marked `notebook`, `browser` and `slow` (the test modules mark themselves;
+    tests/conftest.py marks nbval's cells of tests/browser_*.ipynb)."""
     names_paths = any(not arg.startswith("-") and (ROOT / arg.split("::")[0]).exists() for arg in extra)
     return [*([] if names_paths else ["tests"]), "-m", QUICK_MARKERS, *extra]
 
