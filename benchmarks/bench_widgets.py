@@ -30,7 +30,7 @@ def untrained_encoders(names) -> dict:
     encoders = {}
     for name in names:
         method = make_method(name)
-        method.build((3, method.image_size, method.image_size)).eval()
+        method.build((3, method.spec.image_size, method.spec.image_size)).eval()
         encoders[name] = (method, method.encoder)
     return encoders
 

@@ -72,7 +72,7 @@ from ssl_helpers import pretext
 from ssl_helpers.config import full_run_settings, run_options, t4_minutes
 from ssl_helpers.data import load_dataset, validation_split
 from ssl_helpers.mae import encoder_step_seconds
-from ssl_helpers.methods import make_method, pretrain, save_method
+from ssl_helpers.methods import make_method, method_spec, pretrain, save_method
 from ssl_helpers.models import ResNet18Cifar, SmallCNN
 from ssl_helpers.plots import image_grid, plot_history, plot_label_efficiency
 from ssl_helpers.train import pick_device, seed_everything, set_cpu_threads
@@ -90,8 +90,8 @@ if FULL_RUN:
 else:
     DATA, OPTIONS, DEVICE = "digits", dict(image_size=16), torch.device("cpu")
     mae = make_method("mae", mask_ratio=0.5)  # tuned on validation: 16 tokens are few to hide 75% of
-    MAE_EPOCHS, CNN_EPOCHS, WIDTH, STEPS = mae.recipe["epochs"], pretext.MaskedTask.recipe["epochs"], 32, 100
-    MAE_FIT = {}  # the method's CPU recipe (mae.recipe)
+    MAE_EPOCHS, CNN_EPOCHS, WIDTH, STEPS = mae.spec.recipe["epochs"], method_spec("masked").recipe["epochs"], 32, 100
+    MAE_FIT = {}  # the method's CPU recipe (mae.spec.recipe)
     make_cnn = lambda: SmallCNN(width=32)
 SHOTS, SEEDS = (1, 5, 10), 5  # labels per class, seeded draws (the course protocol's)
 set_cpu_threads()  # PyTorch's default thread count; on a busy shared machine, set SSL_THREADS=1 (help(set_cpu_threads))
@@ -360,7 +360,7 @@ def snapshot(epoch):
 seed_everything(0)
 mae_encoder = mae.make_encoder(tuple(train.images.shape[1:]), width=WIDTH).to(DEVICE)
 print(f"MAE: ViT encoder {mae_encoder.config}, {sum(p.numel() for p in mae_encoder.parameters()):,} parameters")
-print(f"options {mae.options}; recipe {({**mae.recipe, **MAE_FIT})}, {MAE_EPOCHS} epochs")
+print(f"options {mae.options}; recipe {({**mae.spec.recipe, **MAE_FIT})}, {MAE_EPOCHS} epochs")
 mae_encoder, mae_history = pretrain(mae, train.images, encoder=mae_encoder, epochs=MAE_EPOCHS, seed=0, device=DEVICE,
                                     on_epoch_end=snapshot, **MAE_FIT, **run_options(mae.name, FULL_RUN))
 if MAE_EPOCHS not in snapshots:  # a resumed FULL_RUN skips the epochs it had already trained

@@ -51,7 +51,7 @@ if "google.colab" in sys.modules:
 # ## Settings
 #
 # `FULL_RUN = False` is the CPU tier: the embedded digits at 12 px (as SimCLR in notebook 6) and the course's
-# small CNN; each method's short recipe (`method.recipe`, tuned on a validation part of the train split, see the
+# small CNN; each method's short recipe (`method.spec.recipe`, tuned on a validation part of the train split, see the
 # end of the notebook). `FULL_RUN = True` trains the same methods with a CIFAR-style ResNet-18 on CIFAR-10 on a GPU
 # (it downloads CIFAR-10), with the views drawn batched on the GPU and mixed precision chosen for the GPU; every
 # main run saves each epoch, so running the notebook again after a disconnect resumes it.
@@ -69,7 +69,7 @@ from ssl_helpers.config import full_run_settings, run_options
 from ssl_helpers.data import load_dataset
 from ssl_helpers.evaluate import embed, embedding_diagnostics, label_efficiency, mean_accuracy, paired_difference
 from ssl_helpers.losses import barlow_twins_loss, moco_loss, negative_cosine, vicreg_terms
-from ssl_helpers.methods import load_or_pretrain, make_method, method_class, pretrain, save_method
+from ssl_helpers.methods import load_or_pretrain, make_method, method_spec, pretrain, save_method
 from ssl_helpers.models import ResNet18Cifar, SmallCNN
 from ssl_helpers.train import default_checkpoint_dir, pick_device, seed_everything, set_cpu_threads
 
@@ -90,7 +90,7 @@ else:
     train, test = load_dataset("digits", image_size=12)
     make_encoder = lambda width: SmallCNN(width=width)
     WIDTH, SHORT_WIDTH = 32, 16
-    RECIPE = {name: dict(method_class(name).recipe) for name in METHODS}  # each method's tuned recipe
+    RECIPE = {name: dict(method_spec(name).recipe) for name in METHODS}  # each method's tuned recipe
     SHORT = dict(epochs=8, batch_size=64, lr=2e-3)
     SMALL_BATCH = 32  # the queue experiment runs half the epochs at half the batch: the same number of steps
     QUEUE_SIZES = (32, 256, 1024)
@@ -641,7 +641,7 @@ design = {
 }
 seconds = {name: entry[2] for name, entry in main.items()}
 seconds["simclr"] = float(simclr_seconds or "nan")
-summary = pd.DataFrame({name: {"method": method_class(name).title, "what prevents collapse": why,
+summary = pd.DataFrame({name: {"method": method_spec(name).title, "what prevents collapse": why,
                                "negatives": negatives, "batch-size sensitivity (papers)": batch,
                                "linear @1 label/class (%)": protocol.loc[name, "linear @1"],
                                "linear @10 (%)": protocol.loc[name, "linear @10"],

@@ -54,7 +54,7 @@ if "google.colab" in sys.modules:
 #
 # `FULL_RUN = False` is the CPU tier: the embedded digits at 12 px. I-JEPA and the MAE it is compared with use the
 # course's small ViT (`ssl_helpers.mae.ViTEncoder`, width 64, depth 4) over 2 px patches: a 6 x 6 grid of tokens;
-# DINO uses the course's small CNN, as the methods of notebook 7. Each method's CPU recipe is `method.recipe`.
+# DINO uses the course's small CNN, as the methods of notebook 7. Each method's CPU recipe is `method.spec.recipe`.
 # `FULL_RUN = True` trains the same methods on CIFAR-10 (downloaded) on the GPU that `pick_device()` finds: the ViTs
 # over 4 px patches of 32 px images (an 8 x 8 grid), DINO with a CIFAR-style ResNet-18 and local crops of 16 px;
 # every main run saves each epoch, so running the notebook again after a disconnect resumes it.
@@ -73,7 +73,7 @@ import torch.nn.functional as F
 from ssl_helpers.config import full_run_settings, run_options, t4_minutes
 from ssl_helpers.data import load_dataset
 from ssl_helpers.evaluate import compare, embed, label_efficiency, mean_accuracy, summarize
-from ssl_helpers.methods import make_method, method_class, method_names, pretrain, save_method
+from ssl_helpers.methods import make_method, method_names, method_spec, pretrain, save_method
 from ssl_helpers.models import ResNet18Cifar, SmallCNN
 from ssl_helpers.train import default_checkpoint_dir, pick_device, seed_everything, set_cpu_threads
 
@@ -96,7 +96,7 @@ else:
     IMAGE_SIZE, PATCH, LOCAL_SIZE, AUGMENT = 12, 2, 6, "digits"
     WIDTH = 32
     make_cnn = lambda: SmallCNN(width=WIDTH)
-    RECIPE = {name: dict(method_class(name).recipe) for name in ("ijepa", "dino")}
+    RECIPE = {name: dict(method_spec(name).recipe) for name in ("ijepa", "dino")}
     SHORT = dict(RECIPE["dino"], epochs=4)
 RECIPE["mae"] = dict(RECIPE["ijepa"])  # the same pre-training budget: epochs (images seen), batch, schedule
 print(train, test, sep="\n")
@@ -553,10 +553,10 @@ AGAINST_COLLAPSE = {  # what keeps the representation from collapsing, in words
 
 def needs(name):
     """What the method's own modules say it needs: built tiny (width 8) at its own image size."""
-    size = method_class(name).image_size
+    size = method_spec(name).image_size
     method = make_method(name).build((3, size, size), width=8)
     parts = set(method.head.keys()) if isinstance(method.head, torch.nn.ModuleDict) else set()
-    return {"negatives": method.family == "contrastive" or "queue" in parts,
+    return {"negatives": method.spec.family == "contrastive" or "queue" in parts,
             "momentum": "target_encoder" in parts, "predictor": "predictor" in parts, "centering": "center" in parts}
 
 

@@ -436,13 +436,13 @@ for name in encoders:
 tuned = {name: verdict(name, name, 10, "fine-tune", probe_b="linear") for name in encoders}
 print("  fine-tuning vs its probe:", {v: [n for n in encoders if tuned[n] == v] for v in ("ahead", "tie", "behind")})
 
-from ssl_helpers.methods import method_class
+from ssl_helpers.methods import method_spec
 
-TWO_VIEW = [n for n in encoders if method_class(n).family in ("contrastive", "non-contrastive") or n == "dino"]
+TWO_VIEW = [n for n in encoders if method_spec(n).family in ("contrastive", "non-contrastive") or n == "dino"]
 for k in (1, 10):
     by_mean = means[k].xs("linear", level="probe").reindex(list(encoders)).sort_values(ascending=False)
     print(f"\nlinear probe at {k} label(s)/class, highest mean first: "
-          + ", ".join(f"{n} {v:.1f} ({method_class(n).family})" for n, v in by_mean.items()))
+          + ", ".join(f"{n} {v:.1f} ({method_spec(n).family})" for n, v in by_mean.items()))
     lowest_two_view = by_mean[TWO_VIEW].idxmin()
     highest_other = by_mean.drop(index=TWO_VIEW).idxmax()
     print("  the lowest two-view mean against the highest of the others:",

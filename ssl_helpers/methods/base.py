@@ -47,17 +47,6 @@ class _Spec:
         return REGISTRY[cls.name]
 
 
-class _FromSpec:
-    """A read-only view of one field of the method's spec (`Method.spec`), on the class and on its instances, so
-    that `method_class(name).recipe` and `method.image_size` read as they did when these were class attributes."""
-
-    def __set_name__(self, owner, name):
-        self.field = name
-
-    def __get__(self, method, cls):
-        return getattr(cls.spec, self.field)
-
-
 class Method(L.LightningModule):
     """A self-supervised pre-training method (see the module docstring).
 
@@ -70,8 +59,8 @@ class Method(L.LightningModule):
                       without the option was trained with that value (not with today's default); `load_method`
                       reads it
     How the course presents and schedules it is its `MethodSpec` in the registry, `method.spec` (also on the
-    class): title, family, notebook, data, image_size, recipe (the CPU tier's `pretrain` defaults), quick_epochs,
-    each readable as `method.<field>` too.
+    class, or `method_spec(name)` without importing the method): title, family, notebook, data, image_size, recipe
+    (the CPU tier's `pretrain` defaults), quick_epochs.
     """
 
     name = "method"
@@ -80,13 +69,6 @@ class Method(L.LightningModule):
     Options: ClassVar[type] = NoOptions
 
     spec = _Spec()
-    title = _FromSpec()
-    family = _FromSpec()
-    notebook = _FromSpec()
-    data = _FromSpec()
-    image_size = _FromSpec()
-    recipe = _FromSpec()
-    quick_epochs = _FromSpec()
 
     def __init__(self, **options):
         super().__init__()
