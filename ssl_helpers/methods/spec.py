@@ -2,7 +2,7 @@
 
 The `Method` class (a LightningModule) keeps what training needs; how the course presents and schedules the method
 (its title in tables, its family and notebook, the data, image size and recipe of its CPU tier, the length of a
-quick stand-in) is its `MethodSpec` in `ssl_helpers/methods/__init__.py`'s `REGISTRY`.
+quick stand-in) is its `MethodSpec` in `ssl_helpers/methods/registry.py`'s `REGISTRY`.
 """
 from __future__ import annotations
 
