@@ -84,20 +84,19 @@ def encoders_note(sources: dict) -> str:
 def environment(**values):
     """Set the environment variables `values` (None: unset) inside the block, for the processes it starts (the
     notebook's kernel reads them); afterwards each is as it was, set or unset."""
+    def put(settings: dict) -> None:
+        for name, value in settings.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
     saved = {name: os.environ.get(name) for name in values}
     try:
-        for name, value in values.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        put(values)
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        put(saved)
 
 
 def take(size: tuple, out: Path, checkpoints) -> tuple:

@@ -106,8 +106,7 @@ def _method_names() -> list:
 def method_recipe(name: str) -> tuple:
     """`(recipe, image_size)`: the method's CPU-tier `pretrain` defaults (epochs, batch_size, lr, ...) and the image
     size it trains at on the digits. The one place the command line reads the registry's metadata."""
-    # the registry's MethodSpec (`method_spec`) where it exists, else the Method class's attributes
-    spec = methods.method_spec(name) if hasattr(methods, "method_spec") else methods.method_class(name)
+    spec = methods.method_spec(name)
     return dict(spec.recipe), spec.image_size
 
 
