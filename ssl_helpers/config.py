@@ -7,8 +7,8 @@ Colab's T4.
     pretrain(method, images, epochs=FULL["epochs"], **run_options("simclr", FULL_RUN))
 
 - `settings()`: every environment variable the package reads (`SSL_SMOKE`, `SSL_DATA`, `SSL_CHECKPOINTS`,
-  `SSL_THREADS`, `SSL_PROGRESS`), read when called and returned as one frozen `Settings`; its docstring lists each
-  with its meaning and default. The rest of the package asks it, not `os.environ` (bar the distributed-training
+  `SSL_THREADS`, `SSL_PROGRESS`, `SSL_VERDICTS`), read when called and returned as one frozen `Settings`; its
+  docstring lists each with its meaning and default. The rest of the package asks it, not `os.environ` (bar the distributed-training
   variables that torchrun and Lightning set, listed there too).
 - `SSL_SMOKE=1` (the environment variable `SMOKE_VARIABLE`) caps every size a FULL_RUN recipe names (epochs, steps,
   batch size, encoder width, warm-up epochs, seeds) at `SMOKE_LIMITS`, so that CI executes each notebook's FULL_RUN branch
@@ -53,7 +53,8 @@ class Settings:
     smoke: FULL_RUN sizes capped at `smoke_limits` (`SSL_SMOKE`). smoke_limits: `SMOKE_LIMITS`, read-only.
     data_root: where real datasets are kept (`SSL_DATA`). checkpoint_dir: where notebooks save and find encoders
     (`SSL_CHECKPOINTS`). threads: the CPU threads `train.set_cpu_threads()` pins, None to leave PyTorch's count
-    (`SSL_THREADS`). progress: whether training draws its epoch bar (`SSL_PROGRESS`).
+    (`SSL_THREADS`). progress: whether training draws its epoch bar (`SSL_PROGRESS`). verdicts_dir: where notebooks
+    write the record of their verdicts (`SSL_VERDICTS`), None for nowhere.
     """
 
     smoke: bool
@@ -62,6 +63,7 @@ class Settings:
     checkpoint_dir: Path
     threads: Optional[int]
     progress: bool
+    verdicts_dir: Optional[Path] = None
 
 
 def settings() -> Settings:
@@ -81,6 +83,9 @@ def settings() -> Settings:
     - `SSL_PROGRESS`: "0" turns off the epoch progress bar of every training (`train.make_trainer`);
       `scripts/execute_notebooks.py` sets it for the kernels whose outputs are saved. Default: unset, bars on
       (any value but "0" leaves them on).
+    - `SSL_VERDICTS`: a folder where each notebook's `verdicts.VerdictLog` writes `<notebook>.json`, the
+      machine-readable record of the verdicts it printed (`scripts/rerun_check.py` sets it). Default: unset,
+      nothing written.
 
     Read elsewhere, not here: the distributed-training variables that torchrun, SLURM and Lightning's DDP launcher
     set, `WORLD_SIZE`, `RANK`, `LOCAL_RANK`, `NODE_RANK`, `LOCAL_WORLD_SIZE` (read by `ssl_helpers.cli` and
@@ -106,6 +111,7 @@ def settings() -> Settings:
         checkpoint_dir=Path(environ.get("SSL_CHECKPOINTS", "checkpoints")),
         threads=threads,
         progress=environ.get("SSL_PROGRESS", "1") != "0",
+        verdicts_dir=Path(environ["SSL_VERDICTS"]) if environ.get("SSL_VERDICTS", "").strip() else None,
     )
 
 

@@ -1,0 +1,84 @@
+"""Pre-training seeds: every method of the main leaderboard pre-trained again with other seeds, scored by the course's
+protocol, and shipped as one score table, so that each compared row is several pre-training runs.
+
+The shipped equal-budget checkpoints (`ssl_helpers/checkpoints/equal_budget/`, `scripts/equal_budget.py`) are run 0
+(seed 0) of each method; this script trains runs 1, 2, ... with the same recipe and budget
+(`ssl_helpers.methods.training.train_at_budget`, seed = the run number), keeps their weights in a local cache
+(`build/seed_runs/`, not shipped: no notebook uses these encoders, only their scores), and scores every run,
+run 0 included, with `ssl_helpers.protocol.run_protocol` on the same split and label draws as notebook 09. It
+writes `ssl_helpers/tuning/seeds_equal_budget_test.csv` (method, probe, labels_per_class, run, seed, accuracy).
+
+    nohup .venv/bin/python scripts/seed_runs.py train > seed_runs.log 2>&1 &   # resumable: skips what is cached
+    .venv/bin/python scripts/seed_runs.py score                                  # the table, from the cache
+
+The random encoder's rows get their runs the same way: initialisation seeds 0, 1, 2, ... (`random_encoder`).
+`RUNS` runs for every method; `CALIBRATION` methods get `CALIBRATION_RUNS` (two groups of 3 seeds of one recipe:
+`tests/test_verdicts.py` checks that the verdict rule calls them a tie).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ssl_helpers.methods import load_method, method_names, save_method  # noqa: E402
+from ssl_helpers.methods.training import EQUAL_BUDGET_DIR, train_at_budget  # noqa: E402
+from ssl_helpers.seeds import score_runs  # noqa: E402
+
+CACHE = ROOT / "build" / "seed_runs" / "equal_budget"
+RUNS = 3
+CALIBRATION = ("simclr", "vicreg", "byol")
+CALIBRATION_RUNS = 6
+TABLE = "seeds_equal_budget"
+
+
+def runs_of(name: str) -> range:
+    return range(CALIBRATION_RUNS if name in CALIBRATION else RUNS)
+
+
+def cached(name: str, run: int) -> Path:
+    return EQUAL_BUDGET_DIR / f"{name}.pt" if run == 0 else CACHE / f"run{run}" / f"{name}.pt"
+
+
+def train(names) -> None:
+    for run in range(1, CALIBRATION_RUNS):
+        for name in names:
+            path = cached(name, run)
+            if run not in runs_of(name) or path.is_file():
+                continue
+            _, _, info = load_method(name, EQUAL_BUDGET_DIR / f"{name}.pt")
+            method, extra = train_at_budget(name, info, int(info["extra"]["epochs"]), seed=run, progress=False,
+                                            verbose=False)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            save_method(method, path, extra={**extra, "seed": run})
+            print(f"{name:13s} run {run}: {extra['train_seconds']:5.1f} s, final loss {extra['final_loss']:.4f}",
+                  flush=True)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=["train", "score"])
+    parser.add_argument("--only", nargs="*", default=None, help="method names (default: every registered one)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(int(os.environ.get("NT", "1")))
+    names = args.only or method_names()
+    started = time.perf_counter()
+    if args.step == "train":
+        train(names)
+    else:
+        path = score_runs({name: [cached(name, run) for run in runs_of(name)] for name in names}, TABLE,
+                          random_runs=range(CALIBRATION_RUNS))
+        print(f"wrote {path}")
+    print(f"{args.step}: {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Pre-training runs as shipped score tables: each compared row is several pre-training runs (`verdicts`).
+
+A notebook trains (or loads) one run of each row live, run 0; the other runs, 1, 2, ..., are the same recipe with
+other seeds, trained once by a script (`scripts/seed_runs.py`) and scored by the same protocol code on the same split
+and label draws. Their **scores** ship with the package (`tuning/<name>_test.csv` with a `run` column); their
+weights do not (no notebook uses those encoders). A notebook joins them to its live table with `add_runs`:
+
+    table = add_runs(table, load_runs("seeds_equal_budget"))      # run 0 from the notebook, runs 1.. shipped
+
+The frozen random encoders get runs the same way: run r is the architecture built with initialisation seed r.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, Iterable, Optional, Sequence
+
+import pandas as pd
+
+from .data import load_dataset, validation_split
+from .methods import load_method
+from .protocol import SEEDS, TUNING_DIR, load_results, random_encoder, random_encoder_name, save_results
+from .transfer import _at_size, protocol_table
+
+__all__ = ["add_runs", "load_runs", "score_runs", "SEED_TABLES"]
+
+SEED_TABLES = ("seeds_equal_budget",)
+"""The shipped tables of pre-training runs (`scripts/seed_runs.py` writes them)."""
+
+
+def load_runs(name: str) -> pd.DataFrame:
+    """A shipped table of pre-training runs: method, probe, labels_per_class, run, seed (label draw), accuracy."""
+    table = load_results(name)
+    if "run" not in table:
+        raise ValueError(f"{TUNING_DIR / (name + '_test.csv')} has no 'run' column: not a table of runs")
+    table["run"] = table["run"].astype("Int64")
+    return table
+
+
+def add_runs(table: pd.DataFrame, runs: pd.DataFrame, live_run: int = 0) -> pd.DataFrame:
+    """The live `table` (one run: `live_run`) with the other runs of the same rows from `runs` (a `load_runs`
+    table). A row (method, probe, labels_per_class) of `table` gets every run of `runs` but `live_run` (the live
+    one replaces it); rows without pre-training (pixels, from scratch) and rows `runs` does not hold stay as they
+    are. Every run must have been scored on the same label draws (`verdicts.run_means` checks)."""
+    live = table.copy()
+    if "run" not in live:
+        live["run"] = live_run
+    live["run"] = live["run"].astype("Int64")
+    keys = ["method", "probe", "labels_per_class"]
+    wanted = live[keys].drop_duplicates()
+    others = runs[runs["run"] != live_run].merge(wanted, on=keys)
+    return pd.concat([live, others[live.columns.intersection(others.columns)]], ignore_index=True)
+
+
+def score_runs(paths: Dict[str, Sequence[Path]], name: str, *, shots: Sequence = (1, 5, 10),
+               fine_tune_shots: Sequence = (10,), seeds: int = SEEDS, random_runs: Optional[Iterable[int]] = None,
+               image_size: int = 16, device="cpu", verbose: bool = True) -> Path:
+    """Score every run of every method with the course's protocol and ship the table as `tuning/<name>_test.csv`.
+
+    paths: {method name: [checkpoint of run 0, of run 1, ...]} (`ssl_helpers.methods.save_method` files). Run r
+    of every method is scored in one `protocol_table` call with the frozen random encoders of the same
+    architectures built with initialisation seed r ("random encoder", "random encoder (12 px)", ...; runs
+    `random_runs`, default as many as the method with the most runs): linear and kNN at `shots`, fine-tuning at
+    `fine_tune_shots`, on digits at `image_size` with the split and the label draws of notebook 09."""
+    train, test = load_dataset("digits", image_size=image_size)
+    fit, validation = validation_split(train)
+    most = max(len(p) for p in paths.values())
+    random_runs = list(range(most) if random_runs is None else random_runs)
+    tables = []
+    for run in range(max(most, max(random_runs, default=-1) + 1)):
+        encoders = {}
+        for method, method_paths in paths.items():
+            if run < len(method_paths):
+                _, encoder, info = load_method(method, method_paths[run], device)
+                encoders[method] = _at_size(encoder, info, image_size)
+        configs = {"random encoder": {"arch": "small_cnn", "in_channels": 3, "width": 32}}
+        configs.update({random_encoder_name(e.config): e.config for e in encoders.values()})
+        randoms = {row: random_encoder(config, seed=run) for row, config in configs.items()} \
+            if run in random_runs else {}
+        if not encoders and not randoms:
+            continue
+        table, _ = protocol_table({**encoders, **randoms}, fit, validation, test, fine_tune=list(encoders),
+                                  shots=shots, seeds=seeds, fine_tune_shots=fine_tune_shots, pixels=False,
+                                  device=device)
+        tables.append(table.assign(run=run))
+        if verbose:
+            print(f"run {run}: {sorted(encoders)} and {sorted(randoms)} scored", flush=True)
+    columns = ["method", "probe", "labels_per_class", "run", "seed", "accuracy"]
+    return save_results(pd.concat(tables, ignore_index=True)[columns], name)
