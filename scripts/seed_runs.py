@@ -9,7 +9,10 @@ run 0 included, with `ssl_helpers.protocol.run_protocol` on the same split and l
 writes `ssl_helpers/tuning/seeds_equal_budget_test.csv` (method, probe, labels_per_class, run, seed, accuracy).
 
     nohup .venv/bin/python scripts/seed_runs.py train > seed_runs.log 2>&1 &   # resumable: skips what is cached
-    .venv/bin/python scripts/seed_runs.py score                                  # the table, from the cache
+    .venv/bin/python scripts/seed_runs.py score                                  # the tables, from the cache
+
+The same for each notebook's own budget (`--budget own`: run 0 is the notebook's shipped checkpoint,
+`ssl_helpers/checkpoints/<method>.pt`), scored as notebook 09 scores it: `seeds_own_budget_test.csv`.
 
 The random encoder's rows get their runs the same way: initialisation seeds 0, 1, 2, ... (`random_encoder`).
 `RUNS` runs for every method; `CALIBRATION` methods get `CALIBRATION_RUNS` (two groups of 3 seeds of one recipe:
@@ -29,53 +32,67 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ssl_helpers.methods import load_method, method_names, save_method  # noqa: E402
-from ssl_helpers.methods.training import EQUAL_BUDGET_DIR, train_at_budget  # noqa: E402
+from ssl_helpers.methods.training import EQUAL_BUDGET_DIR, SHIPPED_DIR, train_at_budget  # noqa: E402
 from ssl_helpers.seeds import score_runs  # noqa: E402
 
-CACHE = ROOT / "build" / "seed_runs" / "equal_budget"
+CACHE = ROOT / "build" / "seed_runs"
 RUNS = 3
 CALIBRATION = ("simclr", "vicreg", "byol")
 CALIBRATION_RUNS = 6
-TABLE = "seeds_equal_budget"
+BUDGETS = {
+    # budget: (folder of run 0, seed of run r, the shipped table, how notebook 09 scores it)
+    "equal": (EQUAL_BUDGET_DIR, lambda run: run, "seeds_equal_budget",
+              dict(shots=(1, 5, 10), fine_tune_shots=(10,))),
+    "own": (SHIPPED_DIR, lambda run: 100 + run, "seeds_own_budget",
+            dict(shots=(10,), fine_tune_shots=(), random_runs=())),
+}
+"""The equal budget (every method at 20 epochs; runs 1.. seeded 1..) and each notebook's own budget (run 0 is the
+notebook's shipped checkpoint; runs 1.. seeded 101.., so that no run repeats an equal-budget run of a method whose
+notebook trains it for the same 20 epochs)."""
 
 
-def runs_of(name: str) -> range:
-    return range(CALIBRATION_RUNS if name in CALIBRATION else RUNS)
+def runs_of(name: str, budget: str) -> range:
+    return range(CALIBRATION_RUNS if budget == "equal" and name in CALIBRATION else RUNS)
 
 
-def cached(name: str, run: int) -> Path:
-    return EQUAL_BUDGET_DIR / f"{name}.pt" if run == 0 else CACHE / f"run{run}" / f"{name}.pt"
+def cached(name: str, run: int, budget: str) -> Path:
+    folder, _, table, _ = BUDGETS[budget]
+    return folder / f"{name}.pt" if run == 0 else CACHE / table.removeprefix("seeds_") / f"run{run}" / f"{name}.pt"
 
 
-def train(names) -> None:
+def train(names, budget: str) -> None:
+    folder, seed_of = BUDGETS[budget][:2]
     for run in range(1, CALIBRATION_RUNS):
         for name in names:
-            path = cached(name, run)
-            if run not in runs_of(name) or path.is_file():
+            path = cached(name, run, budget)
+            if run not in runs_of(name, budget) or path.is_file():
                 continue
-            _, _, info = load_method(name, EQUAL_BUDGET_DIR / f"{name}.pt")
-            method, extra = train_at_budget(name, info, int(info["extra"]["epochs"]), seed=run, progress=False,
-                                            verbose=False)
+            _, _, info = load_method(name, folder / f"{name}.pt")
+            method, extra = train_at_budget(name, info, int(info["extra"]["epochs"]), seed=seed_of(run),
+                                            progress=False, verbose=False)
             path.parent.mkdir(parents=True, exist_ok=True)
-            save_method(method, path, extra={**extra, "seed": run})
-            print(f"{name:13s} run {run}: {extra['train_seconds']:5.1f} s, final loss {extra['final_loss']:.4f}",
-                  flush=True)
+            save_method(method, path, extra={**extra, "seed": seed_of(run)})
+            print(f"{budget} budget, {name:13s} run {run}: {extra['epochs']} epochs in {extra['train_seconds']:5.1f} s,"
+                  f" final loss {extra['final_loss']:.4f}", flush=True)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("step", choices=["train", "score"])
+    parser.add_argument("--budget", choices=sorted(BUDGETS), nargs="*", default=["equal", "own"])
     parser.add_argument("--only", nargs="*", default=None, help="method names (default: every registered one)")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("NT", "1")))
     names = args.only or method_names()
     started = time.perf_counter()
-    if args.step == "train":
-        train(names)
-    else:
-        path = score_runs({name: [cached(name, run) for run in runs_of(name)] for name in names}, TABLE,
-                          random_runs=range(CALIBRATION_RUNS))
-        print(f"wrote {path}")
+    for budget in args.budget:
+        if args.step == "train":
+            train(names, budget)
+            continue
+        _, _, table, scoring = BUDGETS[budget]
+        scoring = {"random_runs": range(CALIBRATION_RUNS), **scoring}
+        paths = {name: [cached(name, run, budget) for run in runs_of(name, budget)] for name in names}
+        print(f"wrote {score_runs(paths, table, **scoring)}")
     print(f"{args.step}: {time.perf_counter() - started:.0f} s")
     return 0
 

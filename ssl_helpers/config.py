@@ -7,9 +7,9 @@ Colab's T4.
     pretrain(method, images, epochs=FULL["epochs"], **run_options("simclr", FULL_RUN))
 
 - `settings()`: every environment variable the package reads (`SSL_SMOKE`, `SSL_DATA`, `SSL_CHECKPOINTS`,
-  `SSL_THREADS`, `SSL_PROGRESS`, `SSL_VERDICTS`), read when called and returned as one frozen `Settings`; its
-  docstring lists each with its meaning and default. The rest of the package asks it, not `os.environ` (bar the distributed-training
-  variables that torchrun and Lightning set, listed there too).
+  `SSL_THREADS`, `SSL_PROGRESS`, `SSL_VERDICTS`, `SSL_RUN`, `SSL_RUNS_DIR`), read when called and returned as one
+  frozen `Settings`; its docstring lists each with its meaning and default. The rest of the package asks it, not
+  `os.environ` (bar the distributed-training variables that torchrun and Lightning set, listed there too).
 - `SSL_SMOKE=1` (the environment variable `SMOKE_VARIABLE`) caps every size a FULL_RUN recipe names (epochs, steps,
   batch size, encoder width, warm-up epochs, seeds) at `SMOKE_LIMITS`, so that CI executes each notebook's FULL_RUN branch
   on the CPU in seconds. It changes sizes only, never which code runs.
@@ -54,7 +54,9 @@ class Settings:
     data_root: where real datasets are kept (`SSL_DATA`). checkpoint_dir: where notebooks save and find encoders
     (`SSL_CHECKPOINTS`). threads: the CPU threads `train.set_cpu_threads()` pins, None to leave PyTorch's count
     (`SSL_THREADS`). progress: whether training draws its epoch bar (`SSL_PROGRESS`). verdicts_dir: where notebooks
-    write the record of their verdicts (`SSL_VERDICTS`), None for nowhere.
+    write the record of their verdicts (`SSL_VERDICTS`), None for nowhere. run: which pre-training run a notebook
+    trains (`SSL_RUN`, 0 = the live run); runs_dir: where a run other than 0 writes its score tables
+    (`SSL_RUNS_DIR`).
     """
 
     smoke: bool
@@ -64,6 +66,8 @@ class Settings:
     threads: Optional[int]
     progress: bool
     verdicts_dir: Optional[Path] = None
+    run: int = 0
+    runs_dir: Optional[Path] = None
 
 
 def settings() -> Settings:
@@ -86,6 +90,11 @@ def settings() -> Settings:
     - `SSL_VERDICTS`: a folder where each notebook's `verdicts.VerdictLog` writes `<notebook>.json`, the
       machine-readable record of the verdicts it printed (`scripts/rerun_check.py` sets it). Default: unset,
       nothing written.
+    - `SSL_RUN`: a non-negative integer, the pre-training run a notebook trains: 0 (default) is the live run a
+      student watches; `scripts/notebook_runs.py` executes a notebook with 1, 2, ... to write the other runs'
+      scores (`seeds.run_seed` offsets every pre-training seed by 1000 x run).
+    - `SSL_RUNS_DIR`: the folder where an execution with `SSL_RUN` > 0 writes its score tables
+      (`seeds.with_shipped_runs`; set by `scripts/notebook_runs.py`). Default: unset.
 
     Read elsewhere, not here: the distributed-training variables that torchrun, SLURM and Lightning's DDP launcher
     set, `WORLD_SIZE`, `RANK`, `LOCAL_RANK`, `NODE_RANK`, `LOCAL_WORLD_SIZE` (read by `ssl_helpers.cli` and
@@ -112,7 +121,16 @@ def settings() -> Settings:
         threads=threads,
         progress=environ.get("SSL_PROGRESS", "1") != "0",
         verdicts_dir=Path(environ["SSL_VERDICTS"]) if environ.get("SSL_VERDICTS", "").strip() else None,
+        run=_non_negative(environ.get("SSL_RUN", "0"), "SSL_RUN"),
+        runs_dir=Path(environ["SSL_RUNS_DIR"]) if environ.get("SSL_RUNS_DIR", "").strip() else None,
     )
+
+
+def _non_negative(text: str, variable: str) -> int:
+    text = text.strip() or "0"
+    if not text.isdigit():
+        raise ValueError(f"{variable} must be a non-negative integer (or unset), got {text!r}")
+    return int(text)
 
 
 H200_SIMCLR_IMAGES_PER_SECOND = 29_200

@@ -8,6 +8,14 @@ weights do not (no notebook uses those encoders). A notebook joins them to its l
     table = add_runs(table, load_runs("seeds_equal_budget"))      # run 0 from the notebook, runs 1.. shipped
 
 The frozen random encoders get runs the same way: run r is the architecture built with initialisation seed r.
+
+A notebook's own rows (its ablations, its live encoders) get their other runs from the notebook itself:
+`scripts/notebook_runs.py NN_name` executes it again with `SSL_RUN=1, 2, ...`, where every pre-training seed is
+`run_seed(seed)` (the seed + 1000 x the run) and the label draws stay the same; each table the notebook passes to
+`with_shipped_runs` is then written to `SSL_RUNS_DIR`, and the script ships them all as
+`tuning/runs_<notebook>_test.csv`. In the live run (run 0) the same call returns the table joined with those runs:
+
+    table = with_shipped_runs(table, "07_beyond_negatives", "momentum")   # the rows of this table, 3 runs each
 """
 from __future__ import annotations
 
@@ -16,12 +24,17 @@ from typing import Dict, Iterable, Optional, Sequence
 
 import pandas as pd
 
+from .config import settings
 from .data import load_dataset, validation_split
 from .methods import load_method
 from .protocol import SEEDS, TUNING_DIR, load_results, random_encoder, random_encoder_name, save_results
 from .transfer import _at_size, protocol_table
 
-__all__ = ["add_runs", "load_runs", "score_runs", "SEED_TABLES"]
+__all__ = ["add_runs", "load_runs", "score_runs", "SEED_TABLES", "run_seed", "with_shipped_runs",
+           "notebook_runs_name", "RUN_SEED_STRIDE"]
+
+RUN_SEED_STRIDE = 1000
+"""Run r of a notebook pre-trains with seed + RUN_SEED_STRIDE x r (`run_seed`)."""
 
 SEED_TABLES = ("seeds_equal_budget",)
 """The shipped tables of pre-training runs (`scripts/seed_runs.py` writes them)."""
@@ -86,3 +99,37 @@ def score_runs(paths: Dict[str, Sequence[Path]], name: str, *, shots: Sequence =
             print(f"run {run}: {sorted(encoders)} and {sorted(randoms)} scored", flush=True)
     columns = ["method", "probe", "labels_per_class", "run", "seed", "accuracy"]
     return save_results(pd.concat(tables, ignore_index=True)[columns], name)
+
+
+def run_seed(seed: int = 0) -> int:
+    """The pre-training seed of the run this notebook executes: `seed` in the live run (`SSL_RUN` unset or 0), else
+    seed + RUN_SEED_STRIDE x run, so that no two runs of a row share a seed. Label draws never use it."""
+    return int(seed) + RUN_SEED_STRIDE * settings().run
+
+
+def notebook_runs_name(notebook: str) -> str:
+    """The shipped table of a notebook's other runs: `tuning/runs_<notebook>_test.csv`."""
+    return f"runs_{notebook}"
+
+
+def with_shipped_runs(table: pd.DataFrame, notebook: str, key: str, shipped: bool = True) -> pd.DataFrame:
+    """A notebook's score table with every run of its rows.
+
+    In the live run (`SSL_RUN` 0): `table` (run 0) joined with the runs of the same rows shipped in
+    `tuning/runs_<notebook>_test.csv` under `key` (`add_runs`); `shipped=False` (e.g. a FULL_RUN, whose rows the
+    shipped CPU-tier runs do not describe) or no shipped table: `table` as it is, one run. In another run
+    (`scripts/notebook_runs.py` sets `SSL_RUN` and `SSL_RUNS_DIR`): `table` tagged with the run, written to
+    `<SSL_RUNS_DIR>/<key>.csv`, and returned as it is."""
+    current = settings()
+    if current.run > 0:
+        if current.runs_dir is None:
+            raise ValueError(f"SSL_RUN={current.run} needs SSL_RUNS_DIR, the folder for this run's tables "
+                             "(scripts/notebook_runs.py sets both)")
+        current.runs_dir.mkdir(parents=True, exist_ok=True)
+        table.assign(run=current.run).to_csv(current.runs_dir / f"{key}.csv", index=False, float_format="%.6f")
+        return table.assign(run=current.run)
+    name = notebook_runs_name(notebook)
+    if not shipped or not (TUNING_DIR / f"{name}_test.csv").is_file():
+        return table.assign(run=0)
+    runs = load_runs(name)
+    return add_runs(table, runs[runs["table"] == key].drop(columns="table"))

@@ -206,8 +206,10 @@ class VerdictLog:
         log = VerdictLog("06_simclr")
         v = log.verdict(table, "SimCLR", "pixels", "linear", 10)     # recorded, returned
         log.compare(table, ...)                                      # recorded, its text returned
+        log.measure("SimCLR final loss", history["loss"].iloc[-1])  # a number the run produced (see below)
 
-    Each call appends to `<folder>/<notebook>.json` when a folder is given (default: `SSL_VERDICTS`, see
+    Measures are what `scripts/rerun_check.py` compares first: two executions whose measures are equal ran the same
+    floating-point sums, and their matching verdicts prove nothing. Each call appends to `<folder>/<notebook>.json` when a folder is given (default: `SSL_VERDICTS`, see
     `ssl_helpers.config.settings`; unset: nothing is written)."""
 
     def __init__(self, notebook: str, folder=None):
@@ -215,6 +217,7 @@ class VerdictLog:
         folder = settings().verdicts_dir if folder is None else folder
         self.path = None if folder is None else Path(folder) / f"{notebook}.json"
         self.records: List[dict] = []
+        self.measures: dict = {}
         if self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._write()
@@ -229,6 +232,13 @@ class VerdictLog:
     def compare(self, *args, **kwargs) -> str:
         return self.verdict(*args, **kwargs).text
 
+    def measure(self, name: str, value: float) -> float:
+        """Record a number the run produced (a final loss): returns it."""
+        self.measures[name] = float(value)
+        self._write()
+        return value
+
     def _write(self):
         if self.path is not None:
-            self.path.write_text(json.dumps({"notebook": self.notebook, "verdicts": self.records}, indent=1))
+            self.path.write_text(json.dumps({"notebook": self.notebook, "measures": self.measures,
+                                             "verdicts": self.records}, indent=1))
