@@ -7,7 +7,8 @@ and all of them are collected into `ssl_helpers/tuning/runs_<notebook>_test.csv`
 labels_per_class, run, seed, accuracy), which the live notebook joins to its own run.
 
     .venv/bin/python scripts/notebook_runs.py 07_beyond_negatives            # runs 1 and 2 (resumable)
-    .venv/bin/python scripts/notebook_runs.py 07_beyond_negatives --runs 1 2 3 --threads 1
+    .venv/bin/python scripts/notebook_runs.py 02_masked_autoencoding --runs 0 1 2   # run 0 too: the rows the live
+                                                        # notebook reads instead of computing (`seeds.scripted`)
 
 Every run executes the whole notebook, so it costs the notebook's run time (about a minute or two on one thread).
 """
@@ -56,11 +57,13 @@ def run_notebook(path: Path, run: int, threads: int) -> Path:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebook", help="e.g. 07_beyond_negatives")
-    parser.add_argument("--runs", type=int, nargs="*", default=[1, 2], help="runs other than the live run 0")
+    parser.add_argument("--runs", type=int, nargs="*", default=[1, 2],
+                        help="runs to execute (default 1 2; 0 as well where the notebook reads shipped rows of its "
+                             "own live run, `seeds.shipped_runs`)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads of the kernel (default 1)")
     args = parser.parse_args(argv)
-    if any(run < 1 for run in args.runs):
-        parser.error(f"--runs must be 1 or more (run 0 is the live run), got {args.runs}")
+    if any(run < 0 for run in args.runs):
+        parser.error(f"--runs must be 0 or more, got {args.runs}")
     path = source_path(args.notebook)
     if not path.is_file():
         parser.error(f"no such notebook: {path}")

@@ -31,7 +31,7 @@ from .protocol import SEEDS, TUNING_DIR, load_results, random_encoder, random_en
 from .transfer import _at_size, protocol_table
 
 __all__ = ["add_runs", "load_runs", "score_runs", "SEED_TABLES", "run_seed", "with_shipped_runs",
-           "notebook_runs_name", "RUN_SEED_STRIDE"]
+           "notebook_runs_name", "RUN_SEED_STRIDE", "scripted", "shipped_runs"]
 
 RUN_SEED_STRIDE = 1000
 """Run r of a notebook pre-trains with seed + RUN_SEED_STRIDE x r (`run_seed`)."""
@@ -115,16 +115,16 @@ def notebook_runs_name(notebook: str) -> str:
 def with_shipped_runs(table: pd.DataFrame, notebook: str, key: str, shipped: bool = True) -> pd.DataFrame:
     """A notebook's score table with every run of its rows.
 
-    In the live run (`SSL_RUN` 0): `table` (run 0) joined with the runs of the same rows shipped in
+    In the live run (`SSL_RUN` 0, `SSL_RUNS_DIR` unset): `table` (run 0) joined with the runs of the same rows shipped in
     `tuning/runs_<notebook>_test.csv` under `key` (`add_runs`); `shipped=False` (e.g. a FULL_RUN, whose rows the
-    shipped CPU-tier runs do not describe) or no shipped table: `table` as it is, one run. In another run
-    (`scripts/notebook_runs.py` sets `SSL_RUN` and `SSL_RUNS_DIR`): `table` tagged with the run, written to
+    shipped CPU-tier runs do not describe) or no shipped table: `table` as it is, one run. Executed by
+    `scripts/notebook_runs.py` (`SSL_RUNS_DIR` set; `SSL_RUN` 0, 1, 2, ...): `table` tagged with the run, written to
     `<SSL_RUNS_DIR>/<key>.csv`, and returned as it is."""
     current = settings()
-    if current.run > 0:
-        if current.runs_dir is None:
-            raise ValueError(f"SSL_RUN={current.run} needs SSL_RUNS_DIR, the folder for this run's tables "
-                             "(scripts/notebook_runs.py sets both)")
+    if current.run > 0 and current.runs_dir is None:
+        raise ValueError(f"SSL_RUN={current.run} needs SSL_RUNS_DIR, the folder for this run's tables "
+                         "(scripts/notebook_runs.py sets both)")
+    if scripted():
         current.runs_dir.mkdir(parents=True, exist_ok=True)
         table.assign(run=current.run).to_csv(current.runs_dir / f"{key}.csv", index=False, float_format="%.6f")
         return table.assign(run=current.run)
@@ -133,3 +133,21 @@ def with_shipped_runs(table: pd.DataFrame, notebook: str, key: str, shipped: boo
         return table.assign(run=0)
     runs = load_runs(name)
     return add_runs(table, runs[runs["table"] == key].drop(columns="table"))
+
+
+def scripted() -> bool:
+    """True when `scripts/notebook_runs.py` executes the notebook (`SSL_RUNS_DIR` set, any run, 0 included): the
+    notebook then computes what it otherwise reads from its shipped runs (e.g. fine-tuning at the full budget)."""
+    return settings().runs_dir is not None
+
+
+def shipped_runs(notebook: str, key: str) -> pd.DataFrame:
+    """Every run (0 included) of a notebook's table `key` as shipped: the rows a notebook does not compute live
+    because they cost more than its time budget (`scripted` says when it computes them)."""
+    name = notebook_runs_name(notebook)
+    runs = load_runs(name)
+    rows = runs[runs["table"] == key].drop(columns="table")
+    if rows.empty:
+        raise ValueError(f"{TUNING_DIR / (name + '_test.csv')} holds no table {key!r}: run "
+                         f"scripts/notebook_runs.py {notebook} --runs 0 1 2")
+    return rows.reset_index(drop=True)

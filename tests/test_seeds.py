@@ -37,11 +37,15 @@ def test_an_other_run_writes_its_table_and_the_live_run_joins_it(monkeypatch, tm
     shipped.to_csv(tmp_path / "runs_99_x_test.csv", index=False)
     monkeypatch.setattr(seeds, "load_results", lambda name: pd.read_csv(tmp_path / f"{name}_test.csv"))
     monkeypatch.setenv("SSL_RUN", "0")
+    monkeypatch.delenv("SSL_RUNS_DIR")
     joined = with_shipped_runs(live_table(0.5), "99_x", "main")
     assert sorted(joined["run"].unique()) == [0, 1]
     assert joined.groupby("run")["accuracy"].mean().to_dict() == {0: 0.5, 1: 0.6}
     assert set(with_shipped_runs(live_table(), "99_x", "main", shipped=False)["run"]) == {0}
     assert set(with_shipped_runs(live_table(), "99_x", "other key")["run"]) == {0}
+    assert set(seeds.shipped_runs("99_x", "main")["run"]) == {1}  # what a notebook reads instead of computing
+    with pytest.raises(ValueError, match="holds no table 'other key'"):
+        seeds.shipped_runs("99_x", "other key")
 
 
 def test_rerun_check_lists_the_verdicts_whose_kind_changed():
