@@ -25,6 +25,7 @@ against 3 others) comes out a tie, and a known large difference comes out ahead.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -37,7 +38,7 @@ from scipy import stats
 from .config import settings
 
 __all__ = ["ALPHA", "MIN_RUNS", "Verdict", "verdict", "compare", "run_means", "has_pretraining", "VerdictLog",
-           "t_test"]
+           "t_test", "self_comparisons"]
 
 ALPHA = 0.05
 """Two-sided significance level: "ahead" when p < ALPHA."""
@@ -197,6 +198,25 @@ def compare(table: pd.DataFrame, a: str, b: str, probe: str = "linear", labels_p
             probe_b: Optional[str] = None, paired: bool = False) -> str:
     """`verdict(...).text`: the sentence every comparative claim in the notebooks prints or quotes."""
     return verdict(table, a, b, probe, labels_per_class, probe_b=probe_b, paired=paired).text
+
+
+def self_comparisons(table: pd.DataFrame, group: int = 3) -> List[Verdict]:
+    """The rule's calibration: a recipe compared with itself. For every (method, probe, labels_per_class) with at
+    least 2 x `group` runs, its first 2 x `group` runs are split into two groups of `group` in every way (each split
+    once) and the groups compared as two rows ("<method> A" and "<method> B"). A rule that is right about noise
+    calls almost all of these a tie (at ALPHA = 0.05, about 95%)."""
+    out = []
+    for (method, probe, k), rows in table.groupby(["method", "probe", "labels_per_class"], sort=False):
+        runs = sorted(rows["run"].dropna().unique()) if "run" in rows else []
+        if len(runs) < 2 * group:
+            continue
+        used = rows[rows["run"].isin(runs[:2 * group])]
+        for chosen in itertools.combinations(runs[:2 * group], group):
+            if runs[0] not in chosen:  # each split once
+                continue
+            halves = used.assign(method=np.where(used["run"].isin(chosen), f"{method} A", f"{method} B"))
+            out.append(verdict(halves, f"{method} A", f"{method} B", probe, k))
+    return out
 
 
 class VerdictLog:

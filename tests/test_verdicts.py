@@ -1,7 +1,6 @@
 """The verdict rule (`ssl_helpers.verdicts`): Student's t over pre-training runs, checked against scipy and a slow
 reference written from the equation, on cases with a known answer, and calibrated on the shipped runs: a recipe
 compared with itself is a tie, a known large difference is a lead."""
-import itertools
 import json
 import math
 
@@ -11,7 +10,7 @@ import pytest
 from scipy import stats
 
 from ssl_helpers.seeds import add_runs, load_runs
-from ssl_helpers.verdicts import ALPHA, MIN_RUNS, VerdictLog, compare, run_means, verdict
+from ssl_helpers.verdicts import ALPHA, MIN_RUNS, VerdictLog, compare, run_means, self_comparisons, verdict
 
 
 def table_of(rows: dict, draws: int = 5, probe: str = "linear", k=10) -> pd.DataFrame:
@@ -143,29 +142,20 @@ def test_verdict_log_writes_nothing_without_a_folder(monkeypatch):
 
 # --- calibrated on the shipped pre-training runs (scripts/seed_runs.py) ---------------------------------------
 
-def same_recipe_comparisons(table):
-    """Every split of a recipe's first 6 runs into two groups of 3, for each probe and labels-per-class count."""
-    for (method, probe, k), rows in table.groupby(["method", "probe", "labels_per_class"]):
-        runs = sorted(rows["run"].unique())
-        if len(runs) < 6:
-            continue
-        six = rows[rows["run"].isin(runs[:6])]
-        for group in itertools.combinations(runs[:6], 3):
-            if runs[0] not in group:  # each split once
-                continue
-            halves = six.assign(method=np.where(six["run"].isin(group), f"{method} A", f"{method} B"))
-            yield method, verdict(halves, f"{method} A", f"{method} B", probe, k)
-
+def test_self_comparisons_split_six_runs_into_every_pair_of_groups_of_three():
+    rows = table_of({"a": (0.9 + 0.01 * np.random.default_rng(2).standard_normal((6, 5))).tolist(), "b": A})
+    verdicts = self_comparisons(rows)
+    assert len(verdicts) == 10 and {v.a for v in verdicts} == {"a A"} and all(v.runs == (3, 3) for v in verdicts)
 
 def test_a_recipe_compared_with_itself_is_a_tie_at_least_90_percent_of_the_time():
     runs = load_runs("seeds_equal_budget")
-    verdicts = list(same_recipe_comparisons(runs))
-    recipes = {m for m, _ in verdicts}
+    verdicts = self_comparisons(runs)
+    recipes = {v.a.removesuffix(" A") for v in verdicts}
     assert len(recipes) >= 2, f"need at least two recipes with 6 runs, got {recipes}"
-    ties = sum(v.kind == "tie" for _, v in verdicts)
+    ties = sum(v.kind == "tie" for v in verdicts)
     rate = ties / len(verdicts)
     print(f"same-recipe comparisons (3 runs vs 3, {sorted(recipes)}): {ties} of {len(verdicts)} ties ({rate:.0%})")
-    assert rate >= 0.90, [v.text for _, v in verdicts if v.kind != "tie"]
+    assert rate >= 0.90, [v.text for v in verdicts if v.kind != "tie"]
 
 
 @pytest.mark.parametrize("method", ["vicreg", "simclr"])
