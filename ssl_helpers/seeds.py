@@ -66,15 +66,17 @@ def add_runs(table: pd.DataFrame, runs: pd.DataFrame, live_run: int = 0) -> pd.D
 
 def score_runs(paths: Dict[str, Sequence[Path]], name: str, *, shots: Sequence = (1, 5, 10),
                fine_tune_shots: Sequence = (10,), seeds: int = SEEDS, random_runs: Optional[Iterable[int]] = None,
-               image_size: int = 16, device="cpu", verbose: bool = True) -> Path:
+               image_size: int = 16, data: str = "digits", data_options: Optional[dict] = None, device="cpu",
+               verbose: bool = True) -> Path:
     """Score every run of every method with the course's protocol and ship the table as `tuning/<name>_test.csv`.
 
     paths: {method name: [checkpoint of run 0, of run 1, ...]} (`ssl_helpers.methods.save_method` files). Run r
     of every method is scored in one `protocol_table` call with the frozen random encoders of the same
     architectures built with initialisation seed r ("random encoder", "random encoder (12 px)", ...; runs
     `random_runs`, default as many as the method with the most runs): linear and kNN at `shots`, fine-tuning at
-    `fine_tune_shots`, on digits at `image_size` with the split and the label draws of notebook 09."""
-    train, test = load_dataset("digits", image_size=image_size)
+    `fine_tune_shots`, on `data` (with `data_options`) at `image_size`, with the split and the label draws of
+    notebook 09."""
+    train, test = load_dataset(data, image_size=image_size, **(data_options or {}))
     fit, validation = validation_split(train)
     most = max(len(p) for p in paths.values())
     random_runs = list(range(most) if random_runs is None else random_runs)
