@@ -5,9 +5,10 @@ batch size, learning rate, schedule, image size, as its shipped checkpoint recor
     .venv/bin/python scripts/equal_budget.py              # 20 epochs (= 25k images seen) for every method
     .venv/bin/python scripts/equal_budget.py --epochs 10 --only simclr dino
 
-Each one is timed (wall seconds on `--threads` CPU threads, recorded as `train_seconds`) and saved once with the
-figure its test reproduces (`shipped_knn`). The notebooks' own budgets differ (SimCLR 90 epochs, the pretext tasks
-5-8): their encoders are `ssl_helpers/checkpoints/<method>.pt` (`scripts/ship_checkpoints.py`).
+Each one is timed (wall seconds on `--threads` CPU threads, recorded as `train_seconds`) and saved once, in float16
+(`ssl_helpers.methods.training.ship_method`), with the figure its test reproduces (`shipped_knn`, scored on the
+float16 weights). The notebooks' own budgets differ (SimCLR 90 epochs, the pretext tasks 5-8): their encoders are
+`ssl_helpers/checkpoints/<method>.pt` (`scripts/ship_checkpoints.py`).
 """
 from __future__ import annotations
 
@@ -20,8 +21,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ssl_helpers.methods import load_method, method_names, save_method  # noqa: E402
-from ssl_helpers.methods.training import (EQUAL_BUDGET_DIR, shipped_path, shipped_score,  # noqa: E402
+from ssl_helpers.methods import load_method, method_names  # noqa: E402
+from ssl_helpers.methods.training import (EQUAL_BUDGET_DIR, ship_method, shipped_path,  # noqa: E402
                                           train_at_budget)
 
 EPOCHS = 20
@@ -46,8 +47,7 @@ def main(argv=None) -> int:
         _, _, recipe_info = load_method(name, shipped_path(name))
         # always trained again (the recipe or the code may have changed), saved once with its test's figure
         method, extra = train_at_budget(name, recipe_info, args.epochs, progress=False)
-        score = shipped_score(method, method.encoder)
-        out = save_method(method, EQUAL_BUDGET_DIR / f"{name}.pt", metrics={"shipped_knn": score}, extra=extra)
+        out, score = ship_method(method, EQUAL_BUDGET_DIR / f"{name}.pt", extra=extra)  # float16, scored so
         print(f"{name:13s} {args.epochs} epochs in {extra['train_seconds']:5.1f} s  kNN {100 * score:5.1f}%  "
               f"{out.stat().st_size / 1024:6.0f} KiB")
     return 0

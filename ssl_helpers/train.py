@@ -749,21 +749,55 @@ def default_checkpoint_dir() -> Path:
     return config.settings().checkpoint_dir
 
 
+def _cast_floating(value, dtype: torch.dtype):
+    """`value` with every floating-point tensor in it (in dicts, lists and tuples too) cast to `dtype`, detached and
+    on the CPU; integer tensors (BatchNorm's `num_batches_tracked`, a queue's pointer) and anything else unchanged."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        return value.to(dtype) if value.is_floating_point() else value
+    if isinstance(value, dict):
+        return {k: _cast_floating(v, dtype) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_cast_floating(v, dtype) for v in value)
+    return value
+
+
+STORED_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
 def save_checkpoint(path, encoder: nn.Module, *, method: str = "", metrics: Optional[dict] = None,
-                    extra: Optional[dict] = None) -> Path:
+                    extra: Optional[dict] = None, dtype: Optional[torch.dtype] = None) -> Path:
     """Save an encoder's weights with what is needed to rebuild and judge it.
 
     Stored: `format`, `config` (the encoder's `config`, for `build_encoder`), `method` (what taught it),
     `metrics`, `extra` (anything else, e.g. training settings), `state_dict`.
+
+    dtype: None (the default) stores the tensors as they are. `torch.float16` (or `torch.bfloat16`) stores every
+    floating-point tensor, the encoder's and any in `extra` (a method's `head_state_dict`), in that type, half the
+    bytes on disk: the package's shipped checkpoints are written so. Integer tensors stay as they are, and the
+    payload records `dtype`, so `load_checkpoint` casts them back to float32.
+    The file is written beside `path` and renamed into place, so a reader never sees half of it.
     """
     config = getattr(encoder, "config", None)
     if not isinstance(config, dict):
         raise ValueError("encoder must carry a `config` dict (as every ssl_helpers encoder does)")
+    if dtype is not None and dtype not in STORED_DTYPES.values():
+        raise ValueError(f"dtype must be None or one of {sorted(STORED_DTYPES)} (as torch dtypes), got {dtype}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in encoder.state_dict().items()}
-    torch.save({"format": CHECKPOINT_FORMAT, "config": dict(config), "method": method,
-                "metrics": dict(metrics or {}), "extra": dict(extra or {}), "state_dict": state}, path)
+    extra = dict(extra or {})
+    payload = {"format": CHECKPOINT_FORMAT, "config": dict(config), "method": method,
+               "metrics": dict(metrics or {}), "extra": extra, "state_dict": state}
+    if dtype is not None:
+        payload.update(state_dict=_cast_floating(state, dtype), extra=_cast_floating(extra, dtype),
+                       dtype=str(dtype).replace("torch.", ""))
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:  # written whole, then renamed: a reader never sees half a file
+        torch.save(payload, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
     return path
 
 
@@ -772,6 +806,8 @@ def load_checkpoint(path, expected_config: Optional[dict] = None, device="cpu"):
 
     `info` holds `config`, `method`, `metrics` and `extra`. With `expected_config`, a checkpoint written
     for another config raises `CheckpointError` naming both; so does one whose weights do not fit.
+    A checkpoint saved with `dtype=torch.float16` comes back in float32: the encoder's floating tensors in its
+    own dtype, those in `extra` (a head's state dict) in float32; integer buffers as stored.
     """
     path = Path(path)
     if not path.is_file():
@@ -789,9 +825,18 @@ def load_checkpoint(path, expected_config: Optional[dict] = None, device="cpu"):
     if expected_config is not None and dict(expected_config) != dict(config):
         raise CheckpointError(f"{path} holds an encoder with config {config}, but {dict(expected_config)} "
                               f"was expected")
+    stored = payload.get("dtype")
+    if stored is not None and stored not in STORED_DTYPES:
+        raise CheckpointError(f"{path} stores its weights as {stored!r}; expected one of {sorted(STORED_DTYPES)}")
     try:
         encoder = build_encoder(config)
-        encoder.load_state_dict(payload["state_dict"])
+        own = encoder.state_dict()
+        state = payload["state_dict"]
+        if stored is not None:  # stored in a narrower type: each floating tensor back to the module's own dtype
+            state = {k: v.to(own[k].dtype) if k in own and v.is_floating_point() and own[k].is_floating_point()
+                     else v for k, v in state.items()}
+            payload["extra"] = _cast_floating(payload.get("extra") or {}, torch.float32)
+        encoder.load_state_dict(state)
     except (RuntimeError, ValueError, TypeError) as error:
         raise CheckpointError(f"the weights in {path} do not fit the model built from its config {config}: "
                               f"{str(error).splitlines()[0]}") from error

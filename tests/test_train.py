@@ -234,6 +234,41 @@ def test_checkpoint_round_trip(tmp_path):
     assert torch.allclose(loaded(x), encoder.eval()(x))
 
 
+def test_checkpoint_in_float16_is_half_the_bytes_and_loads_back_in_float32(tmp_path):
+    torch.manual_seed(0)
+    encoder = SmallCNN(width=16)
+    encoder.train()(torch.rand(8, 3, 16, 16))  # BatchNorm statistics and counts that are not the defaults
+    head = {"weight": torch.randn(5, 7), "pointer": torch.tensor([3])}
+    full = save_checkpoint(tmp_path / "full.pt", encoder, method="t", metrics={"knn": 0.5},
+                           extra={"epochs": 3, "head_state_dict": head})
+    half = save_checkpoint(tmp_path / "half.pt", encoder, method="t", metrics={"knn": 0.5},
+                           extra={"epochs": 3, "head_state_dict": head}, dtype=torch.float16)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    stored = torch.load(half, weights_only=True)
+    assert stored["dtype"] == "float16"
+    assert {v.dtype for v in stored["state_dict"].values() if v.is_floating_point()} == {torch.float16}
+    assert stored["extra"]["head_state_dict"]["weight"].dtype == torch.float16
+    assert stored["extra"]["head_state_dict"]["pointer"].dtype == torch.int64  # integers as they are
+
+    loaded, info = load_checkpoint(half, expected_config=encoder.config)
+    assert set(info) == {"config", "method", "metrics", "extra"} and info["extra"]["epochs"] == 3
+    for key, original in encoder.state_dict().items():
+        value = loaded.state_dict()[key]
+        assert value.dtype == original.dtype, key  # float32 back; num_batches_tracked int64
+        if original.is_floating_point():
+            assert torch.equal(value, original.half().float()), key
+        else:
+            assert torch.equal(value, original), key
+    assert int(loaded.state_dict()["features.0.1.num_batches_tracked"]) == 1
+    assert info["extra"]["head_state_dict"]["weight"].dtype == torch.float32
+    assert torch.equal(info["extra"]["head_state_dict"]["weight"], head["weight"].half().float())
+    assert torch.equal(info["extra"]["head_state_dict"]["pointer"], head["pointer"])
+    x = torch.rand(2, 3, 16, 16)
+    torch.testing.assert_close(loaded(x), encoder.eval()(x), atol=1e-2, rtol=1e-2)
+    with pytest.raises(ValueError, match="dtype must be None or one of"):
+        save_checkpoint(tmp_path / "int.pt", encoder, dtype=torch.int8)
+
+
 def test_checkpoint_of_another_config_is_a_clear_error_naming_both(tmp_path):
     path = save_checkpoint(tmp_path / "enc.pt", SmallCNN(width=4))
     with pytest.raises(CheckpointError, match=r"config \{'arch': 'small_cnn', 'in_channels': 3, 'width': 4\}.*"

@@ -24,12 +24,13 @@ from .base import Method, make_method, method_class
 from .registry import method_spec
 
 __all__ = ["pretrain", "save_method", "load_method", "load_or_pretrain", "shipped_path", "shipped_score",
-           "SHIPPED_DIR", "EQUAL_BUDGET_DIR", "RECIPE_KEYS", "pretrain_like", "recipe_used", "train_at_budget",
-           "load_or_pretrain_like"]
+           "round_to_half", "ship_method", "SHIPPED_DIR", "EQUAL_BUDGET_DIR", "RECIPE_KEYS", "pretrain_like",
+           "recipe_used", "train_at_budget", "load_or_pretrain_like"]
 
 SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
 """The course's CPU-tier checkpoints, installed with the package (written by `scripts/ship_checkpoints.py` from the
-executed notebooks): a notebook opened alone (Colab, a fresh Binder) starts from them instead of training."""
+executed notebooks): a notebook opened alone (Colab, a fresh Binder) starts from them instead of training. Stored in
+float16 with their heads (`ship_method`), loaded back as float32."""
 
 EQUAL_BUDGET_DIR = SHIPPED_DIR / "equal_budget"
 """Every method pre-trained again with its notebook's recipe at one budget (`scripts/equal_budget.py`): the
@@ -125,9 +126,14 @@ def pretrain(method: Union[str, Method], train_images, *, encoder: Optional[nn.M
     return method.encoder, history
 
 
-def save_method(method: Method, path=None, metrics: Optional[dict] = None, extra: Optional[dict] = None) -> Path:
+def save_method(method: Method, path=None, metrics: Optional[dict] = None, extra: Optional[dict] = None,
+                half: bool = False) -> Path:
     """Save the method's encoder as `<checkpoint dir>/<method name>.pt` (see `ssl_helpers.train.save_checkpoint`)
-    with the method's options and head, so that `load_method` rebuilds all three."""
+    with the method's options and head, so that `load_method` rebuilds all three.
+
+    half: store the encoder's and the head's floating-point tensors as float16 (half the bytes; `load_method`
+    gives them back in float32). The package's shipped checkpoints are saved so (`scripts/ship_checkpoints.py`,
+    `scripts/equal_budget.py`); a student's own checkpoint keeps float32 (the default)."""
     if method.encoder is None or method.head is None:
         raise ValueError(f"the {method.name} method has not been built or trained: nothing to save")
     image_shape = tuple(method.image_shape)
@@ -136,7 +142,8 @@ def save_method(method: Method, path=None, metrics: Optional[dict] = None, extra
                "method_options": dataclasses.asdict(method.options),
                "image_shape": list(image_shape),
                "head_state_dict": {k: v.detach().cpu() for k, v in method.head.state_dict().items()}}
-    return save_checkpoint(path, method.encoder, method=method.name, metrics=metrics, extra=payload)
+    return save_checkpoint(path, method.encoder, method=method.name, metrics=metrics, extra=payload,
+                           dtype=torch.float16 if half else None)
 
 
 def load_method(name: str, path=None, device="cpu"):
@@ -165,6 +172,26 @@ def shipped_score(method: Method, encoder: nn.Module) -> float:
     train label) of the frozen encoder on the method's embedded data at its image size."""
     train, test = load_dataset(method.spec.data, image_size=method.spec.image_size)
     return knn_monitor(encoder, train, test, device="cpu")
+
+
+def round_to_half(*modules: nn.Module) -> None:
+    """Round every floating-point parameter and buffer of `modules` to float16's precision, in place (they stay
+    float32): the weights a checkpoint saved with `half=True` gives back when it is loaded."""
+    with torch.no_grad():
+        for module in modules:
+            for tensor in module.state_dict().values():
+                if tensor.is_floating_point():
+                    tensor.copy_(tensor.to(torch.float16).to(tensor.dtype))
+
+
+def ship_method(method: Method, path, metrics: Optional[dict] = None, extra: Optional[dict] = None):
+    """Save a method as the package ships it: its encoder and head rounded to float16 (in place) and stored so,
+    with `metrics["shipped_knn"]` scored on those rounded weights (`shipped_score`), so that the figure is the one
+    a loaded copy reproduces. Returns `(path, score)`."""
+    round_to_half(method.encoder, method.head)
+    score = shipped_score(method, method.encoder)
+    path = save_method(method, path, metrics={**(metrics or {}), "shipped_knn": score}, extra=extra, half=True)
+    return path, score
 
 
 def load_or_pretrain(name: str, path=None, epochs: Optional[int] = None, seed: int = 0, device="cpu",
