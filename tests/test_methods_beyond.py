@@ -40,7 +40,13 @@ def test_the_five_methods_are_registered_with_notebook_07_and_their_family():
 # Losses recorded with the code before the momentum mechanism was shared (issue 26: BYOL, MoCo, DINO and I-JEPA each
 # wrote their own update; MoCo queued its keys in on_train_batch_end) and before SimCLR became a TwoViewMethod:
 # `pretrain(name, 32 images, epochs=2, batch_size=8, width=8, seed=1)`, the mean loss of each epoch, with one
-# intra-op thread (as conftest.py sets; two threads sum in another order: BYOL differs in the 5th digit).
+# intra-op thread (as conftest.py sets); an AVX-512 CPU reproduces them exactly.
+# Another CPU sums in another order. Measured (issue 27) with 1 and 2 threads, each with PyTorch's and oneDNN's kernels
+# as they are, limited to AVX2 (`ATEN_CPU_CAPABILITY=avx2`, `ONEDNN_MAX_CPU_ISA=AVX2`, singly and together: an AVX2
+# CPU such as the AMD EPYC of issue 27) and to plain C++ (`ATEN_CPU_CAPABILITY=default`): the largest relative change
+# is BYOL's, 9.7e-5 (9.0e-5 on the AVX2 setting alone, which failed the former rel=1e-5); SimCLR, MoCo, DINO and
+# I-JEPA move at most 2.5e-7. Tolerance: 3 x the largest, rounded up.
+LOSS_TOLERANCE = 3e-4
 RECORDED_LOSSES = {
     "simclr": [2.778010368347168, 2.7816972732543945],
     "moco": [5.617018699645996, 5.412439823150635],
@@ -56,7 +62,7 @@ def test_training_gives_the_losses_recorded_before_the_momentum_mechanism_was_sh
     x = torch.rand(32, 3, size, size, generator=torch.Generator().manual_seed(0))
     torch.manual_seed(0)
     _, history = pretrain(name, x, epochs=2, batch_size=8, width=8, device="cpu", progress=False, seed=1)
-    assert history["loss"].tolist() == pytest.approx(RECORDED_LOSSES[name], rel=1e-5, abs=1e-6)
+    assert history["loss"].tolist() == pytest.approx(RECORDED_LOSSES[name], rel=LOSS_TOLERANCE, abs=1e-6)
 
 
 @pytest.mark.parametrize("name", ["moco", "byol", "dino", "ijepa"])
