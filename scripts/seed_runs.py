@@ -10,6 +10,7 @@ writes `ssl_helpers/tuning/seeds_equal_budget_test.csv` (method, probe, labels_p
 
     nohup .venv/bin/python scripts/seed_runs.py train > seed_runs.log 2>&1 &   # resumable: skips what is cached
     .venv/bin/python scripts/seed_runs.py score                                  # the tables, from the cache
+    # or on two cores: score --only <half> --part a & score --only <other half> --part b; then merge
 
 The same for each notebook's own budget (`--budget own`: run 0 is the notebook's shipped checkpoint,
 `ssl_helpers/checkpoints/<method>.pt`), scored as notebook 09 scores it: `seeds_own_budget_test.csv`.
@@ -26,6 +27,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from ssl_helpers.methods import load_method, method_names, save_method  # noqa: E402
 from ssl_helpers.methods.training import EQUAL_BUDGET_DIR, SHIPPED_DIR, train_at_budget  # noqa: E402
+from ssl_helpers.protocol import TUNING_DIR  # noqa: E402
 from ssl_helpers.seeds import score_runs  # noqa: E402
 
 CACHE = ROOT / "build" / "seed_runs"
@@ -85,9 +88,12 @@ def train(names, budget: str) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["train", "score"])
+    parser.add_argument("step", choices=["train", "score", "merge"])
     parser.add_argument("--budget", choices=sorted(BUDGETS), nargs="*", default=list(BUDGETS))
     parser.add_argument("--only", nargs="*", default=None, help="method names (default: every registered one)")
+    parser.add_argument("--part", default=None,
+                        help="score into <table>_part<part> (e.g. two processes, one per core, each --only some "
+                             "methods); `merge` joins the parts into the shipped table")
     args = parser.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("NT", "1")))
     names = args.only or method_names()
@@ -98,9 +104,19 @@ def main(argv=None) -> int:
                 train(names, budget)
             continue
         _, _, table, scoring = BUDGETS[budget]
+        if args.step == "merge":
+            parts = sorted(TUNING_DIR.glob(f"{table}_part*_test.csv"))
+            merged = pd.concat([pd.read_csv(p) for p in parts], ignore_index=True)
+            merged = merged.drop_duplicates(["method", "probe", "labels_per_class", "run", "seed"])  # the random rows
+            merged.to_csv(TUNING_DIR / f"{table}_test.csv", index=False, float_format="%.6f")
+            for p in parts:
+                p.unlink()
+            print(f"merged {[p.name for p in parts]} into {table}_test.csv ({len(merged)} rows)")
+            continue
         scoring = {"random_runs": range(CALIBRATION_RUNS), **scoring}
         paths = {name: [cached(name, run, budget) for run in runs_of(name, budget)] for name in names}
-        print(f"wrote {score_runs(paths, table, **scoring)}")
+        out = table if args.part is None else f"{table}_part{args.part}"
+        print(f"wrote {score_runs(paths, out, **scoring)}", flush=True)
     print(f"{args.step}: {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -65,7 +65,8 @@ def add_runs(table: pd.DataFrame, runs: pd.DataFrame, live_run: int = 0) -> pd.D
 
 
 def score_runs(paths: Dict[str, Sequence[Path]], name: str, *, shots: Sequence = (1, 5, 10),
-               fine_tune_shots: Sequence = (10,), seeds: int = SEEDS, random_runs: Optional[Iterable[int]] = None,
+               fine_tune_shots: Sequence = (10,), fine_tune_runs: int = 3, seeds: int = SEEDS,
+               random_runs: Optional[Iterable[int]] = None,
                image_size: int = 16, data: str = "digits", data_options: Optional[dict] = None, device="cpu",
                verbose: bool = True) -> Path:
     """Score every run of every method with the course's protocol and ship the table as `tuning/<name>_test.csv`.
@@ -74,7 +75,7 @@ def score_runs(paths: Dict[str, Sequence[Path]], name: str, *, shots: Sequence =
     of every method is scored in one `protocol_table` call with the frozen random encoders of the same
     architectures built with initialisation seed r ("random encoder", "random encoder (12 px)", ...; runs
     `random_runs`, default as many as the method with the most runs): linear and kNN at `shots`, fine-tuning at
-    `fine_tune_shots`, on `data` (with `data_options`) at `image_size`, with the split and the label draws of
+    `fine_tune_shots` for the first `fine_tune_runs` runs (the costly part), on `data` (with `data_options`) at `image_size`, with the split and the label draws of
     notebook 09."""
     train, test = load_dataset(data, image_size=image_size, **(data_options or {}))
     fit, validation = validation_split(train)
@@ -93,7 +94,8 @@ def score_runs(paths: Dict[str, Sequence[Path]], name: str, *, shots: Sequence =
             if run in random_runs else {}
         if not encoders and not randoms:
             continue
-        table, _ = protocol_table({**encoders, **randoms}, fit, validation, test, fine_tune=list(encoders),
+        tuned_runs = list(encoders) if run < fine_tune_runs else []
+        table, _ = protocol_table({**encoders, **randoms}, fit, validation, test, fine_tune=tuned_runs,
                                   shots=shots, seeds=seeds, fine_tune_shots=fine_tune_shots, pixels=False,
                                   device=device)
         tables.append(table.assign(run=run))
