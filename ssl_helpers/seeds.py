@@ -68,7 +68,7 @@ def score_runs(paths: Dict[str, Sequence[Path]], name: str, *, shots: Sequence =
                fine_tune_shots: Sequence = (10,), fine_tune_runs: int = 3, seeds: int = SEEDS,
                random_runs: Optional[Iterable[int]] = None,
                image_size: int = 16, data: str = "digits", data_options: Optional[dict] = None, device="cpu",
-               verbose: bool = True) -> Path:
+               only_runs: Optional[Sequence[int]] = None, verbose: bool = True) -> Path:
     """Score every run of every method with the course's protocol and ship the table as `tuning/<name>_test.csv`.
 
     paths: {method name: [checkpoint of run 0, of run 1, ...]} (`ssl_helpers.methods.save_method` files). Run r
@@ -76,13 +76,14 @@ def score_runs(paths: Dict[str, Sequence[Path]], name: str, *, shots: Sequence =
     architectures built with initialisation seed r ("random encoder", "random encoder (12 px)", ...; runs
     `random_runs`, default as many as the method with the most runs): linear and kNN at `shots`, fine-tuning at
     `fine_tune_shots` for the first `fine_tune_runs` runs (the costly part), on `data` (with `data_options`) at `image_size`, with the split and the label draws of
-    notebook 09."""
+    notebook 09. only_runs: score these runs only (e.g. one process per run; the parts are joined afterwards)."""
     train, test = load_dataset(data, image_size=image_size, **(data_options or {}))
     fit, validation = validation_split(train)
     most = max(len(p) for p in paths.values())
     random_runs = list(range(most) if random_runs is None else random_runs)
     tables = []
-    for run in range(max(most, max(random_runs, default=-1) + 1)):
+    every_run = range(max(most, max(random_runs, default=-1) + 1))
+    for run in (every_run if only_runs is None else [r for r in every_run if r in only_runs]):
         encoders = {}
         for method, method_paths in paths.items():
             if run < len(method_paths):

@@ -59,3 +59,36 @@ def test_rerun_check_lists_the_verdicts_whose_kind_changed():
     assert result["measures_differ"] and result["stable"] == 1
     assert [c["2 threads"] for c in result["changed"]] == ["a tie"]
     assert not rerun.compare_records(one, {**one})["measures_differ"]
+
+
+@pytest.mark.slow
+def test_a_shipped_run_is_reproduced_by_training_it_again():
+    """Run 1 of rotation on the main leaderboard, trained again here (scripts/seed_runs.py's recipe and seed) and
+    scored by the same protocol, reproduces its shipped row. Tolerance: another CPU's float sums change a training
+    like another seed does (scripts/rerun_check.py), so 3 standard deviations of the row across its shipped runs."""
+    import torch
+    from ssl_helpers.data import load_dataset, validation_split
+    from ssl_helpers.methods import load_method
+    from ssl_helpers.methods.training import EQUAL_BUDGET_DIR, train_at_budget
+    from ssl_helpers.transfer import protocol_table
+
+    runs = seeds.load_runs("seeds_equal_budget").query("method == 'rotation' and probe == 'linear' "
+                                                       "and labels_per_class == 10")
+    per_run = runs.groupby("run")["accuracy"].mean()
+    tolerance = max(3 * per_run.std(), 0.005)
+    _, _, info = load_method("rotation", EQUAL_BUDGET_DIR / "rotation.pt")
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        method, _ = train_at_budget("rotation", info, int(info["extra"]["epochs"]), seed=1, progress=False,
+                                    verbose=False)
+        train, test = load_dataset("digits", image_size=16)
+        fit, validation = validation_split(train)
+        table, _ = protocol_table({"rotation": method.encoder.eval()}, fit, validation, test, fine_tune=(),
+                                  shots=(10,), pixels=False)
+    finally:
+        torch.set_num_threads(threads)
+    again = table.query("probe == 'linear'")["accuracy"].mean()
+    print(f"rotation run 1, linear at 10 labels/class: shipped {per_run[1]:.4f}, again {again:.4f} "
+          f"(tolerance {tolerance:.4f}: 3 x the std over runs {list(per_run.round(4))})")
+    assert abs(again - per_run[1]) <= tolerance
