@@ -73,10 +73,6 @@ DEVICE = pick_device()
 CHECKPOINTS = default_checkpoint_dir()  # where notebooks 02-08 saved their encoders
 set_cpu_threads()  # PyTorch's default thread count; on a busy shared machine, set SSL_THREADS=1 (help(set_cpu_threads))
 seed_everything(0)
-from ssl_helpers.verdicts import VerdictLog
-
-NOTEBOOK = "09_transfer_learning"
-log = VerdictLog(NOTEBOOK)  # every verdict below, also as a machine-readable record (scripts/rerun_check.py)
 print("device:", DEVICE.type, "| checkpoints:", CHECKPOINTS)
 
 # %% [markdown]
@@ -201,10 +197,8 @@ print(f"images seen in pre-training: {len(equal_seen)} budget on the main leader
 
 # %%
 import pandas as pd
-from ssl_helpers.protocol import baseline_summary, load_results, load_tuning, random_encoder_name
-from ssl_helpers.seeds import add_runs, load_runs
+from ssl_helpers.protocol import baseline_summary, chosen_settings, load_results, random_encoder_name
 from ssl_helpers.transfer import leaderboard, protocol_table
-from ssl_helpers.verdicts import self_comparisons
 
 CNN = {"arch": "small_cnn", "in_channels": 3, "width": 32}  # the course's encoder (most rows)
 # each architecture on the leaderboard, at the input size it was trained at, with random weights, frozen
@@ -212,20 +206,16 @@ RANDOM_OF = {name: random_encoder_name(encoders[name].config) for name in encode
 RANDOM = {"random encoder": CNN, **{RANDOM_OF[name]: encoders[name].config for name in encoders}}
 print("random-weights rows:", {row: [n for n in encoders if RANDOM_OF[n] == row] for row in RANDOM})
 started = time.perf_counter()
-table, tuning = protocol_table(encoders, fit, validation, test, fine_tune="all" if FULL_RUN else (), shots=SHOTS,
-                               seeds=SEEDS, fine_tune_shots=FINE_TUNE_SHOTS, random_encoders=RANDOM,
+table, tuning = protocol_table(encoders, fit, validation, test, fine_tune="all", shots=SHOTS, seeds=SEEDS,
+                               fine_tune_shots=FINE_TUNE_SHOTS, random_encoders=RANDOM,
                                scratch_config=CNN if FULL_RUN else None, device=DEVICE)
-table = table.assign(run=0)  # run 0: the equal-budget checkpoints (random weights: seed 0)
 if not FULL_RUN:
-    # runs 1 and 2 of every row (random weights: seeds 1, 2), and fine-tuning for runs 0-2, come from
-    # scripts/seed_runs.py: the same protocol code on the same draws (fine-tuning 15 encoders x 3 runs at the
-    # from-scratch learning rates and lengths takes far longer than this notebook's budget)
-    runs = load_runs("seeds_equal_budget").query("run < 3")
-    table = add_runs(table, runs)
-    table = pd.concat([table, runs.query("probe == 'fine-tune'"),
-                       load_results("from_scratch_cnn").query("labels_per_class in @SHOTS")], ignore_index=True)
-print(f"{len(table)} test scores ({table['run'].nunique()} pre-training runs of each pre-trained row) in "
-      f"{time.perf_counter() - started:.0f} s")
+    table = pd.concat([table, load_results("from_scratch_cnn").query("labels_per_class in @SHOTS")],
+                      ignore_index=True)
+print(f"{len(table)} test scores in {time.perf_counter() - started:.0f} s")
+fine_tuned = {method: str(setting) for (method, probe, k), setting in chosen_settings(tuning).items()
+              if probe == "fine-tune" and k == 10}
+print("fine-tuning (lr, steps) chosen on validation at 10 labels/class (steps 0 = the probe itself):", fine_tuned)
 print(baseline_summary(table))
 board = leaderboard(table, sort_by=10, budgets=BUDGETS)
 board
@@ -234,8 +224,7 @@ board
 # README: results
 from ssl_helpers.transfer import leaderboard_markdown
 
-print(f"Test accuracy (%) on {DATASET}, mean over {table['run'].nunique()} pre-training runs x {SEEDS} draws of the "
-      f"labeled subset; every setting chosen on "
+print(f"Test accuracy (%) on {DATASET}, mean over {SEEDS} draws of the labeled subset; every setting chosen on "
       f"validation among {CANDIDATES} candidates per row, test scored once; — = not run (fine-tuning at "
       f"{', '.join(map(str, FINE_TUNE_SHOTS))} labels per class). One pre-training budget: every method trained for "
       f"{EQUAL_EPOCHS} epochs with its notebook's recipe (the budget column: epochs = images seen, training "
@@ -256,6 +245,8 @@ print(leaderboard_markdown(board))
 # the 5 label draws behind every "±" leave out: the spread of pre-training itself.
 
 # %%
+from ssl_helpers.evaluate import compare, paired_difference
+
 own_epochs = {name: budget(own_infos[name], len(train))["epochs"] for name in own_encoders}
 # each notebook encoder's row name -> its method: another budget, or the same budget trained a second time
 other_budget = {f"{name} ({own_epochs[name]} ep)": name for name in own_encoders
@@ -265,32 +256,26 @@ from_notebooks = {**other_budget, **second_run}
 started = time.perf_counter()
 own_table, _ = protocol_table({row: own_encoders[name] for row, name in from_notebooks.items()}, fit, validation,
                               test, fine_tune=(), shots=(10,), seeds=SEEDS, pixels=False, device=DEVICE)
-own_table = own_table.assign(run=0)  # the notebooks' checkpoints; runs 1, 2: scripts/seed_runs.py --budget own
-if not FULL_RUN:
-    row_of = {name: row for row, name in from_notebooks.items()}
-    own_runs = load_runs("seeds_own_budget").query("method in @row_of")
-    own_table = add_runs(own_table, own_runs.assign(method=own_runs["method"].map(row_of)))
-print(f"{len(from_notebooks)} encoders from the notebooks, {own_table['run'].nunique()} runs each, scored in "
-      f"{time.perf_counter() - started:.0f} s")
+print(f"{len(from_notebooks)} encoders from the notebooks, scored in {time.perf_counter() - started:.0f} s")
 both_budgets = pd.concat([table, own_table], ignore_index=True)
 longer_helps = {}
 for own_name, name in other_budget.items():
-    difference = log.verdict(both_budgets, own_name, name, "linear", 10)
+    difference = paired_difference(both_budgets, own_name, name, "linear", 10)
     longer = own_epochs[name] > EQUAL_EPOCHS
-    longer_helps[own_name] = (difference.kind if difference.tie else
-                              "more epochs help" if (difference.mean > 0) == longer else "more epochs hurt")
+    longer_helps[own_name] = "tie" if difference.tie else ("more epochs help" if (difference.mean > 0) == longer
+                                                           else "more epochs hurt")
+    print(f"   {'longer' if longer else 'shorter'}: {compare(both_budgets, own_name, name, 'linear', 10)}")
 print("linear probe at 10 labels/class, the notebook's budget against 20 epochs:",
-      {v: [n for n in longer_helps if longer_helps[n] == v]
-       for v in ("more epochs help", "tie", "more epochs hurt", "no verdict")})
-same_recipe = {name: log.verdict(both_budgets, run_name, name, "linear", 10) for run_name, name in second_run.items()}
-print(f"\nthe same recipe at {EQUAL_EPOCHS} epochs, 3 runs each (the notebook's and 2 more; this table's 3):")
-for v in same_recipe.values():
-    print("  ", v.text)
-calibration = self_comparisons(load_runs("seeds_equal_budget")) if not FULL_RUN else []
-if calibration:
-    print(f"the rule on a recipe against itself ({sorted({v.a[:-2] for v in calibration})}: 6 runs split 3 + 3 every "
-          f"way, linear and kNN at 1, 5, 10 labels): {sum(v.kind == 'tie' for v in calibration)} of "
-          f"{len(calibration)} ties")
+      {v: [n for n in longer_helps if longer_helps[n] == v] for v in ("more epochs help", "tie", "more epochs hurt")})
+print(f"\nthe same recipe at {EQUAL_EPOCHS} epochs, pre-trained twice (the notebook's run, this table's run):")
+run_gaps = {}
+for run_name, name in second_run.items():
+    run_gaps[name] = abs(paired_difference(both_budgets, run_name, name, "linear", 10).mean)
+    print("  ", compare(both_budgets, run_name, name, "linear", 10))
+if run_gaps:
+    print(f"two runs of one recipe differ by up to {max(run_gaps.values()):.1f} points at 10 labels/class "
+          f"(mean {sum(run_gaps.values()) / len(run_gaps):.1f}): leads on the main leaderboard smaller than that "
+          f"rest on one pre-training run")
 leaderboard(own_table, sort_by=10, budgets={row: OWN_BUDGETS[name] for row, name in from_notebooks.items()})
 
 # %% [markdown]
@@ -356,17 +341,15 @@ knn_predict_used = knn_ex.use(my_knn_predict)
 
 # %%
 from ssl_helpers.evaluate import embed, standardize
-from ssl_helpers.protocol import chosen_settings
 
 SHOWN = dict(method="simclr", labels_per_class=10, seed=0)
-K = chosen_settings(tuning)[(SHOWN["method"], "knn", 10)].k  # tuning: this notebook's run (run 0)
+K = chosen_settings(tuning)[(SHOWN["method"], "knn", 10)].k
 fit_h, test_h = standardize(*(embed(encoders[SHOWN["method"]], s.images, device=DEVICE) for s in (fit, test)))
 subset = draw_per_class_used(fit.labels, SHOWN["labels_per_class"], torch.Generator().manual_seed(SHOWN["seed"]))
 predicted = knn_predict_used(fit_h[subset], fit.labels[subset], test_h, k=min(K, len(subset)), temperature=0.1)
 by_hand = 100 * (predicted == test.labels).float().mean().item()
 entry = table[(table["method"] == SHOWN["method"]) & (table["probe"] == "knn")
-              & (table["labels_per_class"] == SHOWN["labels_per_class"]) & (table["seed"] == SHOWN["seed"])
-              & (table["run"] == 0)]
+              & (table["labels_per_class"] == SHOWN["labels_per_class"]) & (table["seed"] == SHOWN["seed"])]
 print(f"{len(subset)} labeled images drawn from fit ({len(fit)} images); kNN on {len(test)} test images")
 print(f"SimCLR + kNN (k = {K}), {SHOWN['labels_per_class']} labels per class, draw {SHOWN['seed']}: "
       f"{by_hand:.1f}% by hand, "
@@ -400,7 +383,7 @@ def leading_group(k):
     linear = table[(table["probe"] == "linear") & (table["labels_per_class"] == k)]
     ranking = linear[linear["method"].isin(SELF_PREDICTION)].groupby("method")["accuracy"].mean()
     ranking = ranking.sort_values(ascending=False).index.tolist()
-    verdicts = {other: log.verdict(table, ranking[0], other, "linear", k) for other in ranking[1:]}
+    verdicts = {other: paired_difference(table, ranking[0], other, "linear", k) for other in ranking[1:]}
     return [ranking[0]] + [other for other, d in verdicts.items() if d.tie], verdicts
 
 
@@ -434,9 +417,9 @@ from ssl_helpers.evaluate import mean_accuracy
 means = 100 * mean_accuracy(table)
 
 
-def verdict(a, b, k, probe="linear", probe_b=None, paired=False):
-    d = log.verdict(table, a, b, probe, k, probe_b=probe_b, paired=paired)
-    return d.kind if d.tie else ("ahead" if d.mean > 0 else "behind")
+def verdict(a, b, k, probe="linear", probe_b=None):
+    d = paired_difference(table, a, b, probe, k, probe_b=probe_b)
+    return "tie" if d.tie else ("ahead" if d.mean > 0 else "behind")
 
 
 print("Frozen linear probe against pixels (the same probe on raw pixels), at 1 / 5 / 10 labels per class:")
@@ -447,9 +430,9 @@ print("\nFrozen linear probe against the same architecture with random weights, 
       dict(Counter(against_random.values())), {n: v for n, v in against_random.items() if v != "ahead"})
 
 print("\nFine-tuning against its own frozen linear probe, 10 labels per class (fine-tuning starts as the probe):")
-for name in encoders:  # run r fine-tuned from run r's probe: paired by run
-    print("  ", log.compare(table, name, name, "fine-tune", 10, probe_b="linear", paired=True))
-tuned = {name: verdict(name, name, 10, "fine-tune", probe_b="linear", paired=True) for name in encoders}
+for name in encoders:
+    print("  ", compare(table, name, name, "fine-tune", 10, probe_b="linear"))
+tuned = {name: verdict(name, name, 10, "fine-tune", probe_b="linear") for name in encoders}
 print("  fine-tuning vs its probe:", {v: [n for n in encoders if tuned[n] == v] for v in ("ahead", "tie", "behind")})
 
 from ssl_helpers.methods import method_spec
@@ -462,12 +445,12 @@ for k in (1, 10):
     lowest_two_view = by_mean[TWO_VIEW].idxmin()
     highest_other = by_mean.drop(index=TWO_VIEW).idxmax()
     print("  the lowest two-view mean against the highest of the others:",
-          log.compare(table, lowest_two_view, highest_other, "linear", k))
+          compare(table, lowest_two_view, highest_other, "linear", k))
 for k in (1, 10):
     rows = means[k].drop(index=[r for r in means.index if r[0] in ("pixels", "from scratch", *RANDOM)])
     best = rows.idxmax()
     print(f"\nhighest mean with {k} label(s)/class: {best[0]} + {best[1]}, {rows.max():.1f}%;",
-          log.compare(table, best[0], "from scratch", best[1], k, probe_b="end-to-end"))
+          compare(table, best[0], "from scratch", best[1], k, probe_b="end-to-end"))
 
 # %% [markdown]
 # ### Masked autoencoders: frozen features vs fine-tuning
@@ -485,7 +468,7 @@ if "mae" in encoders:
     for k in FINE_TUNE_SHOTS:
         linear, tuned = means.loc[("mae", "linear"), k], means.loc[("mae", "fine-tune"), k]
         print(f"our MAE, {k:>2} labels/class: linear {linear:.1f}%, fine-tuned {tuned:.1f}%;",
-              log.compare(table, "mae", "mae", "fine-tune", k, probe_b="linear", paired=True))
+              compare(table, "mae", "mae", "fine-tune", k, probe_b="linear"))
 else:
     print("no 'mae' encoder registered in this version of the course")
 
@@ -590,8 +573,6 @@ colour_fit, colour_validation = validation_split(colour_train)
 second = {name: encoders[name] for name in dict.fromkeys(["simclr", best_pretext, "colorization"])}
 second_table, _ = protocol_table(second, colour_fit, colour_validation, colour_test, fine_tune=(), shots=(1, 10),
                                  seeds=SEEDS, random_encoders={"random encoder": CNN}, device=DEVICE)
-if not FULL_RUN:  # runs 1, 2 of the same encoders on the colour digits (scripts/seed_runs.py --budget colour)
-    second_table = add_runs(second_table.assign(run=0), load_runs("seeds_equal_budget_colour").query("run < 3"))
 second_board = leaderboard(second_table, sort_by=10)
 second_board
 
@@ -603,7 +584,7 @@ best = second_means[10].idxmax()
 print(f"highest mean on the colour digits with 10 labels/class: {best[0]} ({best[1]}), "
       f"{second_means.loc[best, 10]:.1f}%")
 for name in second:
-    print("  ", log.compare(second_table, name, "pixels", "linear", 10))
+    print("  ", compare(second_table, name, "pixels", "linear", 10))
 
 # %% [markdown]
 # ## Takeaways
