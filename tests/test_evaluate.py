@@ -211,17 +211,43 @@ def protocol_rows(method, accuracies, probe="linear", shot=10):
             for s, a in enumerate(accuracies)]
 
 
-def test_batchnorm_from_data_sets_the_statistics_of_the_data_and_leaves_weights_alone():
-    from ssl_helpers.evaluate import batchnorm_from_data
-    torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
-    images = 3 + 2 * torch.randn(64, 3, 8, 8)
-    weights = {k: v.clone() for k, v in net.state_dict().items() if "running" not in k and "num_batches" not in k}
-    batchnorm_from_data(net, images, batch_size=16, device="cpu")
-    conv = net[0](images)
-    assert torch.allclose(net[1].running_mean, conv.mean((0, 2, 3)), atol=1e-4)
-    assert torch.allclose(net[1].running_var, conv.var((0, 2, 3)), rtol=0.02)  # a mean of per-batch variances
-    assert not net.training and net[1].momentum == 0.1
-    assert all(torch.equal(net.state_dict()[k], v) for k, v in weights.items())
-    with pytest.raises(ValueError, match="images must have shape"):
-        batchnorm_from_data(net, images[0])
+def test_paired_difference_calls_a_difference_within_its_spread_a_tie():
+    from ssl_helpers.evaluate import compare, paired_difference
+
+    table = pd.DataFrame(protocol_rows("a", [0.80, 0.82, 0.78, 0.81, 0.79])
+                         + protocol_rows("b", [0.79, 0.83, 0.77, 0.80, 0.80]))
+    d = paired_difference(table, "a", "b")
+    assert d.n == 5 and d.tie and d.mean == pytest.approx(0.2, abs=1e-9)
+    assert compare(table, "a", "b").startswith("a and b: a tie (+0.2 ± ")
+
+
+def test_paired_difference_says_who_is_ahead_by_how_much():
+    from ssl_helpers.evaluate import paired_difference
+
+    table = pd.DataFrame(protocol_rows("a", [0.90, 0.91, 0.92]) + protocol_rows("b", [0.80, 0.82, 0.81]))
+    d = paired_difference(table, "b", "a")
+    assert not d.tie and d.mean == pytest.approx(-10.0)
+    assert d.text.startswith("a ahead of b by 10.0 ± ")  # the differences are paired by seed: se = 0.58
+
+
+def test_a_single_draw_gets_no_spread_and_no_verdict():
+    from ssl_helpers.evaluate import paired_difference
+
+    table = pd.DataFrame(protocol_rows("a", [0.9]) + protocol_rows("b", [0.5]))
+    d = paired_difference(table, "a", "b")
+    assert d.tie and "±" not in d.text and "single draw" in d.text
+    with pytest.raises(ValueError, match="no 'linear' rows for method 'c'"):
+        paired_difference(table, "a", "c")
+
+
+def test_paired_difference_compares_two_probes_of_the_same_method():
+    from ssl_helpers.evaluate import compare, paired_difference
+
+    tuned = [dict(row, probe="fine-tune") for row in protocol_rows("a", [0.90, 0.92, 0.91])]
+    table = pd.DataFrame(protocol_rows("a", [0.80, 0.81, 0.82]) + tuned)
+    d = paired_difference(table, "a", "a", "fine-tune", 10, probe_b="linear")
+    assert not d.tie and d.mean == pytest.approx(10.0)
+    assert d.text.startswith("a (fine-tune) ahead of a (linear) by 10.0 ± ") and "linear," not in d.text
+    assert compare(table, "a", "a", "fine-tune", 10, probe_b="linear") == d.text
+    with pytest.raises(ValueError, match="compare two different rows"):
+        paired_difference(table, "a", "a", "linear", 10)
