@@ -34,6 +34,7 @@ from .train import fit, pick_device, seed_everything
 
 __all__ = [
     "SHOTS",
+    "batchnorm_from_data",
     "embed",
     "embed_split",
     "pixel_features",
@@ -564,3 +565,30 @@ def knn_monitor(encoder: nn.Module, train: ImageSet, test: ImageSet, device=None
     """kNN accuracy (cosine, all train labels) of the frozen encoder: a cheap signal during training."""
     train_h, test_h = embed_split(encoder, train, test, device)
     return knn_accuracy(train_h, train.labels, test_h, test.labels, k=k)
+
+
+@torch.no_grad()
+def batchnorm_from_data(network: nn.Module, images: torch.Tensor, batch_size: int = 256, device=None) -> nn.Module:
+    """Re-estimate every BatchNorm layer's running mean and variance of `network` from `images` (N, C, H, W), in
+    place, and return it in eval mode: mu = mean over all N images, var = their (unbiased) variance, per channel
+    (cumulative average over the batches, `momentum=None`); weights untouched.
+
+    An untrained network in eval mode normalises with BatchNorm's default statistics (mean 0, variance 1), which
+    no data has: its outputs then say nothing about the network (e.g. std(z/|z|) = 0.001 for an untrained SimSiam
+    where its outputs on data spread about 100x more). A trained network was used with statistics from data, so
+    an untrained one compared with it must be too."""
+    layers = [m for m in network.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (N, C, H, W), got {tuple(images.shape)}")
+    device = pick_device(device) if not isinstance(device, torch.device) else device
+    saved = [(m.momentum, m.training) for m in layers]
+    network.to(device).eval()
+    for m in layers:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over every batch
+        m.train()
+    for i in range(0, len(images), batch_size):
+        network(images[i:i + batch_size].to(device))
+    for m, (momentum, _) in zip(layers, saved):
+        m.momentum = momentum
+    return network.eval()

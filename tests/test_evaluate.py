@@ -251,3 +251,19 @@ def test_paired_difference_compares_two_probes_of_the_same_method():
     assert compare(table, "a", "a", "fine-tune", 10, probe_b="linear") == d.text
     with pytest.raises(ValueError, match="compare two different rows"):
         paired_difference(table, "a", "a", "linear", 10)
+
+
+def test_batchnorm_from_data_sets_the_statistics_of_the_data_and_leaves_weights_alone():
+    from ssl_helpers.evaluate import batchnorm_from_data
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    images = 3 + 2 * torch.randn(64, 3, 8, 8)
+    weights = {k: v.clone() for k, v in net.state_dict().items() if "running" not in k and "num_batches" not in k}
+    batchnorm_from_data(net, images, batch_size=16, device="cpu")
+    conv = net[0](images)
+    assert torch.allclose(net[1].running_mean, conv.mean((0, 2, 3)), atol=1e-4)
+    assert torch.allclose(net[1].running_var, conv.var((0, 2, 3)), rtol=0.02)  # a mean of per-batch variances
+    assert not net.training and net[1].momentum == 0.1
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in weights.items())
+    with pytest.raises(ValueError, match="images must have shape"):
+        batchnorm_from_data(net, images[0])
