@@ -92,6 +92,8 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", choices=sorted(BUDGETS), nargs="*", default=list(BUDGETS))
     parser.add_argument("--only", nargs="*", default=None, help="method names (default: every registered one)")
     parser.add_argument("--runs", type=int, nargs="*", default=None, help="score these runs only (default all)")
+    parser.add_argument("--fine-tune-runs", type=int, default=3,
+                        help="fine-tune the first N runs (default 3; 0: probes only, minutes instead of an hour)")
     parser.add_argument("--part", default=None,
                         help="score into <table>_part<part> (e.g. two processes, one per core, each --only some "
                              "methods); `merge` joins the parts into the shipped table")
@@ -117,7 +119,7 @@ def main(argv=None) -> int:
         scoring = {"random_runs": range(CALIBRATION_RUNS), **scoring}
         paths = {name: [cached(name, run, budget) for run in runs_of(name, budget)] for name in names}
         out = table if args.part is None else f"{table}_part{args.part}"
-        print(f"wrote {score_runs(paths, out, only_runs=args.runs, **scoring)}", flush=True)
+        print(f"wrote {score_runs(paths, out, only_runs=args.runs, fine_tune_runs=args.fine_tune_runs, **scoring)}", flush=True)
     print(f"{args.step}: {time.perf_counter() - started:.0f} s")
     return 0
 
