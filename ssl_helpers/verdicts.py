@@ -130,52 +130,53 @@ def verdict(table: pd.DataFrame, a: str, b: str, probe: str = "linear", labels_p
     probe_b = probe if probe_b is None else probe_b
     if a == b and probe == probe_b:
         raise ValueError(f"compare two different rows, got {a!r} ({probe}) twice")
-    rows = {name: _rows(table, name, row_probe, labels_per_class) for name, row_probe in ((a, probe), (b, probe_b))}
-    trained = {a: has_pretraining(a, probe), b: has_pretraining(b, probe_b)}
-    means = {name: run_means(table, name, row_probe, labels_per_class)
-             for name, row_probe in ((a, probe), (b, probe_b))}
-    draws = int(rows[a].groupby("run").size().min())
+    # rows are keyed 0 (a) and 1 (b): the same method may be compared with itself under another probe
+    pairs = ((a, probe), (b, probe_b))
+    rows = [_rows(table, name, row_probe, labels_per_class) for name, row_probe in pairs]
+    trained = [has_pretraining(name, row_probe) for name, row_probe in pairs]
+    means = [run_means(table, name, row_probe, labels_per_class) for name, row_probe in pairs]
+    draws = int(rows[0].groupby("run").size().min())
     label_a, label_b = (f"{a} ({probe})", f"{b} ({probe_b})") if probe != probe_b else (a, b)
     where = f"{labels_per_class} labels/class" if probe != probe_b else f"{probe}, {labels_per_class} labels/class"
-    runs = (len(means[a]) if trained[a] else 0, len(means[b]) if trained[b] else 0)
+    runs = (len(means[0]) if trained[0] else 0, len(means[1]) if trained[1] else 0)
     base = dict(a=label_a, b=label_b, probe=probe, probe_b=probe_b, labels_per_class=labels_per_class, runs=runs,
                 draws=draws)
 
-    few = [name for name in (a, b) if trained[name] and len(means[name]) < MIN_RUNS]
+    few = [i for i in (0, 1) if trained[i] and len(means[i]) < MIN_RUNS]
     if few:
-        d = 100 * float(means[a].mean() - means[b].mean())
-        count = min(len(means[name]) for name in few)
+        d = 100 * float(means[0].mean() - means[1].mean())
+        count = min(len(means[i]) for i in few)
         said = "one run" if count == 1 else f"{count} runs"
         text = f"{label_a} vs {label_b}: {d:+.1f} points, {said}: no verdict ({where})"
         return Verdict(kind="no verdict", leader=None, mean=d, se=float("nan"), df=0, p=float("nan"), unit="runs",
                        text=text, **base)
-    if trained[a] and trained[b]:
+    if trained[0] and trained[1]:
         if paired:
-            if set(means[a].index) != set(means[b].index):
-                raise ValueError(f"paired=True needs the same runs in both rows: {a!r} has {list(means[a].index)}, "
-                                 f"{b!r} has {list(means[b].index)}")
-            diff = 100 * (means[a] - means[b].loc[means[a].index])
+            if set(means[0].index) != set(means[1].index):
+                raise ValueError(f"paired=True needs the same runs in both rows: {a!r} has {list(means[0].index)}, "
+                                 f"{b!r} has {list(means[1].index)}")
+            diff = 100 * (means[0] - means[1].loc[means[0].index])
             d, se, df = float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff))), len(diff) - 1
             cover = f"{len(diff)} paired pre-training runs"
         else:
-            x, y = 100 * means[a].to_numpy(), 100 * means[b].to_numpy()
+            x, y = 100 * means[0].to_numpy(), 100 * means[1].to_numpy()
             df = len(x) + len(y) - 2
             pooled = ((len(x) - 1) * x.var(ddof=1) + (len(y) - 1) * y.var(ddof=1)) / df
             d, se = float(x.mean() - y.mean()), float(np.sqrt(pooled * (1 / len(x) + 1 / len(y))))
             cover = (f"{len(x)} pre-training runs each" if len(x) == len(y)
                      else "{} and {} pre-training runs".format(*((len(x), len(y)) if d >= 0 else (len(y), len(x)))))
         unit = "runs"
-    elif trained[a] or trained[b]:
-        runs_of, constant = (a, b) if trained[a] else (b, a)
+    elif trained[0] or trained[1]:
+        runs_of, constant = (0, 1) if trained[0] else (1, 0)
         x = 100 * means[runs_of].to_numpy()
         c = 100 * float(rows[constant]["accuracy"].mean())
-        sign = 1 if runs_of == a else -1
+        sign = 1 if runs_of == 0 else -1
         d, se, df = sign * float(x.mean() - c), float(x.std(ddof=1) / np.sqrt(len(x))), len(x) - 1
-        cover = f"{len(x)} pre-training runs of {label_a if runs_of == a else label_b}"
+        cover = f"{len(x)} pre-training runs of {label_a if runs_of == 0 else label_b}"
         unit = "runs"
     else:
-        pa = rows[a].groupby("seed")["accuracy"].mean()
-        pb = rows[b].groupby("seed")["accuracy"].mean()
+        pa = rows[0].groupby("seed")["accuracy"].mean()
+        pb = rows[1].groupby("seed")["accuracy"].mean()
         shared = pa.index.intersection(pb.index)
         if len(shared) < 2:
             raise ValueError(f"{a!r} and {b!r} share {len(shared)} label draw(s) at labels_per_class="

@@ -164,3 +164,9 @@ def test_the_rule_still_calls_a_known_large_difference_a_lead(method):
     v = verdict(runs, method, "random encoder (12 px)", "linear", 1)
     print(v.text)
     assert v.kind == "ahead" and v.leader == method
+
+
+def test_a_method_compared_with_itself_under_another_probe_keeps_both_rows():
+    table = pd.concat([table_of({"m": A}), table_of({"m": (np.array(A) + 0.05).tolist()}, probe="fine-tune")])
+    v = verdict(table, "m", "m", "fine-tune", 10, probe_b="linear", paired=True)
+    assert v.kind == "ahead" and v.mean == pytest.approx(5.0) and v.leader == "m (fine-tune)"
