@@ -474,14 +474,13 @@ plt.show()
 #
 # The course protocol (`ssl_helpers.protocol.run_protocol`): labels drawn from the fit part of train (5 seeded
 # draws, the same for every row), every setting chosen on the validation split for each row and each number of labels
-# per class among the same number of candidates (7), the test split scored once:
+# per class among the same number of candidates (6), the test split scored once:
 # - **linear** / **knn**: the frozen encoder's features (C, or the number of neighbours k, chosen on validation);
 # - **fine-tune** (LP-FT): the network starts as the frozen encoder plus its tuned linear probe, then encoder and head
-#   train together, BatchNorm statistics frozen; the learning rate and number of steps are chosen on validation
-#   among the same ones as from scratch (per architecture), and 0 steps (the probe itself) is one of the candidates,
-#   so on validation fine-tuning can only tie or beat the probe;
+#   train together, BatchNorm statistics frozen; the number of steps is chosen on validation, and 0 steps (the
+#   probe itself) is one of the candidates, so on validation fine-tuning can only tie or beat the probe;
 # - **ViT from scratch**: the same ViT, randomly initialised, trained on the same labels, its learning rate and
-#   steps chosen on validation among 7 candidates too (`scripts/tune_baselines.py` trained all of them once, which
+#   steps chosen on validation among 6 candidates too (`scripts/tune_baselines.py` trained all of them once, which
 #   takes minutes, and ships the result: read here);
 # - **random ViT** / **random encoder**: the same ViT and the same CNN with random weights, frozen;
 # - **pixels**: logistic regression on raw pixels.

@@ -32,7 +32,7 @@
 # |---|---|---|
 # | **linear probe** | a logistic regression on `f(x)` | the encoder |
 # | **kNN** | nothing: vote of the most similar labeled images (cosine) | the encoder |
-# | **fine-tuning** | the encoder *and* its tuned linear probe (LP-FT), lr, steps chosen on validation | BN statistics |
+# | **fine-tuning** | the encoder *and* its tuned linear probe (LP-FT), steps chosen on validation | BN statistics |
 # | **from scratch** | the same network from random weights (no pre-training) | nothing |
 #
 # and, as always, the baselines: logistic regression on the raw **pixels**, and each architecture with **random
@@ -40,8 +40,7 @@
 #
 # **Runtime budget:** within the course's 120 s on 2 CPU cores (the README's budgets table has the measured time);
 # where notebooks 02-08 have not saved their checkpoints (a fresh clone, Colab) it uses the ones shipped with
-# `ssl_helpers` and says so. Fine-tuning 15 encoders on 5 draws each, at 3 learning rates read on validation at 2
-# lengths, is most of it.
+# `ssl_helpers` and says so. Fine-tuning 15 encoders on 5 draws each, read on validation at 5 lengths, is most of it.
 
 # %%
 # Colab only: install the course helpers from the repository, alone (`--no-deps` keeps Colab's own torch,
@@ -115,7 +114,7 @@ if (CHECKPOINTS / "simclr.pt").is_file():
 #
 # Notebook 01 set the rule: the training split is cut into **fit** and a fixed, stratified **validation** split
 # (20% of each class). Every choice below is made on validation, with labels drawn from fit, separately for each
-# encoder and each number of labels per class, among the **same number of candidates (7) for every row**; the
+# encoder and each number of labels per class, among the **same number of candidates (6) for every row**; the
 # **test** split is scored once, for the chosen setting, for the leaderboard. Every row gets the same label draws
 # (same seeds). `ssl_helpers.protocol.run_protocol` does all of it:
 #
@@ -123,13 +122,12 @@ if (CHECKPOINTS / "simclr.pt").is_file():
 # - **kNN**: its number of neighbours k, among `KNN_KS` (temperature 0.1).
 # - **Fine-tuning** (every encoder, each with its own choice): LP-FT, the network starts as the frozen encoder plus
 #   its tuned linear probe (its standardisation included), so that at step 0 it *is* the probe; then encoder and
-#   head train together, the encoder's BatchNorm statistics frozen (a batch of 10-32 labelled images is too small
-#   to re-estimate them). The candidates are 0 steps (the frozen encoder: the probe itself), so on validation
-#   fine-tuning can only tie or beat the probe, and the same 6 (learning rate, steps) pairs as from scratch: the same
-#   training budget.
+#   head train together at one learning rate, the encoder's BatchNorm statistics frozen (a batch of 10-32
+#   labelled images is too small to re-estimate them). The candidates are 0 steps (the frozen encoder: the probe
+#   itself) and 5 lengths of one run, so on validation fine-tuning can only tie or beat the probe.
 # - **From scratch** (the same CNN) and the **random encoders** (each architecture on the leaderboard, at the input
 #   size it was trained at, with random weights, frozen):
-#   tuned like the others. Training the network from scratch for all 7 (learning rate, steps) candidates on every
+#   tuned like the others. Training the network from scratch for all 6 (learning rate, steps) candidates on every
 #   draw takes minutes, so `scripts/tune_baselines.py` ran it once with the same code and ships it; its rows are read
 #   here (notebook 01 trains the chosen setting live and prints the same numbers).
 #
@@ -139,13 +137,14 @@ if (CHECKPOINTS / "simclr.pt").is_file():
 
 # %%
 from ssl_helpers.data import load_dataset, validation_split
-from ssl_helpers.protocol import CANDIDATES, KNN_KS, PROBE_CS, SCRATCH_GRID
+from ssl_helpers.protocol import CANDIDATES, FINE_TUNE_GRID, KNN_KS, PROBE_CS, SCRATCH_GRID
 
 train, test = load_dataset(DATASET, image_size=IMAGE_SIZE, **DATA_OPTIONS)
 fit, validation = validation_split(train)
 print(fit, validation, test, sep="\n")
-print(f"{CANDIDATES} candidates for every row: linear C {PROBE_CS}; kNN k {KNN_KS};\n  fine-tuning and from scratch "
-      f"(lr, steps) {[(g.lr, g.steps) for g in SCRATCH_GRID]}")
+print(f"{CANDIDATES} candidates for every row: linear C {PROBE_CS}; kNN k {KNN_KS};\n  fine-tuning (lr, steps) "
+      f"{[(g['lr'], g['steps']) for g in FINE_TUNE_GRID]};\n  from scratch (lr, steps) "
+      f"{[(g['lr'], g['steps']) for g in SCRATCH_GRID]}")
 
 # %% [markdown]
 # ## One budget for every method
@@ -196,8 +195,9 @@ print(f"images seen in pre-training: {len(equal_seen)} budget on the main leader
 # pixels and the random encoders; the from-scratch rows are the shipped ones (FULL_RUN tunes them here).
 
 # %%
+import json
 import pandas as pd
-from ssl_helpers.protocol import baseline_summary, chosen_settings, load_results, random_encoder_name
+from ssl_helpers.protocol import baseline_summary, load_results, random_encoder_name
 from ssl_helpers.transfer import leaderboard, protocol_table
 
 CNN = {"arch": "small_cnn", "in_channels": 3, "width": 32}  # the course's encoder (most rows)
@@ -213,9 +213,9 @@ if not FULL_RUN:
     table = pd.concat([table, load_results("from_scratch_cnn").query("labels_per_class in @SHOTS")],
                       ignore_index=True)
 print(f"{len(table)} test scores in {time.perf_counter() - started:.0f} s")
-fine_tuned = {method: str(setting) for (method, probe, k), setting in chosen_settings(tuning).items()
-              if probe == "fine-tune" and k == 10}
-print("fine-tuning (lr, steps) chosen on validation at 10 labels/class (steps 0 = the probe itself):", fine_tuned)
+chosen = tuning[tuning["chosen"] & (tuning["labels_per_class"] == 10)]
+steps = {row.method: json.loads(row.setting)["steps"] for row in chosen[chosen["probe"] == "fine-tune"].itertuples()}
+print("fine-tuning steps chosen on validation at 10 labels/class (0 = the probe itself):", steps)
 print(baseline_summary(table))
 board = leaderboard(table, sort_by=10, budgets=BUDGETS)
 board
@@ -343,7 +343,8 @@ knn_predict_used = knn_ex.use(my_knn_predict)
 from ssl_helpers.evaluate import embed, standardize
 
 SHOWN = dict(method="simclr", labels_per_class=10, seed=0)
-K = chosen_settings(tuning)[(SHOWN["method"], "knn", 10)].k
+K = json.loads(tuning.query("method == @SHOWN['method'] and probe == 'knn' and labels_per_class == 10 and chosen")
+               ["setting"].item())["k"]
 fit_h, test_h = standardize(*(embed(encoders[SHOWN["method"]], s.images, device=DEVICE) for s in (fit, test)))
 subset = draw_per_class_used(fit.labels, SHOWN["labels_per_class"], torch.Generator().manual_seed(SHOWN["seed"]))
 predicted = knn_predict_used(fit_h[subset], fit.labels[subset], test_h, k=min(K, len(subset)), temperature=0.1)

@@ -420,8 +420,8 @@ def chosen_setting(grid: pd.DataFrame, keys: Optional[Sequence[str]] = None) -> 
     return {key: row[key].item() if hasattr(row[key], "item") else row[key] for key in keys}
 
 
-PROBE_CS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
-"""The candidate regularisations C of the linear probe, 7 (as many as every other row of the protocol gets, see
+PROBE_CS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
+"""The candidate regularisations C of the linear probe (as many as every other row of the protocol gets, see
 `ssl_helpers.protocol.CANDIDATES`); every feature set (pixels included) gets the same."""
 
 
