@@ -34,7 +34,7 @@ from ssl_helpers.seeds import notebook_runs_name  # noqa: E402
 RUNS_DIR = ROOT / "build" / "notebook_runs"
 
 
-def run_notebook(path: Path, run: int, threads: int) -> Path:
+def run_notebook(path: Path, run: int, threads: int, timeout: int = 3600) -> Path:
     """Execute the notebook as run `run` (skipped when that run finished before); returns its tables' folder."""
     folder = RUNS_DIR / path.stem / f"run{run}"
     if (folder / "DONE").is_file():
@@ -43,7 +43,7 @@ def run_notebook(path: Path, run: int, threads: int) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     os.environ.update(SSL_RUN=str(run), SSL_RUNS_DIR=str(folder), SSL_THREADS=str(threads), SSL_PROGRESS="0")
-    measured = execute(path, save=False)
+    measured = execute(path, timeout=timeout, save=False)
     if measured.error:
         raise SystemExit(f"{path.stem} run {run} failed: {measured.error}")
     tables = sorted(folder.glob("*.csv"))
@@ -61,6 +61,9 @@ def main(argv=None) -> int:
                         help="runs to execute (default 1 2; 0 as well where the notebook reads shipped rows of its "
                              "own live run, `seeds.shipped_runs`)")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads of the kernel (default 1)")
+    parser.add_argument("--timeout", type=int, default=3600,
+                        help="seconds allowed per cell (default 3600: a scripted run computes what the live "
+                             "notebook reads, e.g. 02's fine-tuning, about 15 minutes on one thread)")
     args = parser.parse_args(argv)
     if any(run < 0 for run in args.runs):
         parser.error(f"--runs must be 0 or more, got {args.runs}")
@@ -70,7 +73,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     frames = []
     for run in args.runs:
-        folder = run_notebook(path, run, args.threads)
+        folder = run_notebook(path, run, args.threads, args.timeout)
         frames += [pd.read_csv(t).assign(table=t.stem) for t in sorted(folder.glob("*.csv"))]
     table = pd.concat(frames, ignore_index=True)
     columns = ["table", "method", "probe", "labels_per_class", "run", "seed", "accuracy"]

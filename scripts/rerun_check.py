@@ -41,7 +41,7 @@ def execute_with(path: Path, threads: int, folder: Path, kernels: dict) -> dict:
     for name in ("SSL_RUN", "SSL_RUNS_DIR"):
         os.environ.pop(name, None)
     try:
-        measured = execute(path, save=False)
+        measured = execute(path, timeout=3600, save=False)  # 1 thread, or 2 on a busy machine, is slow
     finally:
         for name in kernels:
             os.environ.pop(name, None)
@@ -77,7 +77,7 @@ def check(path: Path, other_kernels: bool = True) -> dict:
     with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two:
         first = execute_with(path, 1, Path(one), {})
         second = execute_with(path, 2, Path(two), OTHER_CPU if other_kernels else {})
-        result = compare_records(first, second)
+        result = {**compare_records(first, second), "verdicts": [v["text"] for v in first["verdicts"]]}
     print(f"\n## {path.stem}")
     if not result["measures"]:
         print("  no measures recorded: the notebook records no VerdictLog.measure, so nothing shows the two runs "

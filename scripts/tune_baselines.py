@@ -1,9 +1,10 @@
 """The from-scratch baselines through the course's protocol, once: tuned on validation, scored on test, shipped.
 
-Training a network from scratch on every labelled draw for each of its 6 candidate settings (3 learning rates x
-2 lengths, `ssl_helpers.protocol.SCRATCH_GRID`; `VIT_SCRATCH_GRID` for the ViT) costs minutes on 2 cores, more than
-a notebook's budget, and the result depends only on the split, the draws and the architecture. So this script runs
-`ssl_helpers.protocol.run_protocol` for the two architectures of the course and writes, in `ssl_helpers/tuning/`:
+Training a network from scratch on every labelled draw for each of its 7 candidate settings (the untrained network,
+then 3 learning rates x 2 lengths: `ssl_helpers.protocol.SCRATCH_GRID`; `VIT_SCRATCH_GRID` for the ViT) costs minutes
+on 2 cores, more than a notebook's budget, and the result depends only on the split, the draws and the
+architecture. So this script runs `ssl_helpers.protocol.run_protocol` for the two architectures of the course and
+writes, in `ssl_helpers/tuning/`:
 
 - `from_scratch_cnn_validation.csv`, `from_scratch_vit_validation.csv`: every candidate's mean validation accuracy
   per labels-per-class count, and the chosen one (read by notebooks 01, 02 and the transfer notebook through

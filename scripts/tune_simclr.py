@@ -13,8 +13,9 @@ The test split is not loaded. Results go to `ssl_helpers/tuning/*.csv`:
   SimCLR candidate's encoder; steps are capped by notebook 09's time budget (15 encoders x 15 runs);
 - `from_scratch_validation.csv`: learning rate x steps for the same network trained on the labels alone.
 The last two are a record of this script's runs only, not committed: nothing in the course reads them, since the
-protocol tunes fine-tuning and from-scratch training itself (`ssl_helpers.protocol.FINE_TUNE_GRID`, `SCRATCH_GRID`,
-whose from-scratch tuning `scripts/tune_baselines.py` ships).
+protocol tunes fine-tuning and from-scratch training itself, among the same candidates
+(`ssl_helpers.protocol.training_grid_for`: `SCRATCH_GRID`, whose from-scratch tuning `scripts/tune_baselines.py`
+ships).
 
 The frozen probes' regularisation C is cheap to tune, so the course's protocol tunes it on validation for every
 encoder and for pixels alike (`ssl_helpers.protocol.run_protocol`, C among `PROBE_CS`).

@@ -6,8 +6,8 @@
    - `linear_probe_accuracy`: multinomial logistic regression on standardised features (`fit_linear_probe`);
    - `knn_accuracy`: cosine-similarity kNN with similarity-weighted votes.
 4. Repeat for k in 1, 5, 10, 50 and all labels, over several seeds: `label_efficiency` gives a tidy table
-   (one row per method, probe, k and seed); `summarize` gives mean and spread; `paired_difference` / `compare`
-   compare two rows over their shared draws and call a difference within its spread a tie.
+   (one row per method, probe, k and seed); `summarize` gives mean and spread. Whether one row is ahead of another
+   is the course's one verdict rule, `ssl_helpers.verdicts` (over pre-training runs, not only label draws).
 
 The whole protocol, with every setting chosen on a validation split among the same number of candidates for every
 row, fine-tuning and the baselines, is `ssl_helpers.protocol.run_protocol`; `ssl_helpers.protocol.baseline_table`
@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Dict, Iterable, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -59,9 +58,6 @@ __all__ = [
     "PROBE_CS",
     "tuning_grid",
     "embedding_diagnostics",
-    "Difference",
-    "paired_difference",
-    "compare",
 ]
 
 SHOTS = (1, 5, 10, 50, "all")
@@ -420,8 +416,8 @@ def chosen_setting(grid: pd.DataFrame, keys: Optional[Sequence[str]] = None) -> 
     return {key: row[key].item() if hasattr(row[key], "item") else row[key] for key in keys}
 
 
-PROBE_CS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
-"""The candidate regularisations C of the linear probe (as many as every other row of the protocol gets, see
+PROBE_CS = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+"""The candidate regularisations C of the linear probe, 7 (as many as every other row of the protocol gets, see
 `ssl_helpers.protocol.CANDIDATES`); every feature set (pixels included) gets the same."""
 
 
@@ -470,74 +466,6 @@ def mean_accuracy(table: pd.DataFrame) -> pd.DataFrame:
     order = list(dict.fromkeys(table["labels_per_class"]))
     wide = table.groupby(["method", "probe", "labels_per_class"], sort=False)["accuracy"].mean().unstack()
     return wide.reindex(columns=order)
-
-
-class Difference(NamedTuple):
-    """Row a minus row b over the same seeded label draws, in accuracy points (x 100).
-
-    mean: the mean paired difference; se: its standard error, std(d) / sqrt(n); n: the draws both rows share;
-    tie: |mean| <= 2 se (or a single draw, where there is no spread to compare against); text: how to say it."""
-
-    mean: float
-    se: float
-    n: int
-    tie: bool
-    text: str
-
-
-def paired_difference(table: pd.DataFrame, a: str, b: str, probe: str = "linear", labels_per_class=10,
-                      margin: float = 2.0, probe_b: Optional[str] = None) -> Difference:
-    """Compare two rows of a tidy protocol table (columns method, probe, labels_per_class, seed, accuracy) over the
-    seeded draws they share: d_s = acc_a(s) - acc_b(s), mean d and its standard error se = std(d) / sqrt(n).
-
-    The difference is called "a tie" when |mean| <= margin x se (about a 95% interval for 5 draws is wider: this is
-    the course's rule of thumb, stated wherever it is printed), and always with a single draw (no spread: never
-    printed with "±"). Returns a `Difference` whose `text` is the sentence the notebooks print, e.g.
-    "SimCLR ahead of pixels by 12.3 ± 1.1 points (linear, 10 labels/class, 5 draws)" or
-    "MAE and masked: a tie (+0.4 ± 0.9 points; linear, 10 labels/class, 5 draws)".
-    probe_b: row b's probe when it differs from row a's (e.g. "fine-tune" against "linear", "end-to-end" against
-    "linear"); each row is then named with its probe.
-    """
-    probe_b = probe if probe_b is None else probe_b
-    if a == b and probe == probe_b:
-        raise ValueError(f"compare two different rows, got {a!r} ({probe}) twice")
-    rows = table[table["labels_per_class"] == labels_per_class]
-    values = []
-    for name, row_probe in ((a, probe), (b, probe_b)):
-        found = rows[(rows["method"] == name) & (rows["probe"] == row_probe)].set_index("seed")["accuracy"]
-        if found.empty:
-            known = sorted(set(table["method"]))
-            raise ValueError(f"no {row_probe!r} rows for method {name!r} at labels_per_class={labels_per_class!r}; "
-                             f"methods in the table: {known}")
-        values.append(found)
-    shared = values[0].index.intersection(values[1].index)
-    if len(shared) == 0:
-        raise ValueError(f"{a!r} and {b!r} share no seeded draw at labels_per_class={labels_per_class!r}")
-    if probe != probe_b:  # two ways of using the labels: name each row with its probe
-        a, b = f"{a} ({probe})", f"{b} ({probe_b})"
-    series = {a: values[0], b: values[1]}
-    d = 100 * (series[a].loc[shared] - series[b].loc[shared])
-    n, mean = len(d), float(d.mean())
-    se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-    where = f"{labels_per_class} labels/class, {n} draw{'s' if n > 1 else ''}"
-    where = f"{probe}, {where}" if probe == probe_b else where
-    if n == 1:
-        text = f"{a} vs {b}: {mean:+.1f} points on a single draw ({where}): no spread, so no verdict (read as a tie)"
-        return Difference(mean, se, n, True, text)
-    tie = abs(mean) <= margin * se
-    if tie:
-        text = f"{a} and {b}: a tie ({mean:+.1f} ± {se:.1f} points; {where})"
-    elif mean > 0:
-        text = f"{a} ahead of {b} by {mean:.1f} ± {se:.1f} points ({where})"
-    else:
-        text = f"{b} ahead of {a} by {-mean:.1f} ± {se:.1f} points ({where})"
-    return Difference(mean, se, n, tie, text)
-
-
-def compare(table: pd.DataFrame, a: str, b: str, probe: str = "linear", labels_per_class=10,
-            probe_b: Optional[str] = None) -> str:
-    """`paired_difference(...).text`: the one sentence every comparative claim in the notebooks prints or quotes."""
-    return paired_difference(table, a, b, probe, labels_per_class, probe_b=probe_b).text
 
 
 @torch.no_grad()

@@ -7,28 +7,43 @@
         chosen     = argmax_c validation(c)   (the first on ties)
         test       = acc_test(chosen, draw) for every draw: the test split is scored once, for the chosen setting
 
-Rows and their candidates (CANDIDATES = 6 for every row, so that no row is tuned harder than another):
-- "linear": logistic regression on standardised frozen features, C in `PROBE_CS`;
-- "knn": cosine kNN with similarity-weighted votes, k in `KNN_KS`;
-- "fine-tune" (LP-FT): the network starts as the frozen encoder plus the tuned linear probe of the same draw (its
-  standardisation included), then encoder and head train together at `FINE_TUNE_LR` (linear warm-up over
-  `FINE_TUNE_WARMUP` steps) with the encoder's BatchNorm statistics frozen (a batch of 10-32 labelled images is
-  too small to re-estimate them); candidates: 0 steps (the encoder frozen: the probe itself, so on validation
-  fine-tuning can only tie or beat its probe) and `FINE_TUNE_STEPS`;
-- "end-to-end" (from scratch): the same network from random weights and a random head, (lr, steps) in
-  `SCRATCH_GRID` (`VIT_SCRATCH_GRID` for a ViT);
+`choose_and_score` is that loop, written once. Each kind of row is one small unit, a `Row`: its candidates (typed
+settings: `ProbeSetting`, `KnnSetting`, `TrainSetting`) and how it scores one draw, `validate(seed, indices)` (every
+candidate on validation) and `test(setting, seed, indices)` (the chosen one on test). The four kinds:
+
+- `LinearProbe` ("linear"): logistic regression on frozen features standardised with fit's statistics, C in
+  `PROBE_CS`;
+- `KnnProbe` ("knn"): cosine kNN with similarity-weighted votes (temperature 0.1), k in `KNN_KS`;
+- `FineTune` ("fine-tune", LP-FT) and `FromScratch` ("end-to-end"): a network trained with cross-entropy on the
+  draw's labelled images, with **the same training budget**: the same (learning rate, steps) candidates
+  (`training_grid_for`: `SCRATCH_GRID` for a CNN, `VIT_SCRATCH_GRID` for a ViT), the same batch size (`BATCH_SIZE`),
+  the same optimiser (AdamW, constant learning rate). The first candidate of both is `NO_TRAINING` (lr 0, 0 steps:
+  the network as it starts). What differs is where they start and what a pre-trained encoder keeps:
+  - fine-tuning starts as the frozen encoder plus the tuned linear probe of the same draw (its standardisation
+    included), so its 0-step candidate *is* the probe and on validation fine-tuning can only tie or beat it; its
+    learning rate warms up linearly over `FINE_TUNE_WARMUP` steps (the probe's head is not thrown off by the first
+    steps); the encoder's BatchNorm statistics stay frozen (a batch of 10-32 labelled images is too small to
+    re-estimate them); no weight decay (`FINE_TUNE_WEIGHT_DECAY`: it would pull the pre-trained weights to zero);
+  - from scratch starts from random weights and a random head (seeded by the draw); no warm-up, BatchNorm
+    statistics estimated as it trains, weight decay `SCRATCH_WEIGHT_DECAY`.
 - baselines: "pixels" (linear on raw pixels) and a frozen random encoder per architecture ("random encoder"),
   built from seed 0 whatever the global random state, so they print the same numbers in every notebook.
-Trained candidates come from one run per draw and learning rate, read at every candidate step on validation (its
-weights kept); only the chosen one is scored on test.
+
+Every row has CANDIDATES = 7 candidates, so that no row is tuned harder than another. A trained row trains once per
+draw and learning rate and is read at every candidate step count on validation (its weights kept); only the chosen
+one is scored on test. The smoke test (`SSL_SMOKE=1`, read when `run_protocol` is called, `candidates_for(...,
+smoke=...)`) keeps every candidate but shortens each trained step count to its rank among the grid's (100, 200 ->
+1, 2 steps; the warm-up to the shortest), and draws `SMOKE_LIMITS["seeds"]` labelled subsets (`draws`).
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
+import numbers
 import time
 from pathlib import Path
-from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -36,46 +51,204 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import settings, smoke_seeds
 from .data import ImageSet, labeled_subset
-from .config import smoke, smoke_seeds
 from .evaluate import (PROBE_CS, SHOTS, Standardize, _lp_ft_model, embed, fit_linear_probe, freeze_batchnorm,
                        knn_accuracy, probe_predict)
-from .models import LinearClassifier, build_encoder
+from .models import LinearClassifier, ViTEncoder, build_encoder
 from .train import fit as train_fit
 from .train import pick_device
 
-__all__ = ["CANDIDATES", "SEEDS", "PROBE_CS", "KNN_KS", "FINE_TUNE_LR", "FINE_TUNE_WARMUP", "FINE_TUNE_STEPS",
-           "FINE_TUNE_GRID", "SCRATCH_GRID", "VIT_SCRATCH_GRID", "BATCH_SIZE", "draws", "random_encoder",
-           "random_encoder_name",
-           "Standardize", "freeze_batchnorm", "ProtocolResult", "run_protocol", "scratch_grid_for", "baseline_table",
+__all__ = ["CANDIDATES", "SEEDS", "PROBE_CS", "KNN_KS", "NO_TRAINING", "SCRATCH_GRID", "VIT_SCRATCH_GRID",
+           "FINE_TUNE_WARMUP", "FINE_TUNE_WEIGHT_DECAY", "SCRATCH_WEIGHT_DECAY", "BATCH_SIZE",
+           "ProbeSetting", "KnnSetting", "TrainSetting", "Setting", "setting_text", "parse_setting",
+           "chosen_settings", "ROW_KINDS", "training_grid_for", "scratch_grid_for", "candidates_for",
+           "Row", "LinearProbe", "KnnProbe", "FineTune", "FromScratch", "Features", "Splits", "Choice",
+           "choose_and_score", "draws", "random_encoder", "random_encoder_name",
+           "Standardize", "freeze_batchnorm", "ProtocolResult", "run_protocol", "baseline_table",
            "load_tuning", "save_tuning", "load_results", "save_results", "budget", "budget_text", "BASELINES",
            "baseline_summary"]
 
-CANDIDATES = 6
+
+# ---- typed settings: one candidate of one row ----------------------------------------------------------------------
+
+def _number(value, name: str, kind: str, minimum: float, strict: bool):
+    is_kind = isinstance(value, numbers.Integral if kind == "integer" else numbers.Real)
+    if isinstance(value, bool) or not is_kind or (value <= minimum if strict else value < minimum):
+        bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
+        raise ValueError(f"{name} must be a{'n' if kind == 'integer' else ''} {kind} {bound}, got {value!r}")
+    return int(value) if kind == "integer" else float(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeSetting:
+    """A linear probe's candidate: C, the inverse strength of its L2 regularisation (> 0)."""
+
+    C: float
+
+    def __post_init__(self):
+        object.__setattr__(self, "C", _number(self.C, "ProbeSetting.C", "number", 0, strict=True))
+
+    def __str__(self) -> str:
+        return f"C {self.C:g}"
+
+
+@dataclasses.dataclass(frozen=True)
+class KnnSetting:
+    """kNN's candidate: k, the number of neighbours that vote (>= 1; capped at the number of labelled images)."""
+
+    k: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "k", _number(self.k, "KnnSetting.k", "integer", 1, strict=False))
+
+    def __str__(self) -> str:
+        return f"k {self.k}"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSetting:
+    """A trained row's candidate (fine-tuning, from scratch): AdamW at a constant learning rate `lr` for `steps`
+    steps; `NO_TRAINING` (lr 0, 0 steps) is the network as it starts."""
+
+    lr: float
+    steps: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "lr", _number(self.lr, "TrainSetting.lr", "number", 0, strict=False))
+        object.__setattr__(self, "steps", _number(self.steps, "TrainSetting.steps", "integer", 0, strict=False))
+
+    def __str__(self) -> str:
+        return f"lr {self.lr:g}, steps {self.steps}"
+
+
+Setting = Union[ProbeSetting, KnnSetting, TrainSetting]
+_SETTING_TYPES = {("C",): ProbeSetting, ("k",): KnnSetting, ("lr", "steps"): TrainSetting}
+
+
+def setting_text(setting: Setting) -> str:
+    """A setting as the `tuning` table's "setting" column holds it (and the shipped CSV files): a JSON object,
+    e.g. '{"lr": 0.001, "steps": 100}'. `parse_setting` reads it back."""
+    if not isinstance(setting, (ProbeSetting, KnnSetting, TrainSetting)):
+        raise TypeError(f"setting must be a ProbeSetting, KnnSetting or TrainSetting, got {setting!r}")
+    return json.dumps(dataclasses.asdict(setting), sort_keys=True)
+
+
+def parse_setting(text: Union[str, Setting]) -> Setting:
+    """The typed setting of a "setting" text (`setting_text`): '{"C": 0.1}' -> ProbeSetting(C=0.1),
+    '{"k": 10}' -> KnnSetting(k=10), '{"lr": 0.001, "steps": 100}' -> TrainSetting(lr=0.001, steps=100).
+    A typed setting is returned as it is."""
+    if isinstance(text, (ProbeSetting, KnnSetting, TrainSetting)):
+        return text
+    try:
+        values = json.loads(text)
+    except (TypeError, ValueError):
+        values = None
+    kind = _SETTING_TYPES.get(tuple(sorted(values))) if isinstance(values, dict) else None
+    if kind is None:
+        raise ValueError(f"setting must be a JSON object with the keys C, k, or lr and steps (e.g. '{{\"C\": 0.1}}'), "
+                         f"got {text!r}")
+    return kind(**values)
+
+
+def chosen_settings(tuning: pd.DataFrame) -> Dict[tuple, Setting]:
+    """The typed setting each row chose on validation, from a `tuning` table (`run_protocol(...).tuning`,
+    `load_tuning`): {(method, probe, labels_per_class): setting}, e.g.
+    `chosen_settings(tuning)[("simclr", "knn", 10)].k` or `...[("simclr", "fine-tune", 10)].steps`."""
+    missing = {"method", "probe", "labels_per_class", "setting", "chosen"} - set(tuning.columns)
+    if missing:
+        raise ValueError(f"tuning must have the columns of run_protocol's tuning table; missing {sorted(missing)}")
+    chosen = {}
+    for row in tuning[tuning["chosen"].astype(bool)].itertuples(index=False):
+        key = (row.method, row.probe, row.labels_per_class)
+        if key in chosen:
+            raise ValueError(f"tuning chooses more than one setting for {key}")
+        chosen[key] = parse_setting(row.setting)
+    return chosen
+
+
+# ---- the candidates: the same number for every row, the same training budget for both trained rows --------------
+
+CANDIDATES = 7
 """Settings tried on validation for every row (probe, kNN, fine-tuning, from scratch): one tuning budget for all."""
 SEEDS = 5
 """Seeded draws of the labelled subset per labels-per-class count (seeds 0..4): the same for every row."""
-KNN_KS = (1, 3, 5, 10, 20, 50)
-"""kNN's candidate numbers of neighbours (temperature 0.1; k is capped at the number of labelled images)."""
-FINE_TUNE_LR, FINE_TUNE_WARMUP = 3e-4, 10
-FINE_TUNE_STEPS = (10, 15, 20, 25, 30)
-FINE_TUNE_GRID = ({"lr": 0.0, "steps": 0},) + tuple({"lr": FINE_TUNE_LR, "steps": s} for s in FINE_TUNE_STEPS)
-"""Fine-tuning's candidates: the frozen encoder (lr 0, 0 steps: the tuned probe itself) and 5 lengths of one run."""
-SCRATCH_GRID = tuple({"lr": lr, "steps": s} for lr in (1e-3, 3e-3, 1e-2) for s in (100, 200))
-"""The CNN from scratch: 3 learning rates x 2 lengths (AdamW, constant learning rate, batches of up to 32; a first
-grid of 50 or 100 steps chose 100 at every labels-per-class count)."""
-VIT_SCRATCH_GRID = tuple({"lr": lr, "steps": s} for lr in (1e-4, 3e-4, 1e-3) for s in (300, 600))
-"""A ViT from scratch learns slower than a CNN (no locality built in): lower learning rates, more steps. A first
-grid (lr 3e-4 to 3e-3 x 150 or 300 steps) chose its edge, 3e-4 and 300 steps, at 5 and 10 labels per class; this one
-again chooses an edge there (1e-4, 600 steps), but its validation scores around it are within a point of each other
+KNN_KS = (1, 3, 5, 10, 20, 50, 100)
+"""kNN's candidate numbers of neighbours (temperature 0.1; k is capped at the number of labelled images, so at 1
+label per class 10, 20, 50 and 100 all vote with the 10 images and tie: the first, 10, is chosen)."""
+NO_TRAINING = TrainSetting(lr=0.0, steps=0)
+"""The first candidate of both trained rows: the network as it starts (fine-tuning: the frozen encoder and its tuned
+probe, i.e. the probe itself; from scratch: the random network and head)."""
+SCRATCH_GRID = (NO_TRAINING,) + tuple(TrainSetting(lr, steps) for lr in (1e-3, 3e-3, 1e-2) for steps in (100, 200))
+"""A CNN's trained candidates, for fine-tuning and from scratch alike: no training, then 3 learning rates x 2
+lengths (AdamW, constant learning rate, batches of up to `BATCH_SIZE`; a first grid of 50 or 100 steps chose 100 at
+every labels-per-class count)."""
+VIT_SCRATCH_GRID = (NO_TRAINING,) + tuple(TrainSetting(lr, steps) for lr in (1e-4, 3e-4, 1e-3)
+                                          for steps in (300, 600))
+"""A ViT's trained candidates, for fine-tuning and from scratch alike. A ViT from scratch learns slower than a CNN
+(no locality built in): lower learning rates, more steps. A first grid (lr 3e-4 to 3e-3 x 150 or 300 steps) chose
+its edge, 3e-4 and 300 steps, at 5 and 10 labels per class; this one again chooses an edge there (1e-4, 600
+steps), but its validation scores around it are within a point of each other
 (`tuning/from_scratch_vit_validation.csv`): the baseline is near its plateau."""
 BATCH_SIZE = 32
-if smoke():  # SSL_SMOKE=1 (the FULL_RUN smoke test): the same candidates, each only a few steps long (sizes only)
-    FINE_TUNE_WARMUP, FINE_TUNE_STEPS = 1, (1, 2, 3, 4, 5)
-    FINE_TUNE_GRID = ({"lr": 0.0, "steps": 0},) + tuple({"lr": FINE_TUNE_LR, "steps": s} for s in FINE_TUNE_STEPS)
-    SCRATCH_GRID = tuple({**setting, "steps": 1 + i % 2} for i, setting in enumerate(SCRATCH_GRID))
-    VIT_SCRATCH_GRID = tuple({**setting, "steps": 1 + i % 2} for i, setting in enumerate(VIT_SCRATCH_GRID))
+"""The batch of both trained rows: up to 32 labelled images (all of them when fewer)."""
+FINE_TUNE_WARMUP = 10
+"""Fine-tuning's linear learning-rate warm-up, in steps (from scratch has none)."""
+FINE_TUNE_WEIGHT_DECAY = 0.0
+"""Fine-tuning's AdamW weight decay: none, it would pull the pre-trained weights towards zero."""
+SCRATCH_WEIGHT_DECAY = 1e-4
+"""From scratch's AdamW weight decay."""
+ROW_KINDS = ("linear", "knn", "fine-tune", "end-to-end")
+"""The kinds of row (the table's "probe" column): `LinearProbe`, `KnnProbe`, `FineTune`, `FromScratch`."""
 TUNING_DIR = Path(__file__).resolve().parent / "tuning"
+
+
+def _is_vit(architecture) -> bool:
+    if isinstance(architecture, nn.Module):
+        return any(isinstance(module, ViTEncoder) for module in architecture.modules())
+    if isinstance(architecture, Mapping):
+        if architecture.get("arch") == "resize_input":
+            return _is_vit(architecture.get("encoder", {}))
+        return architecture.get("arch") == "vit"
+    raise ValueError(f"architecture must be an encoder (nn.Module) or its config (a dict with an 'arch' key), "
+                     f"got {architecture!r}")
+
+
+def training_grid_for(architecture) -> tuple:
+    """The trained rows' candidates (fine-tuning and from scratch alike) for an encoder or its config:
+    `VIT_SCRATCH_GRID` for a ViT (a `ResizeInput` around one included), else `SCRATCH_GRID`."""
+    return VIT_SCRATCH_GRID if _is_vit(architecture) else SCRATCH_GRID
+
+
+scratch_grid_for = training_grid_for
+"""The from-scratch candidates of an encoder config: `training_grid_for` (fine-tuning gets the same)."""
+
+
+def _shortened(grid: Sequence[Setting]) -> tuple:
+    """The smoke test's grid: each trained step count replaced by its rank among the grid's (100, 200 -> 1, 2), so
+    the candidates stay distinct and in order; 0 steps and the probes' settings unchanged."""
+    lengths = sorted({s.steps for s in grid if isinstance(s, TrainSetting) and s.steps > 0})
+    return tuple(TrainSetting(s.lr, lengths.index(s.steps) + 1) if isinstance(s, TrainSetting) and s.steps > 0
+                 else s for s in grid)
+
+
+def candidates_for(kind: str, architecture=None, *, smoke: Optional[bool] = None) -> tuple:
+    """The candidates of a kind of row (`ROW_KINDS`), as typed settings: "linear" (C in `PROBE_CS`), "knn" (k in
+    `KNN_KS`), "fine-tune" and "end-to-end" (`training_grid_for(architecture)`: an encoder or its config).
+
+    smoke: the smoke test's short grid (`_shortened`: the same candidates, a few steps each); None reads
+    `SSL_SMOKE` now (`config.settings().smoke`)."""
+    smoke = settings().smoke if smoke is None else smoke
+    if kind == "linear":
+        return tuple(ProbeSetting(C) for C in PROBE_CS)
+    if kind == "knn":
+        return tuple(KnnSetting(k) for k in KNN_KS)
+    if kind not in ROW_KINDS:
+        raise ValueError(f"kind must be one of {list(ROW_KINDS)}, got {kind!r}")
+    if architecture is None:
+        raise ValueError(f"candidates_for({kind!r}) needs the architecture: the encoder or its config")
+    grid = training_grid_for(architecture)
+    return _shortened(grid) if smoke else grid
 
 
 def draws(labels: torch.Tensor, labels_per_class, seeds: Union[int, Sequence[int]] = SEEDS) -> List[tuple]:
@@ -103,10 +276,6 @@ def random_encoder_name(config: dict) -> str:
     inner = config.get("encoder", config) if config.get("arch") == "resize_input" else config
     name = "random ViT" if inner.get("arch") == "vit" else "random encoder"
     return f"{name} ({config['size']} px)" if config.get("arch") == "resize_input" else name
-
-
-def _setting_text(setting: dict) -> str:
-    return json.dumps({k: (float(v) if isinstance(v, float) else v) for k, v in setting.items()}, sort_keys=True)
 
 
 @torch.no_grad()
@@ -146,19 +315,240 @@ def _trajectory(model: nn.Module, images, labels, *, lr: float, steps: Sequence[
     return records
 
 
+# ---- the rows: each kind one unit, its candidates and its score of one draw ---------------------------------------
+
+class Splits(NamedTuple):
+    """The protocol's three splits (`validation_split(train)` and the test split): labels are drawn from fit,
+    settings chosen on validation, test scored once."""
+
+    fit: ImageSet
+    validation: ImageSet
+    test: ImageSet
+
+
+class Features(NamedTuple):
+    """Frozen features of fit, validation and test, standardised with the statistics of all of fit (no labels
+    needed), and those statistics (fine-tuning's network starts with them)."""
+
+    fit: torch.Tensor
+    validation: torch.Tensor
+    test: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    @classmethod
+    def standardise(cls, fit_h: torch.Tensor, validation_h: torch.Tensor, test_h: torch.Tensor) -> "Features":
+        mean, std = fit_h.mean(0, keepdim=True), fit_h.std(0, keepdim=True).clamp_min(1e-6)
+        return cls(*((h - mean) / std for h in (fit_h, validation_h, test_h)), mean, std)
+
+
+class Row:
+    """One kind of row (`kind`, one of `ROW_KINDS`): its candidates and how it scores one labelled draw (`seed`,
+    `indices` into fit).
+
+        score(setting, seed, indices, split) -> accuracy of one candidate on "validation" or "test"
+        validate(seed, indices) -> {candidate: accuracy on validation} for every candidate (default: `score` each)
+        test(setting, seed, indices) -> accuracy on test of the chosen setting
+
+    grid: the candidates as written (`candidates_for(kind, architecture, smoke=False)`); candidates: those that run
+    now (the same, or the smoke test's short ones, position by position)."""
+
+    kind = ""
+
+    def __init__(self, splits: Splits, architecture=None, smoke: Optional[bool] = None):
+        self.splits = splits
+        self.grid = candidates_for(self.kind, architecture, smoke=False)
+        self.candidates = candidates_for(self.kind, architecture, smoke=smoke)
+
+    def score(self, setting: Setting, seed: int, indices: torch.Tensor, split: str) -> float:
+        raise NotImplementedError
+
+    def validate(self, seed: int, indices: torch.Tensor) -> Dict[Setting, float]:
+        return {setting: self.score(setting, seed, indices, "validation") for setting in self.candidates}
+
+    def test(self, setting: Setting, seed: int, indices: torch.Tensor) -> float:
+        return self.score(setting, seed, indices, "test")
+
+
+class LinearProbe(Row):
+    """"linear": logistic regression (`fit_linear_probe`) on frozen standardised features, C in `PROBE_CS`."""
+
+    kind = "linear"
+
+    def __init__(self, features: Features, splits: Splits, smoke: Optional[bool] = None):
+        super().__init__(splits, smoke=smoke)
+        self.features = features
+        self._probes = {}  # (seed, C) -> the fitted probe
+
+    def fitted(self, setting: ProbeSetting, seed: int, indices: torch.Tensor):
+        """The probe of one draw at one C (fitted once, then kept: fine-tuning starts from it)."""
+        if (seed, setting.C) not in self._probes:
+            self._probes[(seed, setting.C)] = fit_linear_probe(self.features.fit[indices],
+                                                               self.splits.fit.labels[indices], setting.C)
+        return self._probes[(seed, setting.C)]
+
+    def score(self, setting, seed, indices, split):
+        predicted = probe_predict(self.fitted(setting, seed, indices), getattr(self.features, split))
+        return float((predicted == getattr(self.splits, split).labels).double().mean())
+
+    def validate(self, seed, indices):
+        start = None
+        for setting in sorted(self.candidates, key=lambda s: s.C):  # each C starts from the next smaller one's solution
+            start = self._probes[(seed, setting.C)] = fit_linear_probe(
+                self.features.fit[indices], self.splits.fit.labels[indices], setting.C, init=start)
+        return super().validate(seed, indices)
+
+
+class KnnProbe(Row):
+    """"knn": cosine kNN with similarity-weighted votes (`knn_accuracy`, temperature 0.1), k in `KNN_KS`."""
+
+    kind = "knn"
+
+    def __init__(self, features: Features, splits: Splits, smoke: Optional[bool] = None):
+        super().__init__(splits, smoke=smoke)
+        self.features = features
+
+    def score(self, setting, seed, indices, split):
+        return knn_accuracy(self.features.fit[indices], self.splits.fit.labels[indices],
+                            getattr(self.features, split), getattr(self.splits, split).labels, k=setting.k)
+
+
+class _TrainedRow(Row):
+    """A network trained with cross-entropy on the draw's labelled images (AdamW, constant learning rate after
+    `warmup_steps`, batches of up to `BATCH_SIZE`): one run per draw and learning rate, read at every candidate step
+    count. Subclasses say where it starts (`start`) and what it keeps (`weight_decay`, `frozen_batchnorm`)."""
+
+    warmup_steps = 0
+    weight_decay = 0.0
+
+    def __init__(self, splits: Splits, architecture, smoke: Optional[bool], device):
+        super().__init__(splits, architecture, smoke)
+        self.device = device
+        trained = [s.steps for s in self.candidates if s.steps > 0]
+        self.warmup_steps = min([self.warmup_steps, *trained])  # the smoke test's 1-step candidates: 1 step
+        self._weights = {}  # (seed, setting) -> the trained weights, on the CPU
+
+    def start(self, seed: int, indices: torch.Tensor) -> nn.Module:
+        """The network at step 0 for one draw (a fresh one at every call)."""
+        raise NotImplementedError
+
+    def frozen_batchnorm(self, model: nn.Module) -> Optional[nn.Module]:
+        """The part of `model` whose BatchNorm statistics stay frozen while it trains (None: none)."""
+        return None
+
+    def untrained(self, seed: int, indices: torch.Tensor, split: str) -> float:
+        """The `NO_TRAINING` candidate's accuracy: the network as it starts."""
+        data = getattr(self.splits, split)
+        return _accuracy(self.start(seed, indices).to(self.device), data.images, data.labels, self.device)
+
+    def _train(self, seed, indices, lr: float, lengths: Sequence[int]) -> Dict[TrainSetting, float]:
+        model = self.start(seed, indices)
+        run = _trajectory(model, self.splits.fit.images[indices], self.splits.fit.labels[indices], lr=lr,
+                          steps=lengths, validation=self.splits.validation, seed=seed, device=self.device,
+                          warmup_steps=self.warmup_steps, weight_decay=self.weight_decay,
+                          frozen_batchnorm=self.frozen_batchnorm(model))
+        scores = {}
+        for steps, (accuracy, weights) in run.items():
+            self._weights[(seed, TrainSetting(lr, steps))] = weights
+            scores[TrainSetting(lr, steps)] = accuracy
+        return scores
+
+    def validate(self, seed, indices):
+        scores = {}
+        for lr in dict.fromkeys(s.lr for s in self.candidates if s.steps > 0):
+            scores.update(self._train(seed, indices, lr, [s.steps for s in self.candidates
+                                                          if s.lr == lr and s.steps > 0]))
+        return {s: scores[s] if s.steps > 0 else self.untrained(seed, indices, "validation") for s in self.candidates}
+
+    def score(self, setting, seed, indices, split):
+        if setting.steps == 0:
+            return self.untrained(seed, indices, split)
+        if (seed, setting) not in self._weights:  # chosen earlier (`run_protocol(tuned=...)`): trained alone
+            self._train(seed, indices, setting.lr, [setting.steps])
+        model = self.start(seed, indices)
+        model.load_state_dict(self._weights[(seed, setting)])
+        data = getattr(self.splits, split)
+        return _accuracy(model.to(self.device), data.images, data.labels, self.device)
+
+
+class FineTune(_TrainedRow):
+    """"fine-tune" (LP-FT): the encoder plus the draw's tuned linear probe (standardisation included) trained
+    together, BatchNorm statistics frozen, a linear warm-up of `FINE_TUNE_WARMUP` steps, no weight decay; candidates
+    `training_grid_for(encoder)`, whose `NO_TRAINING` is the probe itself (scored by the probe's row)."""
+
+    kind = "fine-tune"
+    warmup_steps = FINE_TUNE_WARMUP
+    weight_decay = FINE_TUNE_WEIGHT_DECAY
+
+    def __init__(self, encoder: nn.Module, linear: LinearProbe, probe: ProbeSetting, splits: Splits,
+                 smoke: Optional[bool] = None, device=None):
+        super().__init__(splits, encoder, smoke, device)
+        self.encoder, self.linear, self.probe = encoder, linear, probe
+
+    def start(self, seed, indices):
+        return _lp_ft_model(self.encoder, self.linear.fitted(self.probe, seed, indices), self.linear.features.mean,
+                            self.linear.features.std)
+
+    def frozen_batchnorm(self, model):
+        return model[0]
+
+    def untrained(self, seed, indices, split):
+        return self.linear.score(self.probe, seed, indices, split)
+
+
+class FromScratch(_TrainedRow):
+    """"end-to-end": the network of an encoder config with random weights and a random linear head (seeded by the
+    draw) trained on the labels alone, weight decay `SCRATCH_WEIGHT_DECAY`; candidates `training_grid_for(config)`,
+    whose `NO_TRAINING` is the untrained network."""
+
+    kind = "end-to-end"
+    weight_decay = SCRATCH_WEIGHT_DECAY
+
+    def __init__(self, config: dict, splits: Splits, smoke: Optional[bool] = None, device=None):
+        super().__init__(splits, config, smoke, device)
+        self.config = config
+
+    def start(self, seed, indices):
+        return _scratch_model(self.config, self.splits.fit.num_classes, seed)
+
+
+# ---- the driver: choose on validation, score on test --------------------------------------------------------------
+
+class Choice(NamedTuple):
+    """One row at one labels-per-class count. validation: {candidate: mean validation accuracy over the draws}
+    (empty when the setting was chosen earlier); chosen: the setting; test: {seed: test accuracy of the chosen}."""
+
+    validation: Dict[Setting, float]
+    chosen: Setting
+    test: Dict[int, float]
+
+
+def choose_and_score(row: Row, pool: Sequence[tuple], chosen: Optional[Setting] = None) -> Choice:
+    """The protocol for one row at one labels-per-class count: every candidate scored on validation on every draw
+    of `pool` ([(seed, indices into fit)], `draws`), the best mean chosen (the first of equal ones), then the test
+    split scored for the chosen setting on every draw. chosen: a setting chosen earlier (a shipped tuning), one of
+    `row.candidates`: only the test split is scored."""
+    if len(row.candidates) != CANDIDATES:
+        raise ValueError(f"a {row.kind!r} row has {len(row.candidates)} candidates; every row gets "
+                         f"CANDIDATES = {CANDIDATES}")
+    validation = {}
+    if chosen is None:
+        per_draw = [row.validate(seed, indices) for seed, indices in pool]
+        validation = {c: float(np.mean([scores[c] for scores in per_draw])) for c in row.candidates}
+        chosen = max(row.candidates, key=validation.__getitem__)  # max keeps the first of equal scores
+    elif chosen not in row.candidates:
+        raise ValueError(f"chosen must be one of the {row.kind!r} row's candidates "
+                         f"{[str(c) for c in row.candidates]}, got {chosen}")
+    return Choice(validation, chosen, {seed: row.test(chosen, seed, indices) for seed, indices in pool})
+
+
 class ProtocolResult(NamedTuple):
     """table: test accuracy, one row per method, probe, labels_per_class and seed (the chosen setting only);
     tuning: every candidate's mean validation accuracy, one row per method, probe, labels_per_class and setting
-    (a JSON string), with "chosen"."""
+    (its text, `setting_text`; `chosen_settings(tuning)` reads the chosen ones as typed settings), with "chosen"."""
 
     table: pd.DataFrame
     tuning: pd.DataFrame
-
-
-def scratch_grid_for(config: dict) -> tuple:
-    """The from-scratch candidates for an encoder config: `VIT_SCRATCH_GRID` for a ViT, else `SCRATCH_GRID`."""
-    arch = config.get("arch") if isinstance(config, dict) else None
-    return VIT_SCRATCH_GRID if arch == "vit" else SCRATCH_GRID
 
 
 def run_protocol(encoders: Dict[str, nn.Module], fit: ImageSet, validation: ImageSet, test: ImageSet, *,
@@ -177,9 +567,11 @@ def run_protocol(encoders: Dict[str, nn.Module], fit: ImageSet, validation: Imag
     {name: encoder config} trained from scratch (probe "end-to-end") at `scratch_shots` (default `shots`).
     tuned: an earlier `tuning` table (e.g. `load_tuning(...)`, shipped with the package): a (method, probe,
     labels_per_class) found there keeps its chosen setting and its validation rows instead of being tuned again
-    (the from-scratch grids are tuned once by `scripts/tune_baselines.py`, with the same candidates).
+    (the from-scratch grids are tuned once by `scripts/tune_baselines.py`, with the same candidates; a table
+    tuned among other candidates is an error). The smoke test (`SSL_SMOKE`) is read now (`candidates_for`).
     """
     device = pick_device(device) if not isinstance(device, torch.device) else device
+    smoke = settings().smoke
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
     random_encoders, scratch = dict(random_encoders or {}), dict(scratch or {})
     fine_tune_shots = list(shots if fine_tune_shots is None else fine_tune_shots)
@@ -192,10 +584,7 @@ def run_protocol(encoders: Dict[str, nn.Module], fit: ImageSet, validation: Imag
     unknown_probes = set(probes) - {"linear", "knn"}
     if unknown_probes:
         raise ValueError(f"unknown probes {sorted(unknown_probes)}; expected some of ['knn', 'linear']")
-    for name, grid in [("PROBE_CS", PROBE_CS), ("KNN_KS", KNN_KS), ("FINE_TUNE_GRID", FINE_TUNE_GRID),
-                       *[(f"scratch grid of {n}", scratch_grid_for(c)) for n, c in scratch.items()]]:
-        if len(grid) != CANDIDATES:
-            raise ValueError(f"{name} has {len(grid)} candidates; every row gets CANDIDATES = {CANDIDATES}")
+    splits = Splits(fit, validation, test)
     linear_shots = list(dict.fromkeys([*shots, *fine_tune_shots])) if fine_tune else list(shots)
     draw_sets = {shot: draws(fit.labels, shot, seeds) for shot in dict.fromkeys([*linear_shots, *scratch_shots])}
     table, tuning = [], []
@@ -207,138 +596,59 @@ def run_protocol(encoders: Dict[str, nn.Module], fit: ImageSet, validation: Imag
         if verbose:
             print(f"{text} ({time.process_time() - started:.1f} s CPU)", flush=True)
 
-    def choose(method, probe, shot, scores: Dict[str, List[float]]):
-        """scores: {setting text: [validation accuracy per draw]} -> the chosen setting text; tuning rows added."""
-        means = {s: float(np.mean(v)) for s, v in scores.items()}
-        best = max(means, key=lambda s: (means[s], -list(means).index(s)))
-        for s, m in means.items():
-            tuning.append({"method": method, "probe": probe, "labels_per_class": shot, "setting": s, "validation": m,
-                           "chosen": s == best})
-        return best
+    def run_row(method: str, row: Row, shot) -> Choice:
+        """`choose_and_score` for one row at one count (or its earlier choice, from `tuned`); its tuning rows kept."""
+        key = (method, row.kind, shot)
+        if key in previous:
+            records, chosen = previous[key]
+            _check_tuned(key, records, row.grid)
+            tuning.extend(records)
+            return choose_and_score(row, draw_sets[shot], chosen=dict(zip(row.grid, row.candidates))[chosen])
+        choice = choose_and_score(row, draw_sets[shot])
+        tuning.extend({"method": method, "probe": row.kind, "labels_per_class": shot, "setting": setting_text(s),
+                       "validation": v, "chosen": s == choice.chosen} for s, v in choice.validation.items())
+        return choice
 
     def add_rows(method, probe, shot, accuracies: Dict[int, float]):
         table.extend({"method": method, "probe": probe, "labels_per_class": shot, "seed": seed, "accuracy": acc}
                      for seed, acc in accuracies.items())
 
-    # 1. frozen features: fit, validation and test, once per feature set
+    # 1. frozen features (fit, validation and test, once per feature set): linear probe and kNN
     features = {}
     if pixels:
-        features["pixels"] = tuple(s.images.flatten(1).float() for s in (fit, validation, test))
+        features["pixels"] = Features.standardise(*(s.images.flatten(1).float() for s in splits))
     frozen = {name: random_encoder(config) for name, config in random_encoders.items()}
     frozen.update(encoders)
     for name, encoder in frozen.items():
-        features[name] = tuple(embed(encoder, s.images, device=device) for s in (fit, validation, test))
-    probes_chosen = {}  # (name, shot) -> {seed: (probe, mean, std)} for LP-FT
-    for name, (fit_h, val_h, test_h) in features.items():
-        mean, std = fit_h.mean(0, keepdim=True), fit_h.std(0, keepdim=True).clamp_min(1e-6)
-        fit_z, val_z, test_z = ((h - mean) / std for h in (fit_h, val_h, test_h))
+        features[name] = Features.standardise(*(embed(encoder, s.images, device=device) for s in splits))
+    probes_chosen = {}  # (name, shot) -> (its LinearProbe, the chosen C): where fine-tuning starts
+    for name, feats in features.items():
         for probe in (("linear",) if name == "pixels" else probes):
             wanted_shots = linear_shots if (probe == "linear" and name in fine_tune) else shots
             for shot in wanted_shots:
-                pool = draw_sets[shot]
+                row = LinearProbe(feats, splits, smoke) if probe == "linear" else KnnProbe(feats, splits, smoke)
+                choice = run_row(name, row, shot)
                 if probe == "linear":
-                    fitted = {C: {} for C in PROBE_CS}
-                    for seed, idx in pool:  # each C starts from the solution for the next smaller one
-                        start = None
-                        for C in sorted(PROBE_CS):
-                            start = fitted[C][seed] = fit_linear_probe(fit_z[idx], fit.labels[idx], C, init=start)
-                    scores = {_setting_text({"C": C}): [float((probe_predict(fitted[C][seed], val_z)
-                                                               == validation.labels).double().mean())
-                                                        for seed, _ in pool] for C in PROBE_CS}
-                    best = choose(name, probe, shot, scores)
-                    C = json.loads(best)["C"]
-                    probes_chosen[(name, shot)] = {seed: (fitted[C][seed], mean, std) for seed, _ in pool}
-                    accuracies = {seed: float((probe_predict(fitted[C][seed], test_z) == test.labels).double().mean())
-                                  for seed, _ in pool}
-                else:
-                    scores = {_setting_text({"k": k}): [knn_accuracy(fit_z[idx], fit.labels[idx], val_z,
-                                                                     validation.labels, k=k) for _, idx in pool]
-                              for k in KNN_KS}
-                    k = json.loads(choose(name, probe, shot, scores))["k"]
-                    accuracies = {seed: knn_accuracy(fit_z[idx], fit.labels[idx], test_z, test.labels, k=k)
-                                  for seed, idx in pool}
-                if shot in shots:
-                    add_rows(name, probe, shot, accuracies)
+                    probes_chosen[(name, shot)] = (row, choice.chosen)
+                if shot in shots:  # a count scored only for fine-tuning to start from is not a row of the table
+                    add_rows(name, probe, shot, choice.test)
         say(f"protocol: {name} probed")
 
     # 2. fine-tuning (LP-FT) from the tuned probe, BatchNorm statistics frozen
     for name in fine_tune:
         for shot in fine_tune_shots:
-            pool, runs = draw_sets[shot], {}
-            linear_val = _per_draw_validation(probes_chosen[(name, shot)], features[name][1], validation.labels)
-            for seed, idx in pool:
-                model = _lp_ft_model(encoders[name], *probes_chosen[(name, shot)][seed])
-                runs[seed] = _trajectory(model, fit.images[idx], fit.labels[idx], lr=FINE_TUNE_LR,
-                                         steps=FINE_TUNE_STEPS, validation=validation, seed=seed, device=device,
-                                         warmup_steps=FINE_TUNE_WARMUP, weight_decay=0.0,
-                                         frozen_batchnorm=model[0])
-            scores = {_setting_text(FINE_TUNE_GRID[0]): [linear_val[seed] for seed, _ in pool]}
-            for setting in FINE_TUNE_GRID[1:]:
-                scores[_setting_text(setting)] = [runs[seed][setting["steps"]][0] for seed, _ in pool]
-            chosen = json.loads(choose(name, "fine-tune", shot, scores))
-            if chosen["steps"] == 0:
-                accuracies = {r["seed"]: r["accuracy"] for r in table if r["method"] == name
-                              and r["probe"] == "linear" and r["labels_per_class"] == shot}
-                if len(accuracies) != len(pool):  # the probe was scored at this count for fine-tuning only
-                    accuracies = {seed: float((probe_predict(probes_chosen[(name, shot)][seed][0],
-                                                             _standardized(features[name][2], name, shot, seed,
-                                                                           probes_chosen))
-                                               == test.labels).double().mean()) for seed, _ in pool}
-            else:
-                accuracies = {}
-                for seed, _ in pool:
-                    model = _lp_ft_model(encoders[name], *probes_chosen[(name, shot)][seed])
-                    model.load_state_dict(runs[seed][chosen["steps"]][1])
-                    accuracies[seed] = _accuracy(model.to(device), test.images, test.labels, device)
-            add_rows(name, "fine-tune", shot, accuracies)
+            linear, probe = probes_chosen[(name, shot)]
+            choice = run_row(name, FineTune(encoders[name], linear, probe, splits, smoke, device), shot)
+            add_rows(name, "fine-tune", shot, choice.test)
         say(f"protocol: {name} fine-tuned")
 
     # 3. from scratch: a random network and head trained on the labels alone
     for name, config in scratch.items():
-        grid = scratch_grid_for(config)
         for shot in scratch_shots:
-            pool = draw_sets[shot]
-            key = (name, "end-to-end", shot)
-            if key in previous:
-                rows, chosen = previous[key]
-                tuning.extend(rows)
-                accuracies = {}
-                for seed, idx in pool:
-                    model = _scratch_model(config, fit.num_classes, seed)
-                    run = _trajectory(model, fit.images[idx], fit.labels[idx], lr=chosen["lr"],
-                                      steps=[chosen["steps"]], validation=validation, seed=seed, device=device)
-                    model.load_state_dict(run[chosen["steps"]][1])
-                    accuracies[seed] = _accuracy(model, test.images, test.labels, device)
-            else:
-                runs = {}
-                for lr in dict.fromkeys(s["lr"] for s in grid):
-                    lengths = [s["steps"] for s in grid if s["lr"] == lr]
-                    for seed, idx in pool:
-                        model = _scratch_model(config, fit.num_classes, seed)
-                        runs[(lr, seed)] = _trajectory(model, fit.images[idx], fit.labels[idx], lr=lr,
-                                                       steps=lengths, validation=validation, seed=seed,
-                                                       device=device)
-                scores = {_setting_text(s): [runs[(s["lr"], seed)][s["steps"]][0] for seed, _ in pool]
-                          for s in grid}
-                chosen = json.loads(choose(name, "end-to-end", shot, scores))
-                accuracies = {}
-                for seed, _ in pool:
-                    model = _scratch_model(config, fit.num_classes, seed)
-                    model.load_state_dict(runs[(chosen["lr"], seed)][chosen["steps"]][1])
-                    accuracies[seed] = _accuracy(model.to(device), test.images, test.labels, device)
-            add_rows(name, "end-to-end", shot, accuracies)
+            choice = run_row(name, FromScratch(config, splits, smoke, device), shot)
+            add_rows(name, "end-to-end", shot, choice.test)
         say(f"protocol: {name} trained from scratch")
     return ProtocolResult(pd.DataFrame(table), pd.DataFrame(tuning))
-
-
-def _standardized(test_h, name, shot, seed, probes_chosen):
-    _, mean, std = probes_chosen[(name, shot)][seed]
-    return (test_h - mean) / std
-
-
-def _per_draw_validation(chosen: dict, validation_h: torch.Tensor, labels: torch.Tensor) -> Dict[int, float]:
-    return {seed: float((probe_predict(probe, (validation_h - mean) / std) == labels).double().mean())
-            for seed, (probe, mean, std) in chosen.items()}
 
 
 def _scratch_model(config: dict, num_classes: int, seed: int) -> nn.Module:
@@ -359,8 +669,19 @@ def _index_tuning(tuned: Optional[pd.DataFrame]) -> dict:
         records = [{**r, "labels_per_class": shot, "chosen": bool(r["chosen"])}
                    for r in rows[["method", "probe", "labels_per_class", "setting", "validation",
                                   "chosen"]].to_dict("records")]
-        index[(method, probe, shot)] = (records, json.loads(rows[rows["chosen"]]["setting"].iloc[0]))
+        index[(method, probe, shot)] = (records, parse_setting(rows[rows["chosen"]]["setting"].iloc[0]))
     return index
+
+
+def _check_tuned(key: tuple, records: List[dict], grid: Sequence[Setting]):
+    """An earlier tuning must have chosen among this protocol's candidates (else it is stale: tune again)."""
+    found = sorted(setting_text(parse_setting(r["setting"])) for r in records)
+    if found != sorted(setting_text(s) for s in grid):
+        method, probe, shot = key
+        raise ValueError(f"tuned: the rows of {method} / {probe} at {shot} labels per class chose among "
+                         f"{[r['setting'] for r in records]}, not among this protocol's candidates "
+                         f"{[setting_text(s) for s in grid]}; tune them again (scripts/tune_baselines.py writes "
+                         f"the shipped from-scratch tables) or pass tuned=None")
 
 
 def baseline_table(fit_split: ImageSet, validation: ImageSet, test: ImageSet, encoder_config: dict,

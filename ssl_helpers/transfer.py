@@ -83,11 +83,12 @@ def protocol_table(encoders: Dict[str, nn.Module], fit: ImageSet, validation: Im
     seeded label draws from fit and the same number of candidate settings, chosen on validation per encoder and
     per labels-per-class count; the test split is scored once, for the chosen setting:
     frozen features with a linear probe ("linear", C) and kNN ("knn", k); every encoder in `fine_tune` ("all" =
-    every one) fine-tuned from its tuned probe ("fine-tune", LP-FT with BatchNorm statistics frozen; 0 steps, the
-    probe itself, is a candidate) at `fine_tune_shots` (default `shots`); the network of `scratch_config` trained
-    from scratch ("from scratch", "end-to-end"; `scratch_tuned`: its shipped tuning, so that only the chosen
-    setting is trained); raw pixels ("pixels", "linear"); and `random_encoders` {name: config}, frozen random
-    encoders probed like the others. `tuning` holds every candidate's mean validation accuracy and "chosen".
+    every one) fine-tuned from its tuned probe ("fine-tune", LP-FT with BatchNorm statistics frozen, the learning rates
+    and steps of from scratch; 0 steps, the probe itself, is a candidate) at `fine_tune_shots` (default `shots`); the
+    network of `scratch_config` trained from scratch ("from scratch", "end-to-end"; `scratch_tuned`: its shipped
+    tuning, so that only the chosen setting is trained); raw pixels ("pixels", "linear"); and `random_encoders`
+    {name: config}, frozen random encoders probed like the others. `tuning` holds every candidate's mean validation
+    accuracy and "chosen" (`ssl_helpers.protocol.chosen_settings(tuning)`: the chosen settings, typed).
     """
     names = list(encoders) if fine_tune == "all" else list(fine_tune)
     scratch = {"from scratch": scratch_config} if scratch_config is not None else {}

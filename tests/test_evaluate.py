@@ -1,7 +1,5 @@
 """The evaluation protocol: probes with known answers, the tidy label-efficiency table, baselines."""
 
-import json
-
 import pandas as pd
 import pytest
 import torch
@@ -11,7 +9,7 @@ from ssl_helpers.evaluate import (chosen_setting, embed, embedding_diagnostics, 
                                   linear_probe_accuracy, mean_accuracy, standardize, summarize, train_classifier,
                                   tune_on_validation, tuning_grid)
 from ssl_helpers.models import SmallCNN, build_encoder
-from ssl_helpers.protocol import SCRATCH_GRID, baseline_table
+from ssl_helpers.protocol import CANDIDATES, SCRATCH_GRID, TrainSetting, baseline_table, chosen_settings, setting_text
 
 
 def clusters(n_per_class=20, num_classes=3, dim=5, spread=0.1, seed=0):
@@ -102,8 +100,8 @@ def test_a_fresh_encoder_trained_on_few_labels_learns(digits):
 
 def scratch_choice(name, shots, lr=1e-2, steps=100):
     """A from-scratch tuning table (as `protocol.load_tuning` reads) that chose (lr, steps) at every count."""
-    rows = [{"method": name, "probe": "end-to-end", "labels_per_class": k, "setting": json.dumps(g, sort_keys=True),
-             "validation": 0.5, "chosen": g == {"lr": lr, "steps": steps}} for k in shots for g in SCRATCH_GRID]
+    rows = [{"method": name, "probe": "end-to-end", "labels_per_class": k, "setting": setting_text(g),
+             "validation": 0.5, "chosen": g == TrainSetting(lr, steps)} for k in shots for g in SCRATCH_GRID]
     return pd.DataFrame(rows)
 
 
@@ -116,7 +114,7 @@ def test_baseline_table_has_the_three_baselines(digits):
     assert methods == {("pixels", "linear"): 4, ("random encoder", "linear"): 4, ("random encoder", "knn"): 4,
                        ("from scratch", "end-to-end"): 4}
     assert result.table.query("method == 'pixels' and labels_per_class == 5")["accuracy"].mean() > 0.6
-    assert set(result.tuning.groupby(["method", "probe", "labels_per_class"]).size()) == {6}
+    assert set(result.tuning.groupby(["method", "probe", "labels_per_class"]).size()) == {CANDIDATES}
 
 
 def test_embedding_diagnostics_detect_collapse():
@@ -186,13 +184,13 @@ def test_baseline_table_uses_the_settings_chosen_on_validation(digits):
     config = {"arch": "small_cnn", "in_channels": 3, "width": 4}
     result = baseline_table(fit, validation, test, config, shots=(5,), seeds=1,
                             scratch_tuned=scratch_choice("from scratch", (5,)))
-    chosen = result.tuning[result.tuning["chosen"]].set_index(["method", "probe"])["setting"]
-    C = json.loads(chosen[("pixels", "linear")])["C"]
+    chosen = chosen_settings(result.tuning)
+    C = chosen[("pixels", "linear", 5)].C
     pixels_fit, pixels_test = standardize(fit.images.flatten(1), test.images.flatten(1))
     subset = labeled_subset(fit.labels, 5, seed=0)
     expected = linear_probe_accuracy(pixels_fit[subset], fit.labels[subset], pixels_test, test.labels, C=C)
     assert result.table.query("method == 'pixels'")["accuracy"].item() == pytest.approx(expected, abs=1 / len(test))
-    assert json.loads(chosen[("from scratch", "end-to-end")]) == {"lr": 1e-2, "steps": 100}
+    assert chosen[("from scratch", "end-to-end", 5)] == TrainSetting(lr=1e-2, steps=100)
 
 
 @pytest.mark.parametrize("C", [0.01, 1.0])
@@ -206,53 +204,6 @@ def test_linear_probe_matches_scikit_learns_logistic_regression(C):
     assert linear_probe_accuracy(x, y, xt, yt, C=C) == pytest.approx(expected, abs=1 / len(yt))
     with pytest.raises(ValueError, match="C .* must be > 0, got 0"):
         linear_probe_accuracy(x, y, xt, yt, C=0)
-
-
-def protocol_rows(method, accuracies, probe="linear", shot=10):
-    return [{"method": method, "probe": probe, "labels_per_class": shot, "seed": s, "accuracy": a}
-            for s, a in enumerate(accuracies)]
-
-
-def test_paired_difference_calls_a_difference_within_its_spread_a_tie():
-    from ssl_helpers.evaluate import compare, paired_difference
-
-    table = pd.DataFrame(protocol_rows("a", [0.80, 0.82, 0.78, 0.81, 0.79])
-                         + protocol_rows("b", [0.79, 0.83, 0.77, 0.80, 0.80]))
-    d = paired_difference(table, "a", "b")
-    assert d.n == 5 and d.tie and d.mean == pytest.approx(0.2, abs=1e-9)
-    assert compare(table, "a", "b").startswith("a and b: a tie (+0.2 ± ")
-
-
-def test_paired_difference_says_who_is_ahead_by_how_much():
-    from ssl_helpers.evaluate import paired_difference
-
-    table = pd.DataFrame(protocol_rows("a", [0.90, 0.91, 0.92]) + protocol_rows("b", [0.80, 0.82, 0.81]))
-    d = paired_difference(table, "b", "a")
-    assert not d.tie and d.mean == pytest.approx(-10.0)
-    assert d.text.startswith("a ahead of b by 10.0 ± ")  # the differences are paired by seed: se = 0.58
-
-
-def test_a_single_draw_gets_no_spread_and_no_verdict():
-    from ssl_helpers.evaluate import paired_difference
-
-    table = pd.DataFrame(protocol_rows("a", [0.9]) + protocol_rows("b", [0.5]))
-    d = paired_difference(table, "a", "b")
-    assert d.tie and "±" not in d.text and "single draw" in d.text
-    with pytest.raises(ValueError, match="no 'linear' rows for method 'c'"):
-        paired_difference(table, "a", "c")
-
-
-def test_paired_difference_compares_two_probes_of_the_same_method():
-    from ssl_helpers.evaluate import compare, paired_difference
-
-    tuned = [dict(row, probe="fine-tune") for row in protocol_rows("a", [0.90, 0.92, 0.91])]
-    table = pd.DataFrame(protocol_rows("a", [0.80, 0.81, 0.82]) + tuned)
-    d = paired_difference(table, "a", "a", "fine-tune", 10, probe_b="linear")
-    assert not d.tie and d.mean == pytest.approx(10.0)
-    assert d.text.startswith("a (fine-tune) ahead of a (linear) by 10.0 ± ") and "linear," not in d.text
-    assert compare(table, "a", "a", "fine-tune", 10, probe_b="linear") == d.text
-    with pytest.raises(ValueError, match="compare two different rows"):
-        paired_difference(table, "a", "a", "linear", 10)
 
 
 def test_batchnorm_from_data_sets_the_statistics_of_the_data_and_leaves_weights_alone():

@@ -208,3 +208,63 @@ def test_load_or_pretrain_trains_a_quick_one_when_the_checkpoint_is_missing(tmp_
                                           shipped=False)
     assert info["quick"] and "No checkpoint at" in capsys.readouterr().out
     assert encoder(images(2)).shape == (2, encoder.out_dim) and task.head is not None
+
+
+def _baseline_table(shift: dict, runs: dict, draws=5):
+    """A synthetic protocol table: methods with their runs and a mean accuracy per labels-per-class count."""
+    import numpy as np
+    import pandas as pd
+
+    noise = np.random.default_rng(0)
+    return pd.DataFrame([{"method": method, "probe": "linear", "labels_per_class": k, "run": run, "seed": seed,
+                          "accuracy": mean + k / 100 + noise.normal(0, 0.01)}
+                         for method, mean in shift.items() for run in range(runs[method])
+                         for k in (1, 5) for seed in range(draws)])
+
+
+def test_compare_to_baselines_says_each_verdict_of_the_course_rule_and_records_it(tmp_path):
+    from ssl_helpers.verdicts import VerdictLog, verdict
+
+    means = {"pixels": 0.6, "random encoder": 0.55, "enc": 0.45, "close": 0.555}
+    table = _baseline_table(means, {"pixels": 1, "random encoder": 3, "enc": 3, "close": 3})
+    log = VerdictLog("test_nb", folder=tmp_path)
+    differences, sentences = P.compare_to_baselines(table, log=log)
+    assert list(differences.index) == [("enc", "vs pixels"), ("enc", "vs random encoder"),
+                                       ("close", "vs pixels"), ("close", "vs random encoder")]
+    for method in ("enc", "close"):
+        for baseline in ("pixels", "random encoder"):
+            for k in (1, 5):  # the numbers are the rule's, not a rule of its own
+                v = verdict(table, method, baseline, "linear", k)
+                assert differences.loc[(method, f"vs {baseline}"), k] == round(v.mean, 1)
+                if v.kind == "ahead":
+                    assert f"{'ahead' if v.mean > 0 else 'behind'} at " in sentences[method]
+    assert sentences["enc"].startswith("enc vs pixels: behind at 1 (-")
+    assert "| vs random encoder: behind at 1 (" in sentences["enc"]
+    assert "a tie at" in sentences["close"].split("| vs random encoder")[1]
+    assert sentences["enc"].endswith("(at k labels per class, in points; ± over 3 pre-training runs of enc and 3 "
+                                     "initialisation seeds of the random encoder)")
+    assert len(log.records) == 8 and {r["b"] for r in log.records} == {"pixels", "random encoder"}
+    assert (tmp_path / "test_nb.json").is_file()
+
+    one_run = table[table["run"] == 0]  # one pre-training run: no verdict, never "ahead" or "a tie"
+    _, said = P.compare_to_baselines(one_run)
+    assert "no verdict at 1 (" in said["enc"] and "behind" not in said["enc"] and "a tie" not in said["enc"]
+    with pytest.raises(ValueError, match="baselines"):
+        P.compare_to_baselines(table[table["method"] != "pixels"])
+
+
+def test_score_against_baselines_draws_the_random_encoder_from_the_seed_given():
+    from ssl_helpers.data import load_dataset
+    from ssl_helpers.protocol import random_encoder
+
+    train, test = load_dataset("digits", image_size=8)
+    train, test = train.subset(torch.arange(300)), test.subset(torch.arange(100))
+    torch.manual_seed(0)
+    encoders = {"enc": SmallCNN(width=4).eval()}
+    live = P.score_against_baselines(encoders, train, test, shots=(1,), seeds=2)
+    other = P.score_against_baselines(encoders, train, test, shots=(1,), seeds=2, random_seed=1000)
+    assert list(dict.fromkeys(live["method"])) == ["pixels", "random encoder", "enc"]
+    same = ["pixels", "enc"]
+    assert live[live["method"].isin(same)].equals(other[other["method"].isin(same)])
+    first, second = random_encoder(encoders["enc"].config, seed=0), random_encoder(encoders["enc"].config, seed=1000)
+    assert not all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))

@@ -1,6 +1,4 @@
 """Transfer: loading the course's encoders (or quick stand-ins), the protocol's table, the leaderboard."""
-import json
-
 import pandas as pd
 import pytest
 import torch
@@ -10,7 +8,7 @@ from ssl_helpers.data import labeled_subset, validation_split
 from ssl_helpers.evaluate import linear_probe_accuracy, standardize
 from ssl_helpers.methods import make_method, save_method
 from ssl_helpers.models import ResizeInput, SmallCNN
-from ssl_helpers.protocol import SCRATCH_GRID
+from ssl_helpers.protocol import SCRATCH_GRID, chosen_settings, setting_text
 from ssl_helpers.train import load_checkpoint, save_checkpoint
 from ssl_helpers.transfer import leaderboard, leaderboard_markdown, load_course_encoder, protocol_table
 
@@ -77,12 +75,13 @@ def tiny_protocol(digits):
     return fit, validation, test.subset(torch.arange(120))
 
 
-def test_protocol_table_tunes_on_validation_and_scores_test_for_every_encoder(digits):
+def test_protocol_table_tunes_on_validation_and_scores_test_for_every_encoder(digits, monkeypatch):
+    monkeypatch.setenv("SSL_SMOKE", "1")  # fine-tuning's and from scratch's candidates a few steps long (sizes only)
     fit, validation, test = tiny_protocol(digits)
     torch.manual_seed(0)
     encoders = {"a": SmallCNN(width=4), "b": SmallCNN(width=4)}
     scratch = pd.DataFrame([{"method": "from scratch", "probe": "end-to-end", "labels_per_class": k,
-                             "setting": json.dumps(g, sort_keys=True), "validation": 0.5, "chosen": i == 0}
+                             "setting": setting_text(g), "validation": 0.5, "chosen": i == 1}
                             for k in (1, 5, "all") for i, g in enumerate(SCRATCH_GRID)])
     table, tuning = protocol_table(encoders, fit, validation, test, scratch_config=encoders["a"].config,
                                    shots=(1, 5, "all"), fine_tune_shots=(1,), seeds=2, scratch_tuned=scratch)
@@ -91,7 +90,7 @@ def test_protocol_table_tunes_on_validation_and_scores_test_for_every_encoder(di
                      ("b", "knn"): 5, ("a", "fine-tune"): 2, ("b", "fine-tune"): 2, ("from scratch", "end-to-end"): 5}
     assert set(tuning.groupby(["method", "probe", "labels_per_class"])["chosen"].sum()) == {1}
     # the test score is the reference probe with the C chosen on validation, labels drawn from fit
-    C = json.loads(tuning.query("method == 'pixels' and labels_per_class == 5 and chosen")["setting"].item())["C"]
+    C = chosen_settings(tuning)[("pixels", "linear", 5)].C
     subset = labeled_subset(fit.labels, 5, seed=1)
     fit_z, test_z = standardize(fit.images.flatten(1), test.images.flatten(1))
     expected = linear_probe_accuracy(fit_z[subset], fit.labels[subset], test_z, test.labels, C=C)
