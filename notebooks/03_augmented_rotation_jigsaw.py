@@ -401,8 +401,9 @@ for name in ("rotation", "jigsaw"):
 #   and both middle blocks hold (ties; the "training on" lines). Longer pretext training makes the top more
 #   specialised, not more useful, here (the course's own observation; Gidaris et al. report the drop with depth).
 # - *What the tasks taught, depth by depth.* At the same depth, the best middle block is ahead of the random
-#   encoder's with 1 label per class for both tasks (by about 4 points) and ties with it at 10 (the compare lines):
-#   what the tasks taught the early layers shows with the fewest labels only. What pre-training changed most is the
+#   encoder's with 1 label per class for both tasks (by about 4 points); at 10 labels rotation's ties with it and
+#   jigsaw's lead of about a point is unsettled (a re-run with another thread count turns its tie into "ahead"):
+#   what the tasks taught the early layers shows with the fewest labels. What pre-training changed most is the
 #   end: the random encoder's last block is the table's strongest bar, and the pretext-trained last block fell far
 #   below it (the verdicts of the scoring table above); even the best middle block stays below it (the compare
 #   line "random encoder, block 4 ahead of ..."). So the table's negative result is the last block specialising,
