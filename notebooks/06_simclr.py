@@ -538,7 +538,8 @@ ablations
 
 # %% [markdown]
 # - **Temperature**: read the verdicts above: with 1 label per class T = 0.1 ties with T = 0.5 and T = 1.0 against
-#   it is unsettled (a re-run with another thread count changed it); at 10 both are behind by a point or less.
+#   it is unsettled (a re-run with another thread count changed it); at 10 T = 1.0 is behind by about half a point
+#   and T = 0.1 ties: within a factor of 5 either way, the temperature moves the probe by a point or two at most.
 # - **Batch size**: at equal epochs the batch of 32 is ahead at both counts; at equal steps
 #   the batch of 256 is ahead at both (the verdicts above). Both follow from
 #   the step counts in the row names. At equal epochs the batch of 32 takes ten times as many optimiser steps
