@@ -205,6 +205,7 @@ import pandas as pd
 from ssl_helpers.protocol import baseline_summary, load_results, random_encoder_name
 from ssl_helpers.seeds import add_runs, load_runs
 from ssl_helpers.transfer import leaderboard, protocol_table
+from ssl_helpers.evaluate import embed
 from ssl_helpers.verdicts import self_comparisons
 
 CNN = {"arch": "small_cnn", "in_channels": 3, "width": 32}  # the course's encoder (most rows)
@@ -218,6 +219,7 @@ table, tuning = protocol_table(encoders, fit, validation, test, fine_tune="all" 
                                scratch_config=CNN if FULL_RUN else None, device=DEVICE)
 table = table.assign(run=0)  # run 0: the equal-budget checkpoints (random weights: seed 0)
 log.measure("mean test accuracy of the rows scored here", table["accuracy"].mean())  # rerun_check's evidence
+log.measure("sum of every encoder's test features", sum(float(embed(e, test).double().sum()) for e in encoders.values()))
 if not FULL_RUN:
     # runs 1 and 2 of every row (random weights: seeds 1, 2), and fine-tuning for runs 0-2, come from
     # scripts/seed_runs.py: the same protocol code on the same draws (fine-tuning 15 encoders x 3 runs at the

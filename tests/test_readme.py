@@ -98,3 +98,12 @@ def test_course_py_test_quick_runs_only_the_fast_tier_and_passes_arguments_on(mo
                            "tests/test_losses.py", "-x"]
     assert course.main(["test", "-x"]) == 0  # the full suite, as CI runs it
     assert calls == ["browser", ["-m", "pytest", "-x"]]
+
+
+def test_a_budget_is_held_at_the_reference_machines_speed():
+    tables = load_tables()
+    reference = tables.REFERENCE_CALIBRATION_MS
+    assert tables.reference_seconds(200.0, 2 * reference) == 100.0  # a machine twice as slow: half the time counts
+    assert tables.reference_seconds(60.0, reference / 2) == 120.0   # twice as fast: twice the time counts
+    assert tables.reference_seconds(90.0, None) == 90.0             # no calibration recorded: the time stands
+    assert tables.reference_seconds(90.0, float("nan")) == 90.0
