@@ -6,7 +6,9 @@ Float sums are ordered differently with another thread count, as they are on ano
 the difference like a new seed. On this course's machines one and two threads alone changed no embedding of the
 shipped encoders (scripts/checkpoint_spread.py), so the second execution also runs PyTorch's and oneDNN's AVX2
 kernels (`ATEN_CPU_CAPABILITY=avx2`, `ONEDNN_MAX_CPU_ISA=AVX2`; on an AVX-512 machine these are the kernels an AMD
-EPYC without AVX-512 runs, and they reproduce its scores exactly); `--same-kernels` leaves them alone. The script
+EPYC without AVX-512 runs, and they reproduce its scores exactly); on a machine without AVX-512, where AVX2 is
+what it runs anyway, the second execution runs SSE4.1's instead (`ATEN_CPU_CAPABILITY=default`,
+`ONEDNN_MAX_CPU_ISA=SSE41`: slower, summed in another order); `--same-kernels` leaves them alone. The script
 first shows that the two executions' recorded measures (final losses)
 differ, else it says the check proved nothing; then it lists every verdict whose kind (ahead / tie / no verdict)
 or leader changed. A notebook's prose may cite only the verdicts this check finds stable.
@@ -33,7 +35,22 @@ from execute_notebooks import NOTEBOOKS, execute, source_path  # noqa: E402
 
 
 OTHER_CPU = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
-"""The kernels of a CPU without AVX-512 (the second execution's, unless --same-kernels)."""
+"""The kernels of a CPU without AVX-512 (the second execution's on a machine with AVX-512, unless --same-kernels)."""
+OLDER_CPU = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"}
+"""The kernels of an older CPU (SSE4.1: the second execution's on a machine without AVX-512, where AVX2 is what it
+runs anyway: there 1 vs 2 threads and AVX2 left notebook 09's features bit-identical; these kernels change them)."""
+
+
+def other_kernels(cpu_flags: str = None) -> dict:
+    """The second execution's kernels: another CPU's than this machine's own. `cpu_flags`: /proc/cpuinfo's flags
+    (read here when None; empty where there is none, e.g. macOS: then AVX2's, as before)."""
+    if cpu_flags is None:
+        try:
+            cpu_flags = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpu_flags = ""
+    has_avx2, has_avx512 = " avx2" in cpu_flags, " avx512f" in cpu_flags
+    return OLDER_CPU if has_avx2 and not has_avx512 else OTHER_CPU
 
 
 def execute_with(path: Path, threads: int, folder: Path, kernels: dict) -> dict:
@@ -73,10 +90,10 @@ def compare_records(one: dict, two: dict) -> dict:
             "only_in_one": sorted(" | ".join(k) for k in first.keys() ^ second.keys())}
 
 
-def check(path: Path, other_kernels: bool = True) -> dict:
+def check(path: Path, use_other_kernels: bool = True) -> dict:
     with tempfile.TemporaryDirectory() as one, tempfile.TemporaryDirectory() as two:
         first = execute_with(path, 1, Path(one), {})
-        second = execute_with(path, 2, Path(two), OTHER_CPU if other_kernels else {})
+        second = execute_with(path, 2, Path(two), other_kernels() if use_other_kernels else {})
         result = {**compare_records(first, second), "verdicts": [v["text"] for v in first["verdicts"]]}
     print(f"\n## {path.stem}")
     if not result["measures"]:

@@ -92,3 +92,13 @@ def test_a_shipped_run_is_reproduced_by_training_it_again():
     print(f"rotation run 1, linear at 10 labels/class: shipped {per_run[1]:.4f}, again {again:.4f} "
           f"(tolerance {tolerance:.4f}: 3 x the std over runs {list(per_run.round(4))})")
     assert abs(again - per_run[1]) <= tolerance
+
+
+def test_rerun_check_runs_another_cpus_kernels_than_this_machines():
+    rerun = load_script("scripts/rerun_check.py")
+    avx512 = "flags\t\t: fpu sse4_1 avx avx2 avx512f avx512bw\n"
+    avx2_only = "flags\t\t: fpu sse4_1 avx avx2 fma\n"
+    assert rerun.other_kernels(avx512) == rerun.OTHER_CPU  # an AMD EPYC's kernels
+    assert rerun.OTHER_CPU == {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert rerun.other_kernels(avx2_only) == rerun.OLDER_CPU  # AVX2 is its own: SSE4.1's instead
+    assert rerun.other_kernels("") == rerun.OTHER_CPU           # no /proc/cpuinfo (macOS): AVX2's, as before
