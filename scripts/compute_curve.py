@@ -84,10 +84,19 @@ def train_point(name: str, epochs: int, run: int, splits) -> pd.DataFrame:
     return table.assign(run=run, epochs=epochs, train_seconds=round(extra["train_seconds"], 1))[COLUMNS]
 
 
-def merge() -> Path:
+KEY = ["method", "probe", "labels_per_class", "run", "seed", "epochs"]
+
+
+def scored(*others: pd.DataFrame) -> pd.DataFrame:
+    """The shipped table, the unmerged points and `others`, each row once."""
     parts = [pd.read_csv(p) for p in sorted(POINTS.glob("*.csv"))]
-    table = pd.concat([shipped(), *parts], ignore_index=True).drop_duplicates(
-        ["method", "probe", "labels_per_class", "run", "seed", "epochs"])
+    table = pd.concat([shipped(), *parts, *others], ignore_index=True)
+    table["labels_per_class"] = table["labels_per_class"].astype(int)
+    return table.drop_duplicates(KEY)
+
+
+def merge() -> Path:
+    table = scored()
     path = TUNING_DIR / f"{TABLE}_test.csv"
     table.sort_values(["method", "epochs", "run", "probe", "labels_per_class", "seed"])[COLUMNS].to_csv(
         path, index=False, float_format="%.6f")
@@ -97,16 +106,13 @@ def merge() -> Path:
 def curve() -> pd.DataFrame:
     """Every scored point so far (shipped table and unmerged points), with the 20-epoch points from the equal-budget
     runs 0-2 and the random encoders' rows (initialisation seeds 0-2) at epochs 0."""
-    parts = [pd.read_csv(p) for p in sorted(POINTS.glob("*.csv"))]
     equal = pd.read_csv(TUNING_DIR / "seeds_equal_budget_test.csv")
     equal = equal[(equal["run"] < RUNS) & equal["probe"].isin(["linear", "knn"])
                   & equal["labels_per_class"].astype(str).isin([str(s) for s in SHOTS])]
     methods = list(FAMILIES.values())
     at_20 = equal[equal["method"].isin(methods)].assign(epochs=EQUAL_EPOCHS)
     random = equal[equal["method"].str.startswith("random encoder")].assign(epochs=0)
-    table = pd.concat([shipped(), *parts, at_20, random], ignore_index=True)
-    table["labels_per_class"] = table["labels_per_class"].astype(int)
-    return table.drop_duplicates(["method", "probe", "labels_per_class", "run", "seed", "epochs"])
+    return scored(at_20, random)
 
 
 def summary(probe: str = "linear") -> pd.DataFrame:
